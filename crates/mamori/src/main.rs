@@ -1,0 +1,35 @@
+//! `mamori`: the one binary. Each subcommand lives in its own module under `commands/`.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Mamori (守り): find, classify and stop the leak of confidential information.
+#[derive(Debug, Parser)]
+#[command(name = "mamori", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan files and directories for confidential content / 機密情報を含むファイルを検出する
+    Scan(commands::scan::ScanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => commands::scan::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("mamori: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
