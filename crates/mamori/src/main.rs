@@ -1,6 +1,8 @@
 //! `mamori`: the one binary. Each subcommand lives in its own module under `commands/`.
 
 mod commands;
+#[allow(dead_code)] // used by the state-keeping subcommands as they land
+mod data_dir;
 
 use std::process::ExitCode;
 
