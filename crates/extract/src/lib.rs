@@ -109,9 +109,16 @@ impl Extractor {
 
     /// Extracts the text of content read from `reader` (a file, usually), whose length is `len`.
     /// Plain text is streamed; other formats are read whole, up to [`Limits::max_input_bytes`].
-    pub fn extract_reader(&self, reader: &mut dyn ReadSeek, len: u64, sink: &mut dyn TextSink) -> std::io::Result<Summary> {
+    pub fn extract_reader(
+        &self,
+        reader: &mut dyn ReadSeek,
+        len: u64,
+        sink: &mut dyn TextSink,
+    ) -> std::io::Result<Summary> {
         let mut bytes = Vec::with_capacity(len.min(self.limits.max_input_bytes) as usize);
-        reader.take(self.limits.max_input_bytes).read_to_end(&mut bytes)?;
+        reader
+            .take(self.limits.max_input_bytes)
+            .read_to_end(&mut bytes)?;
         Ok(self.extract_bytes(&bytes, sink))
     }
 }

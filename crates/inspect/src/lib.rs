@@ -67,7 +67,10 @@ pub struct InspectorBuilder {
 impl InspectorBuilder {
     /// A builder with the built-in rules and default limits.
     pub fn new() -> InspectorBuilder {
-        InspectorBuilder { rules: Rules::builtin(), ..Default::default() }
+        InspectorBuilder {
+            rules: Rules::builtin(),
+            ..Default::default()
+        }
     }
     /// Use these rules.
     pub fn rules(mut self, rules: Rules) -> Self {
@@ -92,7 +95,9 @@ impl InspectorBuilder {
     /// Compiles the rules.
     pub fn build(self) -> Result<Inspector, BuildError> {
         let _ = (self.rules, self.raw_samples, self.document_detectors);
-        Ok(Inspector { extractor: mamori_extract::Extractor::new(self.limits) })
+        Ok(Inspector {
+            extractor: mamori_extract::Extractor::new(self.limits),
+        })
     }
 }
 
@@ -105,7 +110,11 @@ pub struct Inspector {
 impl Inspector {
     /// Inspects in-memory content of any supported type.
     pub fn inspect_bytes(&self, bytes: &[u8]) -> Report {
-        Report { content_type: "text/plain".into(), bytes_read: bytes.len() as u64, ..Default::default() }
+        Report {
+            content_type: "text/plain".into(),
+            bytes_read: bytes.len() as u64,
+            ..Default::default()
+        }
     }
 
     /// Inspects content read from `reader` (a file, usually) of length `len`.

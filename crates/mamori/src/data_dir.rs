@@ -10,7 +10,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataDirArg {
     /// Directory holding Mamori's state [default: /var/lib/mamori as root, else $XDG_DATA_HOME/mamori]
-    #[arg(long = "data-dir", value_name = "DIR", env = "MAMORI_DATA_DIR", global = true)]
+    #[arg(
+        long = "data-dir",
+        value_name = "DIR",
+        env = "MAMORI_DATA_DIR",
+        global = true
+    )]
     pub data_dir: Option<PathBuf>,
 }
 

@@ -3,6 +3,8 @@
 mod commands;
 #[allow(dead_code)] // used by the state-keeping subcommands as they land
 mod data_dir;
+mod i18n;
+mod output;
 
 use std::process::ExitCode;
 
@@ -20,12 +22,15 @@ struct Cli {
 enum Command {
     /// Scan files and directories for confidential content / 機密情報を含むファイルを検出する
     Scan(commands::scan::ScanArgs),
+    /// Inspect one file or standard input / ファイルまたは標準入力を検査する
+    Inspect(commands::inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => commands::scan::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
     };
     match result {
         Ok(code) => code,

@@ -497,7 +497,11 @@ impl Bilingual {
     /// The translation for a language tag (`ja`, `ja_JP.UTF-8`, `en`...): Japanese for any tag
     /// starting with `ja`, English otherwise.
     pub fn for_lang(&self, lang: &str) -> &str {
-        if lang.starts_with("ja") { &self.ja } else { &self.en }
+        if lang.starts_with("ja") {
+            &self.ja
+        } else {
+            &self.en
+        }
     }
 }
 
@@ -521,9 +525,15 @@ mod tests {
     #[test]
     fn location_display_joins_segments_and_page() {
         assert_eq!(Location::root().to_string(), "");
-        let loc = Location::root().child("outer.zip").child("inner.zip").child("a/b.txt");
+        let loc = Location::root()
+            .child("outer.zip")
+            .child("inner.zip")
+            .child("a/b.txt");
         assert_eq!(loc.to_string(), "outer.zip > inner.zip > a/b.txt");
-        assert_eq!(Location::root().child("x.pdf").with_page(3).to_string(), "x.pdf (page 3)");
+        assert_eq!(
+            Location::root().child("x.pdf").with_page(3).to_string(),
+            "x.pdf (page 3)"
+        );
         assert_eq!(Location::root().with_page(2).to_string(), "(page 2)");
     }
 
@@ -531,7 +541,12 @@ mod tests {
     fn actions_are_ordered_by_restrictiveness() {
         assert!(Action::Block > Action::Quarantine);
         assert!(Action::Notify > Action::Audit);
-        assert_eq!([Action::Notify, Action::Block, Action::Allow].into_iter().max(), Some(Action::Block));
+        assert_eq!(
+            [Action::Notify, Action::Block, Action::Allow]
+                .into_iter()
+                .max(),
+            Some(Action::Block)
+        );
         assert!(!Action::Audit.is_warning());
         assert!(Action::Notify.is_warning());
     }

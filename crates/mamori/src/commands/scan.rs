@@ -1,17 +1,302 @@
-//! `mamori scan`: walk paths and report confidential content.
+//! `mamori scan`: walk files and directories in parallel and report confidential content.
+//!
+//! The source is a parallel directory walk (the `ignore` crate, with every filter for
+//! `.gitignore` and hidden files turned off: a leak-prevention scan must not skip what a
+//! developer's tooling would); each worker inspects the files it visits and sends a
+//! [`FileResult`] to the one thread that owns the output and the progress bar.
 
+use std::io::{self, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use mamori_inspect::{Inspector, InspectorBuilder};
+
+use crate::i18n::Lang;
+use crate::output::{self, FileResult, Format, Totals};
+
+/// Options shared by `scan` and `inspect`: rules, limits and output.
+#[derive(Debug, clap::Args)]
+pub struct InspectOptions {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Language of the report (default: from the locale) / 表示言語
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
+    /// Also list inputs with nothing found.
+    #[arg(long)]
+    pub all: bool,
+    /// Show the matched secrets unmasked in samples (for investigators; never in logs).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Largest input read whole, in MiB (plain text is streamed past it).
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_filesize: u64,
+    /// Time budget per input, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+}
+
+impl InspectOptions {
+    /// Builds the inspection engine these options describe.
+    pub fn build_inspector(&self) -> anyhow::Result<Inspector> {
+        let limits = mamori_inspect::Limits {
+            max_input_bytes: self.max_filesize << 20,
+            time_budget: Duration::from_secs(self.timeout),
+            ..Default::default()
+        };
+        InspectorBuilder::new()
+            .limits(limits)
+            .raw_samples(self.show_secrets)
+            .build()
+            .context("cannot build the inspection engine")
+    }
+}
 
 /// Arguments of `mamori scan`.
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
     /// Files or directories to scan.
-    #[arg(required = true)]
-    pub paths: Vec<std::path::PathBuf>,
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Skip paths matching this glob (repeatable), e.g. `--exclude '**/node_modules/**'`.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Follow symbolic links.
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub options: InspectOptions,
 }
 
-/// Runs the scan.
+/// What a worker sends to the output thread.
+enum Message {
+    Result(FileResult),
+    Error(String),
+}
+
+/// Runs the scan. Exit status: 0 nothing found, 1 findings (or uninspectable content), 2 errors.
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    Ok(ExitCode::SUCCESS)
+    let lang = Lang::resolve(args.options.lang);
+    let inspector = Arc::new(args.options.build_inspector()?);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let walker = build_walker(&args, threads)?;
+    let started = Instant::now();
+
+    let (tx, rx) = mpsc::sync_channel::<Message>(1024);
+    let bytes_seen = Arc::new(AtomicU64::new(0));
+    let walk_thread = {
+        let inspector = Arc::clone(&inspector);
+        let bytes_seen = Arc::clone(&bytes_seen);
+        std::thread::spawn(move || {
+            walker.run(|| {
+                let tx = tx.clone();
+                let inspector = Arc::clone(&inspector);
+                let bytes_seen = Arc::clone(&bytes_seen);
+                Box::new(move |entry| {
+                    let message = match entry {
+                        Ok(entry) => {
+                            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                                return ignore::WalkState::Continue;
+                            }
+                            match inspect_path(&inspector, entry.path()) {
+                                Ok(result) => {
+                                    bytes_seen.fetch_add(result.bytes, Ordering::Relaxed);
+                                    Message::Result(result)
+                                }
+                                Err(err) => {
+                                    Message::Error(format!("{}: {err}", entry.path().display()))
+                                }
+                            }
+                        }
+                        Err(err) => Message::Error(err.to_string()),
+                    };
+                    if tx.send(message).is_err() {
+                        return ignore::WalkState::Quit;
+                    }
+                    ignore::WalkState::Continue
+                })
+            });
+        })
+    };
+
+    let progress =
+        (!args.no_progress && io::stderr().is_terminal()).then(|| new_progress_bar(lang));
+    let stdout = io::stdout().lock();
+    let mut writer = output::writer(
+        args.options.format,
+        Box::new(io::BufWriter::new(stdout)),
+        lang,
+        args.options.all,
+    );
+    let mut totals = Totals::default();
+    let mut last_draw = Instant::now();
+    for message in rx {
+        match message {
+            Message::Result(result) => {
+                totals.files += 1;
+                totals.bytes += result.bytes;
+                if !result.findings.is_empty() {
+                    totals.files_with_findings += 1;
+                    totals.findings += result
+                        .findings
+                        .iter()
+                        .map(|f| u64::from(f.count))
+                        .sum::<u64>();
+                }
+                if !result.uninspectable.is_empty() {
+                    totals.files_uninspectable += 1;
+                }
+                let mut write = || writer.result(&result);
+                match &progress {
+                    Some(bar) => bar.suspend(write),
+                    None => write(),
+                }
+                .or_else(ignore_broken_pipe)?;
+            }
+            Message::Error(text) => {
+                totals.errors += 1;
+                let say = || eprintln!("mamori: {text}");
+                match &progress {
+                    Some(bar) => bar.suspend(say),
+                    None => say(),
+                }
+            }
+        }
+        if let Some(bar) = &progress
+            && last_draw.elapsed() > Duration::from_millis(100)
+        {
+            bar.set_message(progress_message(lang, &totals, started.elapsed()));
+            last_draw = Instant::now();
+        }
+    }
+    walk_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the directory walker panicked"))?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    totals.elapsed = started.elapsed();
+    writer.finish(&totals).or_else(ignore_broken_pipe)?;
+    if args.options.format != Format::Text && io::stderr().is_terminal() {
+        eprintln!("{}", progress_message(lang, &totals, totals.elapsed));
+    }
+    Ok(exit_code(lang, &totals))
+}
+
+/// grep-like exit status, as documented: 0 nothing found, 1 findings, 2 errors.
+pub fn exit_code(lang: Lang, totals: &Totals) -> ExitCode {
+    let found = totals.files_with_findings + totals.files_uninspectable > 0;
+    if totals.errors > 0 {
+        let _ = io::stdout().flush();
+        if found {
+            eprintln!(
+                "mamori: {}",
+                lang.pick(
+                    &format!(
+                        "検出あり {} 件、ただし {} 件のパスを読めませんでした",
+                        totals.files_with_findings + totals.files_uninspectable,
+                        totals.errors
+                    ),
+                    &format!(
+                        "findings in {} files, but {} paths could not be read",
+                        totals.files_with_findings + totals.files_uninspectable,
+                        totals.errors
+                    ),
+                )
+            );
+        }
+        return ExitCode::from(2);
+    }
+    if found {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A closed pipe (`mamori scan | head`) ends output quietly, like grep.
+fn ignore_broken_pipe(err: io::Error) -> anyhow::Result<()> {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(if cfg!(test) { 0 } else { 1 });
+    }
+    Err(err.into())
+}
+
+fn build_walker(args: &ScanArgs, threads: usize) -> anyhow::Result<ignore::WalkParallel> {
+    let (first, rest) = args
+        .paths
+        .split_first()
+        .expect("clap requires at least one path");
+    let mut builder = ignore::WalkBuilder::new(first);
+    for path in rest {
+        builder.add(path);
+    }
+    builder
+        .standard_filters(false)
+        .follow_links(args.follow)
+        .threads(threads);
+    if !args.exclude.is_empty() {
+        let mut overrides = ignore::overrides::OverrideBuilder::new("/");
+        for glob in &args.exclude {
+            overrides
+                .add(&format!("!{glob}"))
+                .with_context(|| format!("--exclude: bad glob {glob:?}"))?;
+        }
+        builder.overrides(overrides.build().context("--exclude")?);
+    }
+    Ok(builder.build_parallel())
+}
+
+/// Inspects one file on disk.
+pub fn inspect_path(inspector: &Inspector, path: &Path) -> io::Result<FileResult> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let report = inspector.inspect_reader(&mut file, len)?;
+    Ok(FileResult {
+        path: path.display().to_string(),
+        content_type: report.content_type,
+        bytes: report.bytes_read,
+        findings: report.findings,
+        uninspectable: report.uninspectable,
+    })
+}
+
+fn new_progress_bar(lang: Lang) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .expect("static template is valid"),
+    );
+    bar.set_message(lang.pick("検査中...", "scanning...").to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn progress_message(lang: Lang, t: &Totals, elapsed: Duration) -> String {
+    let mb = t.bytes as f64 / 1e6;
+    let rate = mb / elapsed.as_secs_f64().max(1e-3);
+    match lang {
+        Lang::Ja => format!(
+            "{} ファイル | {mb:.1} MB | 検出 {} | 検査不能 {} | {rate:.1} MB/秒",
+            t.files, t.findings, t.files_uninspectable
+        ),
+        Lang::En => format!(
+            "{} files | {mb:.1} MB | {} findings | {} uninspectable | {rate:.1} MB/s",
+            t.files, t.findings, t.files_uninspectable
+        ),
+    }
 }
