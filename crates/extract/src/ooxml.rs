@@ -343,7 +343,7 @@ fn slide_numbers(
         while let Ok(event) = reader.read_event() {
             match event {
                 Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "sldId" => {
-                    if let Some(target) = xml::attribute(&e, "id").and_then(|id| rels.get(&id)) {
+                    if let Some(target) = xml::relationship_id(&e).and_then(|id| rels.get(&id)) {
                         number += 1;
                         pages.insert(target.clone(), number);
                     }
@@ -410,7 +410,7 @@ fn spreadsheet(
             match event {
                 Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "sheet" => {
                     let name = xml::attribute(&e, "name").unwrap_or_default();
-                    if let Some(part) = xml::attribute(&e, "id").and_then(|id| rels.get(&id)) {
+                    if let Some(part) = xml::relationship_id(&e).and_then(|id| rels.get(&id)) {
                         sheets.push(Sheet {
                             name,
                             part: part.clone(),

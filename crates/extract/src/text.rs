@@ -34,7 +34,7 @@ pub(crate) fn sniff_encoding(sample: &[u8], complete: bool) -> Option<&'static E
     if sample.contains(&0) {
         return None;
     }
-    let encoding = if is_utf8_prefix(sample, complete) {
+    let encoding = if is_utf8_prefix(sample) {
         if sample.is_ascii() && has_iso2022_escape(sample) {
             ISO_2022_JP
         } else {
@@ -48,12 +48,12 @@ pub(crate) fn sniff_encoding(sample: &[u8], complete: bool) -> Option<&'static E
     looks_like_text(sample, encoding).then_some(encoding)
 }
 
-/// The whole of `sample` is UTF-8, except perhaps a character cut off at its end when the
-/// sample is not the whole content.
-fn is_utf8_prefix(sample: &[u8], complete: bool) -> bool {
+/// The whole of `sample` is UTF-8, except perhaps a character cut off at its end (a sample
+/// of a larger content, or truncated content).
+fn is_utf8_prefix(sample: &[u8]) -> bool {
     match std::str::from_utf8(sample) {
         Ok(_) => true,
-        Err(e) => !complete && e.error_len().is_none() && sample.len() - e.valid_up_to() < 4,
+        Err(e) => e.error_len().is_none() && sample.len() - e.valid_up_to() < 4,
     }
 }
 

@@ -150,6 +150,18 @@ pub(crate) fn attribute(e: &BytesStart<'_>, name: &str) -> Option<String> {
         })
 }
 
+/// The relationship id of an element (`r:id`), told apart from a plain `id` attribute.
+pub(crate) fn relationship_id(e: &BytesStart<'_>) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == "id" && a.key.prefix().is_some())
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
+}
+
 fn push_line(out: &mut String) {
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
