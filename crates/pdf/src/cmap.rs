@@ -20,7 +20,8 @@ struct CodespaceRange {
 
 impl CodespaceRange {
     fn matches(&self, bytes: &[u8]) -> bool {
-        bytes.len() >= self.len && (0..self.len).all(|i| self.low[i] <= bytes[i] && bytes[i] <= self.high[i])
+        bytes.len() >= self.len
+            && (0..self.len).all(|i| self.low[i] <= bytes[i] && bytes[i] <= self.high[i])
     }
 }
 
@@ -71,7 +72,10 @@ struct Lexer<'a> {
 }
 
 fn is_delimiter(b: u8) -> bool {
-    matches!(b, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+    matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
 }
 
 impl Iterator for Lexer<'_> {
@@ -157,13 +161,21 @@ impl Iterator for Lexer<'_> {
             b'[' => Some(Token::ArrayStart),
             b']' => Some(Token::ArrayEnd),
             b'/' => {
-                while self.pos < data.len() && !data[self.pos].is_ascii_whitespace() && !is_delimiter(data[self.pos]) {
+                while self.pos < data.len()
+                    && !data[self.pos].is_ascii_whitespace()
+                    && !is_delimiter(data[self.pos])
+                {
                     self.pos += 1;
                 }
-                Some(Token::Name(String::from_utf8_lossy(&data[start + 1..self.pos]).into_owned()))
+                Some(Token::Name(
+                    String::from_utf8_lossy(&data[start + 1..self.pos]).into_owned(),
+                ))
             }
             _ => {
-                while self.pos < data.len() && !data[self.pos].is_ascii_whitespace() && !is_delimiter(data[self.pos]) {
+                while self.pos < data.len()
+                    && !data[self.pos].is_ascii_whitespace()
+                    && !is_delimiter(data[self.pos])
+                {
                     self.pos += 1;
                 }
                 let word = String::from_utf8_lossy(&data[start..self.pos]).into_owned();
@@ -181,7 +193,13 @@ impl Iterator for Lexer<'_> {
 fn offset_text(base: &[u8], offset: u32) -> Option<Box<str>> {
     let mut units: Vec<u16> = base
         .chunks(2)
-        .map(|c| if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from(c[0]) })
+        .map(|c| {
+            if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from(c[0])
+            }
+        })
         .collect();
     let last = units.last_mut()?;
     *last = last.wrapping_add(offset as u16);
@@ -198,7 +216,13 @@ fn utf16_text(units: &[u16]) -> Box<str> {
 fn bytes_text(bytes: &[u8]) -> Box<str> {
     let units: Vec<u16> = bytes
         .chunks(2)
-        .map(|c| if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from(c[0]) })
+        .map(|c| {
+            if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from(c[0])
+            }
+        })
         .collect();
     utf16_text(&units)
 }
@@ -212,15 +236,18 @@ impl CMap {
         while let Some(token) = tokens.next() {
             match &token {
                 Token::Word(w) if w == "begincodespacerange" => {
-                    while let Some(Token::Hex(low)) = tokens.next_if(|t| matches!(t, Token::Hex(_))) {
-                        let Some(Token::Hex(high)) = tokens.next_if(|t| matches!(t, Token::Hex(_))) else {
+                    while let Some(Token::Hex(low)) = tokens.next_if(|t| matches!(t, Token::Hex(_)))
+                    {
+                        let Some(Token::Hex(high)) = tokens.next_if(|t| matches!(t, Token::Hex(_)))
+                        else {
                             break;
                         };
                         cmap.add_codespace(&low, &high);
                     }
                 }
                 Token::Word(w) if w == "beginbfchar" => {
-                    while let Some(Token::Hex(src)) = tokens.next_if(|t| matches!(t, Token::Hex(_))) {
+                    while let Some(Token::Hex(src)) = tokens.next_if(|t| matches!(t, Token::Hex(_)))
+                    {
                         match tokens.next() {
                             Some(Token::Hex(dst)) => cmap.insert_text(&src, bytes_text(&dst)),
                             Some(Token::Name(name)) => {
@@ -233,39 +260,54 @@ impl CMap {
                     }
                 }
                 Token::Word(w) if w == "beginbfrange" => {
-                    while let Some(Token::Hex(low)) = tokens.next_if(|t| matches!(t, Token::Hex(_))) {
-                        let Some(Token::Hex(high)) = tokens.next() else { break };
+                    while let Some(Token::Hex(low)) = tokens.next_if(|t| matches!(t, Token::Hex(_)))
+                    {
+                        let Some(Token::Hex(high)) = tokens.next() else {
+                            break;
+                        };
                         match tokens.next() {
-                            Some(Token::Hex(dst)) => cmap.insert_range(&low, &high, |i| offset_text(&dst, i)),
+                            Some(Token::Hex(dst)) => {
+                                cmap.insert_range(&low, &high, |i| offset_text(&dst, i))
+                            }
                             Some(Token::ArrayStart) => {
                                 let mut items = Vec::new();
                                 for item in tokens.by_ref() {
                                     match item {
                                         Token::Hex(dst) => items.push(Some(bytes_text(&dst))),
                                         Token::Name(name) => items.push(
-                                            crate::encodings::glyph_name_to_text(&name).map(String::into_boxed_str),
+                                            crate::encodings::glyph_name_to_text(&name)
+                                                .map(String::into_boxed_str),
                                         ),
                                         Token::ArrayEnd => break,
                                         _ => items.push(None),
                                     }
                                 }
-                                cmap.insert_range(&low, &high, |i| items.get(i as usize).cloned().flatten());
+                                cmap.insert_range(&low, &high, |i| {
+                                    items.get(i as usize).cloned().flatten()
+                                });
                             }
                             _ => break,
                         }
                     }
                 }
                 Token::Word(w) if w == "begincidrange" => {
-                    while let Some(Token::Hex(low)) = tokens.next_if(|t| matches!(t, Token::Hex(_))) {
-                        let (Some(Token::Hex(high)), Some(Token::Int(cid))) = (tokens.next(), tokens.next()) else {
+                    while let Some(Token::Hex(low)) = tokens.next_if(|t| matches!(t, Token::Hex(_)))
+                    {
+                        let (Some(Token::Hex(high)), Some(Token::Int(cid))) =
+                            (tokens.next(), tokens.next())
+                        else {
                             break;
                         };
                         cmap.add_cid_range(&low, &high, cid);
                     }
                 }
                 Token::Word(w) if w == "begincidchar" => {
-                    while let Some(Token::Hex(code)) = tokens.next_if(|t| matches!(t, Token::Hex(_))) {
-                        let Some(Token::Int(cid)) = tokens.next() else { break };
+                    while let Some(Token::Hex(code)) =
+                        tokens.next_if(|t| matches!(t, Token::Hex(_)))
+                    {
+                        let Some(Token::Int(cid)) = tokens.next() else {
+                            break;
+                        };
                         cmap.add_cid_range(&code, &code, cid);
                     }
                 }
@@ -291,7 +333,11 @@ impl CMap {
         if !(1..=4).contains(&len) || high.len() != len || self.codespace.len() >= 256 {
             return;
         }
-        let mut range = CodespaceRange { len, low: [0; 4], high: [0; 4] };
+        let mut range = CodespaceRange {
+            len,
+            low: [0; 4],
+            high: [0; 4],
+        };
         range.low[..len].copy_from_slice(low);
         range.high[..len].copy_from_slice(high);
         self.codespace.push(range);
@@ -303,8 +349,15 @@ impl CMap {
         if !(1..=4).contains(&len) || high.len() != len || self.cid_ranges.len() >= MAX_ENTRIES {
             return;
         }
-        let Ok(first_cid) = u32::try_from(cid) else { return };
-        self.cid_ranges.push(CidRange { len, low: code_value(low), high: code_value(high), first_cid });
+        let Ok(first_cid) = u32::try_from(cid) else {
+            return;
+        };
+        self.cid_ranges.push(CidRange {
+            len,
+            low: code_value(low),
+            high: code_value(high),
+            first_cid,
+        });
     }
 
     fn insert_text(&mut self, src: &[u8], text: Box<str>) {
@@ -358,7 +411,9 @@ impl CMap {
         if code.is_empty() || code.len() > 4 {
             return None;
         }
-        self.text.get(&key(code.len(), code_value(code))).map(|t| &**t)
+        self.text
+            .get(&key(code.len(), code_value(code)))
+            .map(|t| &**t)
     }
 
     /// The CID a code maps to, by `cidrange`/`cidchar`.
@@ -417,7 +472,11 @@ end
         assert_eq!(cmap.lookup(&[0, 0x22]), Some("fi"));
         assert_eq!(cmap.lookup(&[0, 0x30]), Some("é"));
         assert_eq!(cmap.lookup(&[0, 0x1A]), None);
-        assert_eq!(cmap.lookup(&[0x01]), None, "a one-byte code is not the two-byte code 0001");
+        assert_eq!(
+            cmap.lookup(&[0x01]),
+            None,
+            "a one-byte code is not the two-byte code 0001"
+        );
         assert_eq!(cmap.code_length(&[0, 1, 0, 2]), 2);
     }
 
@@ -431,7 +490,11 @@ end
         );
         assert_eq!(cmap.code_length(b"A\x81\x40"), 1);
         assert_eq!(cmap.code_length(b"\x81\x40"), 2);
-        assert_eq!(cmap.code_length(b"\xF0"), 1, "an unmatched byte falls back to the shortest length");
+        assert_eq!(
+            cmap.code_length(b"\xF0"),
+            1,
+            "an unmatched byte falls back to the shortest length"
+        );
         assert_eq!(cmap.cid(b"\x81\x41"), Some(634));
         assert_eq!(cmap.cid(b"A"), Some(34));
         assert_eq!(cmap.cid(b"B"), None);
@@ -440,7 +503,9 @@ end
 
     #[test]
     fn usecmap_is_recorded() {
-        let cmap = CMap::parse(b"/UniJIS-UCS2-H usecmap 1 begincodespacerange <0000> <FFFF> endcodespacerange");
+        let cmap = CMap::parse(
+            b"/UniJIS-UCS2-H usecmap 1 begincodespacerange <0000> <FFFF> endcodespacerange",
+        );
         assert_eq!(cmap.use_cmap.as_deref(), Some("UniJIS-UCS2-H"));
     }
 

@@ -105,7 +105,10 @@ enum Token<'a> {
 }
 
 fn is_delimiter(b: u8) -> bool {
-    matches!(b, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+    matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
 }
 
 fn is_space(b: u8) -> bool {
@@ -135,7 +138,10 @@ impl<'a> Lexer<'a> {
 
     fn regular_run(&mut self) -> &'a [u8] {
         let start = self.pos;
-        while self.pos < self.data.len() && !is_space(self.data[self.pos]) && !is_delimiter(self.data[self.pos]) {
+        while self.pos < self.data.len()
+            && !is_space(self.data[self.pos])
+            && !is_delimiter(self.data[self.pos])
+        {
             self.pos += 1;
         }
         &self.data[start..self.pos]
@@ -229,7 +235,9 @@ impl<'a> Lexer<'a> {
             if data[i] == b'E'
                 && data[i + 1] == b'I'
                 && is_space(data[i - 1])
-                && data.get(i + 2).is_none_or(|&b| is_space(b) || is_delimiter(b))
+                && data
+                    .get(i + 2)
+                    .is_none_or(|&b| is_space(b) || is_delimiter(b))
             {
                 self.pos = i + 2;
                 return;
@@ -297,7 +305,9 @@ fn unescape_name(raw: &[u8]) -> Vec<u8> {
     while i < raw.len() {
         if raw[i] == b'#'
             && i + 2 < raw.len()
-            && let Some(v) = std::str::from_utf8(&raw[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = std::str::from_utf8(&raw[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(v);
             i += 3;
@@ -319,7 +329,9 @@ fn parse_number(run: &[u8]) -> Option<f64> {
         return n.is_finite().then_some(n);
     }
     // Producers write things like `--5` or `4.-2`; treat them as 0 as viewers do.
-    text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')).then_some(0.0)
+    text.bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+        .then_some(0.0)
 }
 
 /// Text state parameters (part of the graphics state).
@@ -413,7 +425,11 @@ impl<'d, 'b> Interpreter<'d, 'b> {
     }
 
     /// Runs a page's content and returns what it showed.
-    pub(crate) fn run_page(mut self, content: &[u8], resources: Option<&Dictionary>) -> Result<PageContent, PdfError> {
+    pub(crate) fn run_page(
+        mut self,
+        content: &[u8],
+        resources: Option<&Dictionary>,
+    ) -> Result<PageContent, PdfError> {
         self.run(content, resources)?;
         let trimmed = self.page.text.trim_end().len();
         self.page.text.truncate(trimmed);
@@ -421,7 +437,10 @@ impl<'d, 'b> Interpreter<'d, 'b> {
     }
 
     fn run(&mut self, content: &[u8], resources: Option<&Dictionary>) -> Result<(), PdfError> {
-        let mut lexer = Lexer { data: content, pos: 0 };
+        let mut lexer = Lexer {
+            data: content,
+            pos: 0,
+        };
         let mut operands: Vec<Operand> = Vec::new();
         // Open arrays, innermost last.
         let mut arrays: Vec<Vec<Operand>> = Vec::new();
@@ -483,7 +502,12 @@ impl<'d, 'b> Interpreter<'d, 'b> {
         Ok(())
     }
 
-    fn operator(&mut self, op: &[u8], operands: &[Operand], resources: Option<&Dictionary>) -> Result<(), PdfError> {
+    fn operator(
+        &mut self,
+        op: &[u8],
+        operands: &[Operand],
+        resources: Option<&Dictionary>,
+    ) -> Result<(), PdfError> {
         let num = |i: usize| -> Option<f64> {
             let index = operands.len().checked_sub(i)?;
             operands.get(index)?.number()
@@ -513,7 +537,9 @@ impl<'d, 'b> Interpreter<'d, 'b> {
                 if let Some(size) = num(1) {
                     self.state.text.size = size;
                 }
-                if let Some(Operand::Name(name)) = operands.len().checked_sub(2).and_then(|i| operands.get(i)) {
+                if let Some(Operand::Name(name)) =
+                    operands.len().checked_sub(2).and_then(|i| operands.get(i))
+                {
                     self.state.text.font = self.font(name, resources)?;
                 }
             }
@@ -523,7 +549,9 @@ impl<'d, 'b> Interpreter<'d, 'b> {
             b"TL" => self.state.text.leading = num(1).unwrap_or(0.0),
             b"Ts" => self.state.text.rise = num(1).unwrap_or(0.0),
             b"Td" | b"TD" => {
-                let (Some(tx), Some(ty)) = (num(2), num(1)) else { return Ok(()) };
+                let (Some(tx), Some(ty)) = (num(2), num(1)) else {
+                    return Ok(());
+                };
                 if op == b"TD" {
                     self.state.text.leading = -ty;
                 }
@@ -584,12 +612,18 @@ impl<'d, 'b> Interpreter<'d, 'b> {
     }
 
     /// A font by its resource name, loaded once per document.
-    fn font(&mut self, name: &[u8], resources: Option<&Dictionary>) -> Result<Option<Rc<Font>>, PdfError> {
+    fn font(
+        &mut self,
+        name: &[u8],
+        resources: Option<&Dictionary>,
+    ) -> Result<Option<Rc<Font>>, PdfError> {
         let doc = self.doc;
         let Some(fonts) = resources.and_then(|r| sub_dictionary(doc, r, b"Font")) else {
             return Ok(None);
         };
-        let Ok(entry) = fonts.get(name) else { return Ok(None) };
+        let Ok(entry) = fonts.get(name) else {
+            return Ok(None);
+        };
         let id = match entry {
             Object::Reference(id) => Some(*id),
             _ => None,
@@ -626,7 +660,12 @@ impl<'d, 'b> Interpreter<'d, 'b> {
         let readable_font = font.has_text_mapping();
         for glyph in &glyphs {
             let t = &self.state.text;
-            let spacing = t.char_spacing + if glyph.is_word_space { t.word_spacing } else { 0.0 };
+            let spacing = t.char_spacing
+                + if glyph.is_word_space {
+                    t.word_spacing
+                } else {
+                    0.0
+                };
             let trm = self.text_to_device();
             let origin = trm.apply(0.0, 0.0);
             let (advance_x, advance_y, step) = if font.vertical {
@@ -637,9 +676,17 @@ impl<'d, 'b> Interpreter<'d, 'b> {
                 (glyph.width, 0.0, Matrix::translate(tx, 0.0))
             };
             let end = trm.apply(advance_x, advance_y);
-            let unit = if font.vertical { trm.apply_vector(0.0, -1.0) } else { trm.apply_vector(1.0, 0.0) };
+            let unit = if font.vertical {
+                trm.apply_vector(0.0, -1.0)
+            } else {
+                trm.apply_vector(1.0, 0.0)
+            };
             let size = (unit.0 * unit.0 + unit.1 * unit.1).sqrt();
-            let text = if readable_font { glyph.text.as_deref() } else { None };
+            let text = if readable_font {
+                glyph.text.as_deref()
+            } else {
+                None
+            };
             self.place(origin, end, unit, size, text);
             self.text_matrix = step.then(&self.text_matrix);
         }
@@ -659,26 +706,43 @@ impl<'d, 'b> Interpreter<'d, 'b> {
     }
 
     /// Appends a glyph's text, with a space or a line break before it where its position says so.
-    fn place(&mut self, origin: (f64, f64), end: (f64, f64), unit: (f64, f64), size: f64, text: Option<&str>) {
+    fn place(
+        &mut self,
+        origin: (f64, f64),
+        end: (f64, f64),
+        unit: (f64, f64),
+        size: f64,
+        text: Option<&str>,
+    ) {
         let page = &mut self.page;
         let Some(text) = text else {
             page.unreadable_glyphs += 1;
-            self.last = Some(LastGlyph { end, direction: unit, size });
+            self.last = Some(LastGlyph {
+                end,
+                direction: unit,
+                size,
+            });
             return;
         };
         if text.trim().is_empty() {
             if !page.text.is_empty() && !page.text.ends_with(char::is_whitespace) {
                 page.text.push(' ');
             }
-            self.last = Some(LastGlyph { end, direction: unit, size });
+            self.last = Some(LastGlyph {
+                end,
+                direction: unit,
+                size,
+            });
             return;
         }
         if size > 0.0 {
             let direction = (unit.0 / size, unit.1 / size);
             if let Some(last) = self.last {
                 let size_ref = size.max(last.size).max(1e-9);
-                let same_direction =
-                    last.size > 0.0 && direction.0 * last.direction.0 / last.size + direction.1 * last.direction.1 / last.size > 0.9;
+                let same_direction = last.size > 0.0
+                    && direction.0 * last.direction.0 / last.size
+                        + direction.1 * last.direction.1 / last.size
+                        > 0.9;
                 let (dx, dy) = (origin.0 - last.end.0, origin.1 - last.end.1);
                 let along = dx * direction.0 + dy * direction.1;
                 let across = -dx * direction.1 + dy * direction.0;
@@ -698,19 +762,40 @@ impl<'d, 'b> Interpreter<'d, 'b> {
         }
         page.readable_glyphs += 1;
         for ch in text.chars() {
-            page.text.push(if ch.is_control() && ch != '\n' { ' ' } else { ch });
+            page.text.push(if ch.is_control() && ch != '\n' {
+                ' '
+            } else {
+                ch
+            });
         }
-        self.last = Some(LastGlyph { end, direction: unit, size });
+        self.last = Some(LastGlyph {
+            end,
+            direction: unit,
+            size,
+        });
     }
 
-    fn draw_xobject(&mut self, name: &[u8], resources: Option<&Dictionary>) -> Result<(), PdfError> {
+    fn draw_xobject(
+        &mut self,
+        name: &[u8],
+        resources: Option<&Dictionary>,
+    ) -> Result<(), PdfError> {
         let doc = self.doc;
         let Some(xobjects) = resources.and_then(|r| sub_dictionary(doc, r, b"XObject")) else {
             return Ok(());
         };
-        let Ok(Object::Reference(id)) = xobjects.get(name) else { return Ok(()) };
-        let Ok(Object::Stream(stream)) = doc.get_object(*id) else { return Ok(()) };
-        let subtype = stream.dict.get(b"Subtype").ok().and_then(|o| o.as_name().ok()).unwrap_or_default();
+        let Ok(Object::Reference(id)) = xobjects.get(name) else {
+            return Ok(());
+        };
+        let Ok(Object::Stream(stream)) = doc.get_object(*id) else {
+            return Ok(());
+        };
+        let subtype = stream
+            .dict
+            .get(b"Subtype")
+            .ok()
+            .and_then(|o| o.as_name().ok())
+            .unwrap_or_default();
         match subtype {
             b"Image" => self.page.images += 1,
             b"Form" => {
@@ -722,23 +807,38 @@ impl<'d, 'b> Interpreter<'d, 'b> {
                     Err(DecodeError::Fatal(error)) => return Err(error),
                     Err(DecodeError::Unsupported) => return Ok(()),
                 };
-                let form_resources = match stream.dict.get(b"Resources").ok().map(|o| filters::resolve(doc, o)) {
+                let form_resources = match stream
+                    .dict
+                    .get(b"Resources")
+                    .ok()
+                    .map(|o| filters::resolve(doc, o))
+                {
                     Some(Object::Dictionary(d)) => Some(d),
                     _ => resources,
                 };
                 let saved = self.state.clone();
                 let (saved_tm, saved_lm) = (self.text_matrix, self.line_matrix);
                 let saved_depth = self.saved.len();
-                if let Some(matrix) = stream.dict.get(b"Matrix").ok().and_then(|o| match filters::resolve(doc, o) {
-                    Object::Array(items) => {
-                        let operands: Vec<Operand> = items
-                            .iter()
-                            .map(|i| i.as_float().map_or(Operand::Other, |f| Operand::Number(f64::from(f))))
-                            .collect();
-                        Matrix::from_operands(&operands)
-                    }
-                    _ => None,
-                }) {
+                if let Some(matrix) =
+                    stream
+                        .dict
+                        .get(b"Matrix")
+                        .ok()
+                        .and_then(|o| match filters::resolve(doc, o) {
+                            Object::Array(items) => {
+                                let operands: Vec<Operand> = items
+                                    .iter()
+                                    .map(|i| {
+                                        i.as_float().map_or(Operand::Other, |f| {
+                                            Operand::Number(f64::from(f))
+                                        })
+                                    })
+                                    .collect();
+                                Matrix::from_operands(&operands)
+                            }
+                            _ => None,
+                        })
+                {
                     self.state.ctm = matrix.then(&self.state.ctm);
                 }
                 self.forms.push(*id);
@@ -757,7 +857,11 @@ impl<'d, 'b> Interpreter<'d, 'b> {
 }
 
 /// A dictionary-valued entry of a resources dictionary (`/Font`, `/XObject`).
-fn sub_dictionary<'a>(doc: &'a Document, resources: &'a Dictionary, key: &[u8]) -> Option<&'a Dictionary> {
+fn sub_dictionary<'a>(
+    doc: &'a Document,
+    resources: &'a Dictionary,
+    key: &[u8],
+) -> Option<&'a Dictionary> {
     match filters::resolve(doc, resources.get(key).ok()?) {
         Object::Dictionary(d) => Some(d),
         _ => None,
@@ -811,7 +915,10 @@ mod tests {
 
     #[test]
     fn inline_images_are_skipped() {
-        let mut lexer = Lexer { data: b"ID \x01EI(\xFF\nEI Q", pos: 2 };
+        let mut lexer = Lexer {
+            data: b"ID \x01EI(\xFF\nEI Q",
+            pos: 2,
+        };
         lexer.skip_inline_image();
         assert_eq!(lexer.next_token(), Some(Token::Operator(b"Q")));
     }
@@ -825,26 +932,35 @@ mod tests {
             dictionary! { "Subtype" => "Form", "Matrix" => vec![1.into(), 0.into(), 0.into(), 1.into(), 0.into(), (-100).into()] },
             b"BT /F1 10 Tf 72 700 Td (in form) Tj ET /Fm1 Do".to_vec(),
         ));
-        let image = doc.add_object(Stream::new(dictionary! { "Subtype" => "Image" }, Vec::new()));
+        let image = doc.add_object(Stream::new(
+            dictionary! { "Subtype" => "Image" },
+            Vec::new(),
+        ));
         let resources = dictionary! {
             "Font" => dictionary! { "F1" => font },
             "XObject" => dictionary! { "Fm1" => form, "Im1" => image },
         };
         let mut budget = Budget::new(&PdfLimits::default());
         let mut fonts = FontCache::default();
-        Interpreter::new(&doc, &mut budget, &mut fonts).run_page(content, Some(&resources)).unwrap()
+        Interpreter::new(&doc, &mut budget, &mut fonts)
+            .run_page(content, Some(&resources))
+            .unwrap()
     }
 
     #[test]
     fn tj_kerning_keeps_words_and_splits_at_gaps() {
-        let page = run(b"BT /F1 12 Tf 72 720 Td [(Conf) -10 (idential)] TJ [( ) 0 (Top) -300 (Secret)] TJ ET");
+        let page = run(
+            b"BT /F1 12 Tf 72 720 Td [(Conf) -10 (idential)] TJ [( ) 0 (Top) -300 (Secret)] TJ ET",
+        );
         assert_eq!(page.text, "Confidential Top Secret");
         assert_eq!(page.readable_glyphs, "ConfidentialTopSecret".len());
     }
 
     #[test]
     fn baseline_changes_make_lines_and_td_jumps_make_spaces() {
-        let page = run(b"BT /F1 12 Tf 14 TL 72 720 Td (one) Tj T* (two) Tj 100 0 Td (three) Tj (four) ' ET");
+        let page = run(
+            b"BT /F1 12 Tf 14 TL 72 720 Td (one) Tj T* (two) Tj 100 0 Td (three) Tj (four) ' ET",
+        );
         assert_eq!(page.text, "one\ntwo three\nfour");
     }
 

@@ -595,8 +595,14 @@ mod tests {
 
     #[test]
     fn text_strings_honour_byte_order_marks() {
-        assert_eq!(decode_text_string(b"\xFE\xFF\x79\x3E\x59\x16\x79\xD8"), "社外秘");
-        assert_eq!(decode_text_string(b"\xEF\xBB\xBF\xE6\xA5\xB5\xE7\xA7\x98"), "極秘");
+        assert_eq!(
+            decode_text_string(b"\xFE\xFF\x79\x3E\x59\x16\x79\xD8"),
+            "社外秘"
+        );
+        assert_eq!(
+            decode_text_string(b"\xEF\xBB\xBF\xE6\xA5\xB5\xE7\xA7\x98"),
+            "極秘"
+        );
         assert_eq!(decode_text_string(b"Caf\xE9 \x8Dx\x8E \x93"), "Café “x” ﬁ");
         // A lone surrogate is replaced, not a panic.
         assert_eq!(decode_text_string(b"\xFE\xFF\xD8\x00"), "\u{FFFD}");

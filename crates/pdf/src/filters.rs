@@ -98,7 +98,11 @@ fn filter_names(dict: &Dictionary, doc: &Document) -> Vec<Vec<u8>> {
 }
 
 /// The `/DecodeParms` dictionary for the filter at `index`, if any.
-fn decode_parms<'a>(dict: &'a Dictionary, doc: &'a Document, index: usize) -> Option<&'a Dictionary> {
+fn decode_parms<'a>(
+    dict: &'a Dictionary,
+    doc: &'a Document,
+    index: usize,
+) -> Option<&'a Dictionary> {
     let parms = resolve(doc, dict.get(b"DecodeParms").ok()?);
     match parms {
         Object::Dictionary(d) if index == 0 => Some(d),
@@ -125,7 +129,11 @@ pub(crate) fn resolve<'a>(doc: &'a Document, mut object: &'a Object) -> &'a Obje
 }
 
 /// Decodes a stream's data through all its filters, within the budget.
-pub(crate) fn decode_stream(stream: &Stream, doc: &Document, budget: &mut Budget) -> Result<Vec<u8>, DecodeError> {
+pub(crate) fn decode_stream(
+    stream: &Stream,
+    doc: &Document,
+    budget: &mut Budget,
+) -> Result<Vec<u8>, DecodeError> {
     budget.check_time()?;
     let filters = filter_names(&stream.dict, doc);
     if filters.is_empty() {
@@ -153,7 +161,12 @@ pub(crate) fn decode_stream(stream: &Stream, doc: &Document, budget: &mut Budget
         };
         let decoded = decoded.map_err(|Overflow| budget.over_cap())?;
         let decoded = match decode_parms(&stream.dict, doc, index) {
-            Some(parms) if matches!(filter.as_slice(), b"FlateDecode" | b"Fl" | b"LZWDecode" | b"LZW") => {
+            Some(parms)
+                if matches!(
+                    filter.as_slice(),
+                    b"FlateDecode" | b"Fl" | b"LZWDecode" | b"LZW"
+                ) =>
+            {
                 apply_predictor(decoded, parms)
             }
             _ => decoded,
@@ -174,13 +187,19 @@ pub(crate) struct Overflow;
 /// This is the one place the raw flate2 decoders are used: the `take(cap + 1)` is the cap.
 #[allow(clippy::disallowed_types)]
 pub(crate) fn inflate_capped(data: &[u8], cap: u64) -> Result<Vec<u8>, Overflow> {
-    let zlib_header = data.len() >= 2 && data[0] & 0x0F == 8 && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0;
+    let zlib_header = data.len() >= 2
+        && data[0] & 0x0F == 8
+        && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0;
     let mut out = Vec::new();
     let limit = cap.saturating_add(1);
     let result = if zlib_header {
-        flate2::read::ZlibDecoder::new(data).take(limit).read_to_end(&mut out)
+        flate2::read::ZlibDecoder::new(data)
+            .take(limit)
+            .read_to_end(&mut out)
     } else {
-        flate2::read::DeflateDecoder::new(data).take(limit).read_to_end(&mut out)
+        flate2::read::DeflateDecoder::new(data)
+            .take(limit)
+            .read_to_end(&mut out)
     };
     // A read error leaves the bytes inflated before it in `out`: keep them.
     let _ = result;
@@ -232,7 +251,9 @@ fn ascii_hex(data: &[u8]) -> Vec<u8> {
         if byte == b'>' {
             break;
         }
-        let Some(value) = hex_value(byte) else { continue };
+        let Some(value) = hex_value(byte) else {
+            continue;
+        };
         match high.take() {
             Some(h) => out.push(h << 4 | value),
             None => high = Some(value),
@@ -310,7 +331,13 @@ fn run_length(data: &[u8], cap: u64) -> Result<Vec<u8>, Overflow> {
 /// PNG and TIFF predictors (`/Predictor` in `/DecodeParms`). The output is never larger than
 /// the input, so no cap is needed.
 fn apply_predictor(data: Vec<u8>, parms: &Dictionary) -> Vec<u8> {
-    let int = |key: &[u8], default: i64| parms.get(key).ok().and_then(|o| o.as_i64().ok()).unwrap_or(default);
+    let int = |key: &[u8], default: i64| {
+        parms
+            .get(key)
+            .ok()
+            .and_then(|o| o.as_i64().ok())
+            .unwrap_or(default)
+    };
     let predictor = int(b"Predictor", 1);
     if predictor < 10 {
         // TIFF predictor 2 only matters for images; 1 is none.
@@ -324,7 +351,9 @@ fn apply_predictor(data: Vec<u8>, parms: &Dictionary) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut previous = vec![0u8; row_len];
     for row in data.chunks(row_len + 1) {
-        let Some((&kind, raw)) = row.split_first() else { break };
+        let Some((&kind, raw)) = row.split_first() else {
+            break;
+        };
         let mut current = raw.to_vec();
         current.resize(row_len, 0);
         for i in 0..row_len {
@@ -366,21 +395,29 @@ mod tests {
     use super::*;
 
     fn zlib(data: &[u8]) -> Vec<u8> {
-        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(data).unwrap();
         encoder.finish().unwrap()
     }
 
     fn deflate(data: &[u8]) -> Vec<u8> {
-        let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut encoder =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(data).unwrap();
         encoder.finish().unwrap()
     }
 
     #[test]
     fn inflate_reads_zlib_and_raw_deflate() {
-        assert_eq!(inflate_capped(&zlib(b"BT (x) Tj ET"), 100).unwrap(), b"BT (x) Tj ET");
-        assert_eq!(inflate_capped(&deflate(b"BT (x) Tj ET"), 100).unwrap(), b"BT (x) Tj ET");
+        assert_eq!(
+            inflate_capped(&zlib(b"BT (x) Tj ET"), 100).unwrap(),
+            b"BT (x) Tj ET"
+        );
+        assert_eq!(
+            inflate_capped(&deflate(b"BT (x) Tj ET"), 100).unwrap(),
+            b"BT (x) Tj ET"
+        );
     }
 
     #[test]
@@ -404,7 +441,10 @@ mod tests {
     fn ascii_filters_decode() {
         assert_eq!(ascii_hex(b"48 65 6c6C6f>ignored"), b"Hello");
         assert_eq!(ascii_hex(b"4"), b"\x40");
-        assert_eq!(ascii85(b"<~87cURD]i,\"Ebo80~>", 100).unwrap(), b"Hello World!");
+        assert_eq!(
+            ascii85(b"<~87cURD]i,\"Ebo80~>", 100).unwrap(),
+            b"Hello World!"
+        );
         assert_eq!(ascii85(b"87cURD]i,\"Ebo7~>", 100).unwrap(), b"Hello World");
         assert_eq!(ascii85(b"z~>", 100).unwrap(), vec![0; 4]);
         assert_eq!(ascii85(&b"z".repeat(100), 40), Err(Overflow));
@@ -412,7 +452,10 @@ mod tests {
 
     #[test]
     fn run_length_decodes_and_caps() {
-        assert_eq!(run_length(&[2, b'a', b'b', b'c', 254, b'x', 128], 100).unwrap(), b"abcxxx");
+        assert_eq!(
+            run_length(&[2, b'a', b'b', b'c', 254, b'x', 128], 100).unwrap(),
+            b"abcxxx"
+        );
         assert_eq!(run_length(&[129, b'x'].repeat(10), 500), Err(Overflow));
     }
 

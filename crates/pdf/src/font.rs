@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 
 use lopdf::{Dictionary, Document, Object};
 
+use crate::PdfError;
 use crate::cmap::CMap;
 use crate::encodings::{self, BaseEncoding};
 use crate::filters::{self, Budget, DecodeError};
-use crate::PdfError;
 
 /// A character encoding that a predefined CMap's codes are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,9 +163,18 @@ enum CodeMap {
 #[derive(Debug, Clone)]
 enum Kind {
     /// One-byte codes; the text of each code after the encoding and `/Differences`.
-    Simple { codes: Box<[Option<Box<str>>; 256]>, first_char: i64, widths: Vec<f64>, missing_width: f64 },
+    Simple {
+        codes: Box<[Option<Box<str>>; 256]>,
+        first_char: i64,
+        widths: Vec<f64>,
+        missing_width: f64,
+    },
     /// Multi-byte codes through a CMap; widths by CID.
-    Composite { code_map: CodeMap, widths: BTreeMap<u32, (u32, f64)>, default_width: f64 },
+    Composite {
+        code_map: CodeMap,
+        widths: BTreeMap<u32, (u32, f64)>,
+        default_width: f64,
+    },
 }
 
 /// A font of a page, ready to decode shown strings.
@@ -215,7 +224,11 @@ fn name_of<'a>(doc: &'a Document, object: Option<&'a Object>) -> Option<&'a [u8]
 }
 
 /// Decodes a stream-valued entry (`/ToUnicode`, `/Encoding`), charging the budget.
-fn stream_data(doc: &Document, object: Option<&Object>, budget: &mut Budget) -> Result<Option<Vec<u8>>, PdfError> {
+fn stream_data(
+    doc: &Document,
+    object: Option<&Object>,
+    budget: &mut Budget,
+) -> Result<Option<Vec<u8>>, PdfError> {
     let Some(Object::Stream(stream)) = object.map(|o| filters::resolve(doc, o)) else {
         return Ok(None);
     };
@@ -228,11 +241,17 @@ fn stream_data(doc: &Document, object: Option<&Object>, budget: &mut Budget) -> 
 
 impl Font {
     /// Reads a font dictionary.
-    pub(crate) fn load(doc: &Document, font: &Dictionary, budget: &mut Budget) -> Result<Font, PdfError> {
+    pub(crate) fn load(
+        doc: &Document,
+        font: &Dictionary,
+        budget: &mut Budget,
+    ) -> Result<Font, PdfError> {
         let to_unicode = stream_data(doc, font.get(b"ToUnicode").ok(), budget)?
             .map(|data| CMap::parse(&data))
             .filter(CMap::has_text);
-        let base_font = name_of(doc, font.get(b"BaseFont").ok()).unwrap_or_default().to_vec();
+        let base_font = name_of(doc, font.get(b"BaseFont").ok())
+            .unwrap_or_default()
+            .to_vec();
         let subtype = name_of(doc, font.get(b"Subtype").ok()).unwrap_or_default();
         if subtype == b"Type0" {
             return Font::load_composite(doc, font, to_unicode, base_font, budget);
@@ -241,30 +260,42 @@ impl Font {
         let encoding = font.get(b"Encoding").ok().map(|o| filters::resolve(doc, o));
         let base = match encoding {
             Some(Object::Name(name)) => BaseEncoding::from_name(name),
-            Some(Object::Dictionary(d)) => name_of(doc, d.get(b"BaseEncoding").ok()).and_then(BaseEncoding::from_name),
+            Some(Object::Dictionary(d)) => {
+                name_of(doc, d.get(b"BaseEncoding").ok()).and_then(BaseEncoding::from_name)
+            }
             _ => None,
         };
         let is_symbolic = {
             let name = String::from_utf8_lossy(&base_font);
             name.contains("Symbol") || name.contains("Dingbats")
         };
-        let base = base.unwrap_or(if subtype == b"TrueType" { BaseEncoding::WinAnsi } else { BaseEncoding::Standard });
+        let base = base.unwrap_or(if subtype == b"TrueType" {
+            BaseEncoding::WinAnsi
+        } else {
+            BaseEncoding::Standard
+        });
         if !is_symbolic || encoding.is_some() {
             for (code, slot) in codes.iter_mut().enumerate() {
-                *slot = base.decode(code as u8).map(|c| c.to_string().into_boxed_str());
+                *slot = base
+                    .decode(code as u8)
+                    .map(|c| c.to_string().into_boxed_str());
             }
         }
         if let Some(Object::Dictionary(d)) = encoding
-            && let Some(Object::Array(differences)) = d.get(b"Differences").ok().map(|o| filters::resolve(doc, o))
+            && let Some(Object::Array(differences)) =
+                d.get(b"Differences").ok().map(|o| filters::resolve(doc, o))
         {
             let mut code: i64 = 0;
             for item in differences {
                 match filters::resolve(doc, item) {
                     Object::Integer(start) => code = *start,
                     Object::Name(name) => {
-                        if let Some(slot) = usize::try_from(code).ok().and_then(|c| codes.get_mut(c)) {
+                        if let Some(slot) =
+                            usize::try_from(code).ok().and_then(|c| codes.get_mut(c))
+                        {
                             let name = String::from_utf8_lossy(name);
-                            *slot = encodings::glyph_name_to_text(&name).map(String::into_boxed_str);
+                            *slot =
+                                encodings::glyph_name_to_text(&name).map(String::into_boxed_str);
                         }
                         code += 1;
                     }
@@ -274,23 +305,35 @@ impl Font {
         }
         let first_char = font.get(b"FirstChar").ok().and_then(number).unwrap_or(0.0) as i64;
         let widths = match font.get(b"Widths").ok().map(|o| filters::resolve(doc, o)) {
-            Some(Object::Array(items)) => {
-                items.iter().take(256).map(|w| number(filters::resolve(doc, w)).unwrap_or(0.0)).collect()
-            }
+            Some(Object::Array(items)) => items
+                .iter()
+                .take(256)
+                .map(|w| number(filters::resolve(doc, w)).unwrap_or(0.0))
+                .collect(),
             _ => Vec::new(),
         };
         let missing_width = dict(doc, font.get(b"FontDescriptor").ok())
             .and_then(|d| d.get(b"MissingWidth").ok())
             .and_then(number)
             .unwrap_or(0.0);
-        let width_scale = match font.get(b"FontMatrix").ok().map(|o| filters::resolve(doc, o)) {
-            Some(Object::Array(m)) if subtype == b"Type3" => {
-                m.first().and_then(number).map_or(1.0, |a| (a * 1000.0).abs().clamp(1e-6, 1e6))
-            }
+        let width_scale = match font
+            .get(b"FontMatrix")
+            .ok()
+            .map(|o| filters::resolve(doc, o))
+        {
+            Some(Object::Array(m)) if subtype == b"Type3" => m
+                .first()
+                .and_then(number)
+                .map_or(1.0, |a| (a * 1000.0).abs().clamp(1e-6, 1e6)),
             _ => 1.0,
         };
         Ok(Font {
-            kind: Kind::Simple { codes, first_char, widths, missing_width },
+            kind: Kind::Simple {
+                codes,
+                first_char,
+                widths,
+                missing_width,
+            },
             to_unicode,
             base_font,
             vertical: false,
@@ -321,15 +364,25 @@ impl Font {
             Some(Object::Stream(_)) => match stream_data(doc, encoding, budget)? {
                 Some(data) => {
                     let cmap = CMap::parse(&data);
-                    let parent = cmap.use_cmap.as_deref().and_then(Predefined::from_cmap_name);
+                    let parent = cmap
+                        .use_cmap
+                        .as_deref()
+                        .and_then(Predefined::from_cmap_name);
                     let vertical = cmap.wmode == 1 || parent.is_some_and(|(_, v)| v);
-                    (CodeMap::Embedded(Box::new(cmap), parent.map(|(kind, _)| kind)), vertical)
+                    (
+                        CodeMap::Embedded(Box::new(cmap), parent.map(|(kind, _)| kind)),
+                        vertical,
+                    )
                 }
                 None => (CodeMap::Unknown, false),
             },
             _ => (CodeMap::Identity, false),
         };
-        let descendant = match font.get(b"DescendantFonts").ok().map(|o| filters::resolve(doc, o)) {
+        let descendant = match font
+            .get(b"DescendantFonts")
+            .ok()
+            .map(|o| filters::resolve(doc, o))
+        {
             Some(Object::Array(items)) => items.first().and_then(|d| dict(doc, Some(d))),
             Some(Object::Dictionary(d)) => Some(d),
             _ => None,
@@ -337,13 +390,23 @@ impl Font {
         let mut widths = BTreeMap::new();
         let mut default_width = 1000.0;
         if let Some(descendant) = descendant {
-            default_width = descendant.get(b"DW").ok().and_then(number).unwrap_or(1000.0);
-            if let Some(Object::Array(w)) = descendant.get(b"W").ok().map(|o| filters::resolve(doc, o)) {
+            default_width = descendant
+                .get(b"DW")
+                .ok()
+                .and_then(number)
+                .unwrap_or(1000.0);
+            if let Some(Object::Array(w)) =
+                descendant.get(b"W").ok().map(|o| filters::resolve(doc, o))
+            {
                 parse_cid_widths(doc, w, &mut widths);
             }
         }
         Ok(Font {
-            kind: Kind::Composite { code_map, widths, default_width },
+            kind: Kind::Composite {
+                code_map,
+                widths,
+                default_width,
+            },
             to_unicode,
             base_font,
             vertical,
@@ -399,32 +462,60 @@ impl Font {
     }
 
     fn glyph(&self, code: &[u8]) -> Glyph {
-        let from_to_unicode = self.to_unicode.as_ref().and_then(|m| m.lookup(code)).map(str::to_owned);
+        let from_to_unicode = self
+            .to_unicode
+            .as_ref()
+            .and_then(|m| m.lookup(code))
+            .map(str::to_owned);
         match &self.kind {
-            Kind::Simple { codes, first_char, widths, missing_width } => {
+            Kind::Simple {
+                codes,
+                first_char,
+                widths,
+                missing_width,
+            } => {
                 let byte = code[0];
-                let text = from_to_unicode.or_else(|| codes[usize::from(byte)].as_deref().map(str::to_owned));
+                let text = from_to_unicode
+                    .or_else(|| codes[usize::from(byte)].as_deref().map(str::to_owned));
                 let index = i64::from(byte) - first_char;
-                let declared = usize::try_from(index).ok().and_then(|i| widths.get(i)).copied();
+                let declared = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| widths.get(i))
+                    .copied();
                 let width = match declared {
                     Some(w) if w > 0.0 => w,
                     _ if *missing_width > 0.0 => *missing_width,
                     _ => {
-                        let ch = text.as_deref().and_then(|t| t.chars().next()).unwrap_or('n');
+                        let ch = text
+                            .as_deref()
+                            .and_then(|t| t.chars().next())
+                            .unwrap_or('n');
                         encodings::standard_width(&self.base_font, ch)
                     }
                 };
-                Glyph { text, width: width * self.width_scale / 1000.0, is_word_space: byte == 32 }
+                Glyph {
+                    text,
+                    width: width * self.width_scale / 1000.0,
+                    is_word_space: byte == 32,
+                }
             }
-            Kind::Composite { code_map, widths, default_width } => {
+            Kind::Composite {
+                code_map,
+                widths,
+                default_width,
+            } => {
                 let (text, cid) = match code_map {
-                    CodeMap::Identity | CodeMap::Unknown => {
-                        (from_to_unicode, Some(code.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b))))
+                    CodeMap::Identity | CodeMap::Unknown => (
+                        from_to_unicode,
+                        Some(code.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b))),
+                    ),
+                    CodeMap::Predefined(kind) => {
+                        (from_to_unicode.or_else(|| kind.decode(code)), None)
                     }
-                    CodeMap::Predefined(kind) => (from_to_unicode.or_else(|| kind.decode(code)), None),
-                    CodeMap::Embedded(cmap, parent) => {
-                        (from_to_unicode.or_else(|| parent.and_then(|k| k.decode(code))), cmap.cid(code))
-                    }
+                    CodeMap::Embedded(cmap, parent) => (
+                        from_to_unicode.or_else(|| parent.and_then(|k| k.decode(code))),
+                        cmap.cid(code),
+                    ),
                 };
                 let width = match cid.and_then(|cid| cid_width(widths, cid)) {
                     Some(w) => w,
@@ -434,7 +525,11 @@ impl Font {
                     None => *default_width,
                 };
                 let width = if self.vertical { 1000.0 } else { width };
-                Glyph { text, width: width / 1000.0, is_word_space: code == [32] }
+                Glyph {
+                    text,
+                    width: width / 1000.0,
+                    is_word_space: code == [32],
+                }
             }
         }
     }
@@ -444,7 +539,9 @@ impl Font {
 fn parse_cid_widths(doc: &Document, w: &[Object], widths: &mut BTreeMap<u32, (u32, f64)>) {
     let mut i = 0;
     while i < w.len() && widths.len() < crate::cmap::MAX_ENTRIES {
-        let Some(first) = number(filters::resolve(doc, &w[i])) else { break };
+        let Some(first) = number(filters::resolve(doc, &w[i])) else {
+            break;
+        };
         let first = first.max(0.0) as u32;
         match w.get(i + 1).map(|o| filters::resolve(doc, o)) {
             Some(Object::Array(list)) => {
@@ -457,8 +554,10 @@ fn parse_cid_widths(doc: &Document, w: &[Object], widths: &mut BTreeMap<u32, (u3
                 i += 2;
             }
             Some(last) => {
-                let (Some(last), Some(width)) = (number(last), w.get(i + 2).and_then(|o| number(filters::resolve(doc, o))))
-                else {
+                let (Some(last), Some(width)) = (
+                    number(last),
+                    w.get(i + 2).and_then(|o| number(filters::resolve(doc, o))),
+                ) else {
                     break;
                 };
                 widths.insert(first, ((last.max(0.0) as u32).max(first), width));
@@ -495,16 +594,46 @@ mod tests {
 
     #[test]
     fn predefined_cmap_names() {
-        assert_eq!(Predefined::from_cmap_name("90ms-RKSJ-H"), Some((Predefined::ShiftJis, false)));
-        assert_eq!(Predefined::from_cmap_name("90ms-RKSJ-V"), Some((Predefined::ShiftJis, true)));
-        assert_eq!(Predefined::from_cmap_name("UniJIS-UCS2-H"), Some((Predefined::Ucs2, false)));
-        assert_eq!(Predefined::from_cmap_name("UniJIS-UTF16-V"), Some((Predefined::Utf16, true)));
-        assert_eq!(Predefined::from_cmap_name("UniJIS-UTF8-H"), Some((Predefined::Utf8, false)));
-        assert_eq!(Predefined::from_cmap_name("EUC-H"), Some((Predefined::EucJp, false)));
-        assert_eq!(Predefined::from_cmap_name("H"), Some((Predefined::JisRowCell, false)));
-        assert_eq!(Predefined::from_cmap_name("V"), Some((Predefined::JisRowCell, true)));
-        assert_eq!(Predefined::from_cmap_name("GBK-EUC-H"), Some((Predefined::Gbk, false)));
-        assert_eq!(Predefined::from_cmap_name("KSCms-UHC-H"), Some((Predefined::EucKr, false)));
+        assert_eq!(
+            Predefined::from_cmap_name("90ms-RKSJ-H"),
+            Some((Predefined::ShiftJis, false))
+        );
+        assert_eq!(
+            Predefined::from_cmap_name("90ms-RKSJ-V"),
+            Some((Predefined::ShiftJis, true))
+        );
+        assert_eq!(
+            Predefined::from_cmap_name("UniJIS-UCS2-H"),
+            Some((Predefined::Ucs2, false))
+        );
+        assert_eq!(
+            Predefined::from_cmap_name("UniJIS-UTF16-V"),
+            Some((Predefined::Utf16, true))
+        );
+        assert_eq!(
+            Predefined::from_cmap_name("UniJIS-UTF8-H"),
+            Some((Predefined::Utf8, false))
+        );
+        assert_eq!(
+            Predefined::from_cmap_name("EUC-H"),
+            Some((Predefined::EucJp, false))
+        );
+        assert_eq!(
+            Predefined::from_cmap_name("H"),
+            Some((Predefined::JisRowCell, false))
+        );
+        assert_eq!(
+            Predefined::from_cmap_name("V"),
+            Some((Predefined::JisRowCell, true))
+        );
+        assert_eq!(
+            Predefined::from_cmap_name("GBK-EUC-H"),
+            Some((Predefined::Gbk, false))
+        );
+        assert_eq!(
+            Predefined::from_cmap_name("KSCms-UHC-H"),
+            Some((Predefined::EucKr, false))
+        );
         assert_eq!(Predefined::from_cmap_name("Adobe-Japan1-6"), None);
     }
 
@@ -512,16 +641,40 @@ mod tests {
     fn predefined_encodings_decode_japanese() {
         let doc = Document::new();
         let font = |cmap: &str| {
-            load(dictionary! { "Subtype" => "Type0", "BaseFont" => "MS-Mincho", "Encoding" => cmap }, &doc)
+            load(
+                dictionary! { "Subtype" => "Type0", "BaseFont" => "MS-Mincho", "Encoding" => cmap },
+                &doc,
+            )
         };
         // 社外秘 in each encoding.
-        assert_eq!(text(&font("90ms-RKSJ-H"), b"\x8E\xD0\x8A\x4F\x94\xE9A1"), ("社外秘A1".into(), 0));
-        assert_eq!(text(&font("EUC-H"), b"\xBC\xD2\xB3\xB0\xC8\xEB"), ("社外秘".into(), 0));
-        assert_eq!(text(&font("H"), b"\x3C\x52\x33\x30\x48\x6B"), ("社外秘".into(), 0));
-        assert_eq!(text(&font("UniJIS-UCS2-H"), b"\x79\x3E\x59\x16\x79\xD8"), ("社外秘".into(), 0));
-        assert_eq!(text(&font("UniJIS-UTF16-H"), b"\xD8\x42\xDF\xB7\x79\x3E"), ("𠮷社".into(), 0));
-        assert_eq!(text(&font("UniJIS-UTF8-H"), "極秘".as_bytes()), ("極秘".into(), 0));
-        assert_eq!(text(&font("UniJIS-UTF32-H"), b"\x00\x02\x0B\xB7"), ("𠮷".into(), 0));
+        assert_eq!(
+            text(&font("90ms-RKSJ-H"), b"\x8E\xD0\x8A\x4F\x94\xE9A1"),
+            ("社外秘A1".into(), 0)
+        );
+        assert_eq!(
+            text(&font("EUC-H"), b"\xBC\xD2\xB3\xB0\xC8\xEB"),
+            ("社外秘".into(), 0)
+        );
+        assert_eq!(
+            text(&font("H"), b"\x3C\x52\x33\x30\x48\x6B"),
+            ("社外秘".into(), 0)
+        );
+        assert_eq!(
+            text(&font("UniJIS-UCS2-H"), b"\x79\x3E\x59\x16\x79\xD8"),
+            ("社外秘".into(), 0)
+        );
+        assert_eq!(
+            text(&font("UniJIS-UTF16-H"), b"\xD8\x42\xDF\xB7\x79\x3E"),
+            ("𠮷社".into(), 0)
+        );
+        assert_eq!(
+            text(&font("UniJIS-UTF8-H"), "極秘".as_bytes()),
+            ("極秘".into(), 0)
+        );
+        assert_eq!(
+            text(&font("UniJIS-UTF32-H"), b"\x00\x02\x0B\xB7"),
+            ("𠮷".into(), 0)
+        );
         // Bytes that are not Shift_JIS are reported, not guessed.
         assert_eq!(text(&font("90ms-RKSJ-H"), b"\x81\x20").1, 1);
     }
@@ -529,7 +682,10 @@ mod tests {
     #[test]
     fn identity_without_to_unicode_has_no_text() {
         let doc = Document::new();
-        let font = load(dictionary! { "Subtype" => "Type0", "Encoding" => "Identity-H" }, &doc);
+        let font = load(
+            dictionary! { "Subtype" => "Type0", "Encoding" => "Identity-H" },
+            &doc,
+        );
         assert!(!font.has_text_mapping());
         assert_eq!(text(&font, b"\x00\x01\x00\x02"), (String::new(), 2));
     }
@@ -557,13 +713,22 @@ mod tests {
         assert_eq!(glyphs[0].width, 0.6);
         assert_eq!(glyphs[1].width, 0.7);
         assert!(glyphs[4].is_word_space);
-        assert!((glyphs[4].width - 0.278).abs() < 1e-9, "Helvetica's space from the built-in metrics");
+        assert!(
+            (glyphs[4].width - 0.278).abs() < 1e-9,
+            "Helvetica's space from the built-in metrics"
+        );
     }
 
     #[test]
     fn cid_widths_parse_both_forms() {
         let doc = Document::new();
-        let w = vec![1.into(), vec![500.into(), 600.into()].into(), 10.into(), 20.into(), 250.into()];
+        let w = vec![
+            1.into(),
+            vec![500.into(), 600.into()].into(),
+            10.into(),
+            20.into(),
+            250.into(),
+        ];
         let mut widths = BTreeMap::new();
         parse_cid_widths(&doc, &w, &mut widths);
         assert_eq!(cid_width(&widths, 1), Some(500.0));

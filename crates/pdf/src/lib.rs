@@ -133,7 +133,9 @@ pub enum PdfError {
     #[error("PDF is encrypted with a password / パスワードで暗号化された PDF です")]
     Encrypted,
     /// No page has readable text: a scanned document, or fonts without a Unicode mapping.
-    #[error("PDF has no readable text layer (scanned, or fonts without ToUnicode) / テキスト層がない PDF です（スキャン画像、または ToUnicode のないフォント）")]
+    #[error(
+        "PDF has no readable text layer (scanned, or fonts without ToUnicode) / テキスト層がない PDF です（スキャン画像、または ToUnicode のないフォント）"
+    )]
     NoTextLayer,
     /// The bytes are not a readable PDF.
     #[error("corrupt PDF / 壊れた PDF: {0}")]
@@ -164,7 +166,10 @@ pub fn extract(bytes: &[u8], limits: &PdfLimits) -> Result<PdfText, PdfError> {
 /// Extracts only the metadata (Info dictionary and XMP), without interpreting pages: useful for
 /// documents whose text layer is missing ([`PdfError::NoTextLayer`]) but whose title or custom
 /// properties may still carry a confidentiality label.
-pub fn extract_metadata(bytes: &[u8], limits: &PdfLimits) -> Result<Vec<(String, String)>, PdfError> {
+pub fn extract_metadata(
+    bytes: &[u8],
+    limits: &PdfLimits,
+) -> Result<Vec<(String, String)>, PdfError> {
     guarded(|| {
         let mut budget = Budget::new(limits);
         let doc = load(bytes, limits, &mut budget)?;
@@ -188,7 +193,10 @@ fn guarded<T>(work: impl FnOnce() -> Result<T, PdfError>) -> Result<T, PdfError>
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
 }
 
 /// Parses the object structure with lopdf, bounding what it may decode and allocate.
@@ -196,18 +204,25 @@ fn load(bytes: &[u8], limits: &PdfLimits, budget: &mut Budget) -> Result<Documen
     budget.check_time()?;
     let head = &bytes[..bytes.len().min(1024)];
     if !head.windows(5).any(|w| w == b"%PDF-") {
-        return Err(PdfError::Corrupt("no %PDF- header in the first 1024 bytes".into()));
+        return Err(PdfError::Corrupt(
+            "no %PDF- header in the first 1024 bytes".into(),
+        ));
     }
     // Objects written `N G obj` at file level are visible in the raw bytes: refuse a file with
     // far too many before lopdf builds them. Objects inside object streams are counted after
     // loading (their streams are capped meanwhile).
-    if count(bytes, b"obj").saturating_sub(count(bytes, b"endobj")) > limits.max_objects.saturating_mul(2) {
+    if count(bytes, b"obj").saturating_sub(count(bytes, b"endobj"))
+        > limits.max_objects.saturating_mul(2)
+    {
         return Err(PdfError::LimitExceeded("objects"));
     }
     // lopdf decodes object and cross-reference streams while loading; all of them together
     // must stay within the total, so each gets an equal share.
     let containers = (count(bytes, b"/ObjStm") + count(bytes, b"/XRef")).max(1) as u64;
-    let per_stream = limits.max_stream_bytes.min(limits.max_total_decoded / containers).max(1);
+    let per_stream = limits
+        .max_stream_bytes
+        .min(limits.max_total_decoded / containers)
+        .max(1);
     let options = LoadOptions {
         max_decompressed_size: Some(usize::try_from(per_stream).unwrap_or(usize::MAX)),
         ..LoadOptions::default()
@@ -246,13 +261,22 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-fn extract_document(doc: &Document, limits: &PdfLimits, budget: &mut Budget) -> Result<PdfText, PdfError> {
-    let page_ids: Vec<ObjectId> = doc.page_iter().take(limits.max_pages.saturating_add(1)).collect();
+fn extract_document(
+    doc: &Document,
+    limits: &PdfLimits,
+    budget: &mut Budget,
+) -> Result<PdfText, PdfError> {
+    let page_ids: Vec<ObjectId> = doc
+        .page_iter()
+        .take(limits.max_pages.saturating_add(1))
+        .collect();
     if page_ids.len() > limits.max_pages {
         return Err(PdfError::LimitExceeded("pages"));
     }
     if page_ids.is_empty() {
-        return Err(PdfError::Corrupt("the page tree has no pages / ページがありません".into()));
+        return Err(PdfError::Corrupt(
+            "the page tree has no pages / ページがありません".into(),
+        ));
     }
     let metadata = metadata::read(doc, budget)?;
     let mut fonts = FontCache::default();
@@ -275,19 +299,35 @@ fn extract_document(doc: &Document, limits: &PdfLimits, budget: &mut Budget) -> 
     if pages_without_text == pages.len() {
         return Err(PdfError::NoTextLayer);
     }
-    Ok(PdfText { pages, metadata, pages_without_text })
+    Ok(PdfText {
+        pages,
+        metadata,
+        pages_without_text,
+    })
 }
 
 /// The page's content streams, decoded and joined.
-fn page_content(doc: &Document, page: &Dictionary, budget: &mut Budget) -> Result<Vec<u8>, PdfError> {
+fn page_content(
+    doc: &Document,
+    page: &Dictionary,
+    budget: &mut Budget,
+) -> Result<Vec<u8>, PdfError> {
     let mut content = Vec::new();
-    let Ok(contents) = page.get(b"Contents") else { return Ok(content) };
+    let Ok(contents) = page.get(b"Contents") else {
+        return Ok(content);
+    };
     let streams: Vec<&Object> = match filters::resolve(doc, contents) {
-        Object::Array(items) => items.iter().take(10_000).map(|o| filters::resolve(doc, o)).collect(),
+        Object::Array(items) => items
+            .iter()
+            .take(10_000)
+            .map(|o| filters::resolve(doc, o))
+            .collect(),
         other => vec![other],
     };
     for object in streams {
-        let Object::Stream(stream) = object else { continue };
+        let Object::Stream(stream) = object else {
+            continue;
+        };
         match filters::decode_stream(stream, doc, budget) {
             Ok(data) => {
                 content.extend_from_slice(&data);

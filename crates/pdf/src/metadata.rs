@@ -18,14 +18,23 @@ const MAX_VALUE_CHARS: usize = 64 * 1024;
 /// Reads the Info dictionary and the XMP packet.
 pub(crate) fn read(doc: &Document, budget: &mut Budget) -> Result<Vec<(String, String)>, PdfError> {
     let mut entries = Vec::new();
-    if let Some(Object::Dictionary(info)) = doc.trailer.get(b"Info").ok().map(|o| filters::resolve(doc, o)) {
+    if let Some(Object::Dictionary(info)) = doc
+        .trailer
+        .get(b"Info")
+        .ok()
+        .map(|o| filters::resolve(doc, o))
+    {
         for (key, value) in info.iter() {
             let text = match filters::resolve(doc, value) {
                 Object::String(bytes, _) => decode_text_string(bytes),
                 Object::Name(name) => String::from_utf8_lossy(name).into_owned(),
                 _ => continue,
             };
-            push(&mut entries, String::from_utf8_lossy(key).into_owned(), text);
+            push(
+                &mut entries,
+                String::from_utf8_lossy(key).into_owned(),
+                text,
+            );
         }
     }
     let xmp = doc
@@ -109,7 +118,10 @@ pub(crate) fn xmp_entries(xml: &str) -> Vec<(String, String)> {
     while let Some(lt) = rest.find('<') {
         let text = &rest[..lt];
         if !text.trim().is_empty()
-            && let Some(owner) = stack.iter().rev().find(|n| !n.starts_with("rdf:") && !n.starts_with("x:"))
+            && let Some(owner) = stack
+                .iter()
+                .rev()
+                .find(|n| !n.starts_with("rdf:") && !n.starts_with("x:"))
         {
             entries.push((owner.clone(), unescape(text.trim())));
         }
@@ -120,7 +132,10 @@ pub(crate) fn xmp_entries(xml: &str) -> Vec<(String, String)> {
         }
         if let Some(after) = rest.strip_prefix("<![CDATA[") {
             let end = after.find("]]>").unwrap_or(after.len());
-            if let Some(owner) = stack.iter().rev().find(|n| !n.starts_with("rdf:") && !n.starts_with("x:"))
+            if let Some(owner) = stack
+                .iter()
+                .rev()
+                .find(|n| !n.starts_with("rdf:") && !n.starts_with("x:"))
                 && !after[..end].trim().is_empty()
             {
                 entries.push((owner.clone(), after[..end].trim().to_owned()));
@@ -147,7 +162,8 @@ pub(crate) fn xmp_entries(xml: &str) -> Vec<(String, String)> {
         let name = &tag[..name_end];
         if name == "rdf:Description" || name.starts_with("rdf:") {
             for (key, value) in attributes(&tag[name_end..]) {
-                if !key.starts_with("xmlns") && !key.starts_with("rdf:") && !key.starts_with("xml:") {
+                if !key.starts_with("xmlns") && !key.starts_with("rdf:") && !key.starts_with("xml:")
+                {
                     entries.push((key.to_owned(), unescape(value)));
                 }
             }
@@ -167,8 +183,12 @@ fn attributes(mut text: &str) -> Vec<(&str, &str)> {
         let Some(eq) = text.find('=') else { break };
         let key = text[..eq].trim();
         let after = text[eq + 1..].trim_start();
-        let Some(quote) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else { break };
-        let Some(end) = after[1..].find(quote) else { break };
+        let Some(quote) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            break;
+        };
+        let Some(end) = after[1..].find(quote) else {
+            break;
+        };
         out.push((key, &after[1..1 + end]));
         text = &after[end + 2..];
     }
@@ -195,23 +215,45 @@ mod tests {
     #[test]
     fn xmp_titles_creators_and_short_form_attributes() {
         let entries = xmp_entries(XMP);
-        let get = |k: &str| entries.iter().filter(|(key, _)| key == k).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+        let get = |k: &str| {
+            entries
+                .iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(get("dc:title"), ["社外秘 計画書"]);
         assert_eq!(get("dc:creator"), ["山田 太郎", "鈴木"]);
         assert_eq!(get("pdf:Producer"), ["Mamori & Co"]);
         assert_eq!(get("pdf:Keywords"), ["極秘, plan"]);
         assert!(get("dc:rights").is_empty());
-        assert!(entries.iter().all(|(k, _)| !k.starts_with("xmlns") && k != "rdf:about"));
+        assert!(
+            entries
+                .iter()
+                .all(|(k, _)| !k.starts_with("xmlns") && k != "rdf:about")
+        );
     }
 
     #[test]
     fn unescape_handles_unknown_and_broken_entities() {
-        assert_eq!(unescape("a &lt;b&gt; &#31038; &bogus; & x"), "a <b> 社 &bogus; & x");
+        assert_eq!(
+            unescape("a &lt;b&gt; &#31038; &bogus; & x"),
+            "a <b> 社 &bogus; & x"
+        );
     }
 
     #[test]
     fn broken_xml_never_panics() {
-        for text in ["<", "<a", "<a b='", "<![CDATA[x", "<!--", "</>", "<rdf:Description a=\"1\" b=", "text<a>\u{3042}"] {
+        for text in [
+            "<",
+            "<a",
+            "<a b='",
+            "<![CDATA[x",
+            "<!--",
+            "</>",
+            "<rdf:Description a=\"1\" b=",
+            "text<a>\u{3042}",
+        ] {
             let _ = xmp_entries(text);
         }
     }
