@@ -1,0 +1,540 @@
+//! Normalisation of extracted text before matching, with a map back to the original bytes.
+//!
+//! One view serves every detector:
+//!
+//! * **NFKC**: full-width `ＣＯＮＦＩＤＥＮＴＩＡＬ` becomes `CONFIDENTIAL`, `１２３` becomes `123`,
+//!   half-width `ｼｬｶﾞｲﾋ` becomes `シャガイヒ`, the ideographic space becomes a space. Characters
+//!   outside the BMP (`𠮷`) are kept as they are, never replaced.
+//! * **Marking symbols are kept**: NFKC maps `㊙` to `秘`, which would make the stamp
+//!   indistinguishable from the character in `秘書`; the stamp is copied unchanged so that the
+//!   label dictionary can match it as a label.
+//! * **Format characters are dropped**: zero-width space, joiner and non-joiner, word joiner,
+//!   soft hyphen, byte-order mark, bidirectional controls (`社\u{200B}外秘` is `社外秘`).
+//! * **CJK runs are joined**: whitespace (including U+3000 and one line break) between two CJK
+//!   characters is dropped, as PDF and spreadsheet extraction gives `社 外 秘` and `社外\n秘`.
+//!
+//! Case is not folded here: the matchers compare ASCII letters case-insensitively.
+//!
+//! Most text is already in this form. [`normalize`] finds the first position that needs work
+//! with a quick check and returns the input borrowed, with an identity map, when there is none;
+//! otherwise it copies clean spans verbatim and rewrites only the spots that need it, recording
+//! one map segment per span.
+
+use std::borrow::Cow;
+
+use icu_normalizer::ComposingNormalizerBorrowed;
+
+const NFKC: ComposingNormalizerBorrowed<'static> = ComposingNormalizerBorrowed::new_nfkc();
+
+/// The stamp `㊙` (CIRCLED IDEOGRAPH SECRET), kept unnormalised.
+pub(crate) const MARU_HI: char = '\u{3299}';
+
+/// Text after normalisation, and where each of its bytes came from.
+#[derive(Debug, Clone)]
+pub struct Normalized<'a> {
+    text: Cow<'a, str>,
+    map: OffsetMap,
+    original_len: usize,
+}
+
+impl<'a> Normalized<'a> {
+    /// The normalised text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True when normalisation changed nothing (the text is borrowed, the map the identity).
+    pub fn is_unchanged(&self) -> bool {
+        matches!(self.text, Cow::Borrowed(_))
+    }
+
+    /// The byte range in the original text that the normalised range `[start, end)` came from.
+    pub fn original_range(&self, start: usize, end: usize) -> (usize, usize) {
+        if self.is_unchanged() {
+            return (start, end);
+        }
+        let s = self.map.original_start(start, self.original_len);
+        let e = self.map.original_end(end).max(s);
+        (s, e)
+    }
+
+    /// The normalised position of the original byte offset `original` (the start of the first
+    /// normalised byte produced at or after it).
+    pub fn normalized_position(&self, original: usize) -> usize {
+        if self.is_unchanged() {
+            return original.min(self.text.len());
+        }
+        self.map.normalized_position(original, self.text.len())
+    }
+}
+
+/// A piece of the normalised text: `[norm, next segment's norm)` came from
+/// `[orig, orig + orig_len)`. Verbatim segments map byte for byte; rewritten ones only as a
+/// whole.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    norm: usize,
+    orig: usize,
+    orig_len: usize,
+    verbatim: bool,
+}
+
+/// Map from normalised offsets back to original ones (empty when the text was unchanged).
+#[derive(Debug, Clone, Default)]
+struct OffsetMap {
+    segments: Vec<Segment>,
+}
+
+impl OffsetMap {
+    fn push(&mut self, norm: usize, orig: usize, orig_len: usize, verbatim: bool) {
+        self.segments.push(Segment {
+            norm,
+            orig,
+            orig_len,
+            verbatim,
+        });
+    }
+
+    /// Index of the segment containing normalised byte `n`.
+    fn segment_of(&self, n: usize) -> Option<&Segment> {
+        let idx = self.segments.partition_point(|s| s.norm <= n);
+        idx.checked_sub(1).map(|i| &self.segments[i])
+    }
+
+    fn original_start(&self, n: usize, original_len: usize) -> usize {
+        let Some(last) = self.segments.last() else {
+            return n.min(original_len);
+        };
+        let last_norm_end = last.norm + if last.verbatim { last.orig_len } else { 0 };
+        if n >= last_norm_end && !last.verbatim {
+            // At or past the end of the last rewritten group.
+            return if n > last.norm {
+                last.orig + last.orig_len
+            } else {
+                last.orig
+            };
+        }
+        match self.segment_of(n) {
+            Some(s) if s.verbatim => (s.orig + (n - s.norm)).min(s.orig + s.orig_len),
+            Some(s) => s.orig,
+            None => 0,
+        }
+    }
+
+    fn original_end(&self, e: usize) -> usize {
+        if e == 0 {
+            return self.segments.first().map_or(0, |s| s.orig);
+        }
+        match self.segment_of(e - 1) {
+            Some(s) if s.verbatim => (s.orig + (e - s.norm)).min(s.orig + s.orig_len),
+            Some(s) => s.orig + s.orig_len,
+            None => 0,
+        }
+    }
+
+    fn normalized_position(&self, o: usize, norm_len: usize) -> usize {
+        let idx = self.segments.partition_point(|s| s.orig <= o);
+        let Some(i) = idx.checked_sub(1) else {
+            return 0;
+        };
+        let s = &self.segments[i];
+        let next_norm = self.segments.get(i + 1).map_or(norm_len, |n| n.norm);
+        if o < s.orig + s.orig_len {
+            if s.verbatim {
+                s.norm + (o - s.orig)
+            } else if o == s.orig {
+                s.norm
+            } else {
+                next_norm
+            }
+        } else {
+            next_norm
+        }
+    }
+}
+
+/// Characters dropped everywhere: they are invisible and used to split words.
+pub(crate) fn is_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
+}
+
+/// Han, kana and the marking stamp: the scripts written without spaces between words.
+pub(crate) fn is_cjk(c: char) -> bool {
+    matches!(
+        c,
+        '\u{3005}'..='\u{3007}'
+            | '\u{3040}'..='\u{30FF}'
+            | '\u{31F0}'..='\u{31FF}'
+            | '\u{3299}'
+            | '\u{3400}'..='\u{4DBF}'
+            | '\u{4E00}'..='\u{9FFF}'
+            | '\u{F900}'..='\u{FAFF}'
+            | '\u{FF66}'..='\u{FF9F}'
+            | '\u{20000}'..='\u{3FFFF}'
+    )
+}
+
+fn is_space(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\t' | '\u{3000}' | '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}'
+    )
+}
+
+fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// Marks that compose with (or attach to) the character before them, so that they are
+/// normalised together with it.
+fn attaches_to_previous(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{0483}'..='\u{0489}'
+            | '\u{0591}'..='\u{05C7}'
+            | '\u{0610}'..='\u{061A}'
+            | '\u{064B}'..='\u{065F}'
+            | '\u{0900}'..='\u{0903}'
+            | '\u{093A}'..='\u{094F}'
+            | '\u{1160}'..='\u{11FF}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{302A}'..='\u{302F}'
+            | '\u{3099}'..='\u{309C}'
+            | '\u{FE20}'..='\u{FE2F}'
+            | '\u{FF9E}'
+            | '\u{FF9F}'
+    )
+}
+
+/// If a whitespace run starting at `at` sits between two CJK characters (`prev` being the one
+/// before it), returns where the run ends. At most one line break may be inside the run.
+fn joinable_space_run(text: &str, at: usize, prev: Option<char>) -> Option<usize> {
+    if !prev.is_some_and(is_cjk) {
+        return None;
+    }
+    let mut breaks = 0;
+    let mut prev_cr = false;
+    for (i, c) in text[at..].char_indices() {
+        if is_space(c) || is_format_char(c) {
+            prev_cr = false;
+            continue;
+        }
+        if is_line_break(c) {
+            if !(c == '\n' && prev_cr) {
+                breaks += 1;
+            }
+            prev_cr = c == '\r';
+            if breaks > 1 {
+                return None;
+            }
+            continue;
+        }
+        return if is_cjk(c) && i > 0 {
+            Some(at + i)
+        } else {
+            None
+        };
+    }
+    None
+}
+
+/// Finds the next position at or after `from` (and before `limit`) holding a format character
+/// or an ASCII whitespace run to join. NFKC work is found separately by the quick check.
+fn next_byte_trouble(text: &str, from: usize, limit: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = from;
+    while i < limit {
+        let b = bytes[i];
+        if b < 0x80 {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)
+                && i > 0
+                && bytes[i - 1] >= 0x80
+            {
+                let prev = text[..i].chars().rev().find(|c| !is_format_char(*c));
+                if joinable_space_run(text, i, prev).is_some() {
+                    return Some(i);
+                }
+            }
+            i += 1;
+            continue;
+        }
+        let width = utf8_width(b);
+        let hit = match b {
+            0xC2 => bytes.get(i + 1) == Some(&0xAD),
+            0xCD => bytes.get(i + 1) == Some(&0x8F),
+            0xE1 | 0xE2 | 0xE3 | 0xEF | 0xD8 => text[i..]
+                .chars()
+                .next()
+                .is_some_and(|c| is_format_char(c) || c == MARU_HI),
+            _ => false,
+        };
+        if hit {
+            return Some(i);
+        }
+        i += width;
+    }
+    None
+}
+
+fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+/// Normalises `text` (see the module documentation).
+pub fn normalize(text: &str) -> Normalized<'_> {
+    let mut finder = TroubleFinder { nfkc_next: None };
+    let Some(mut trouble) = finder.next(text, 0) else {
+        return Normalized {
+            text: Cow::Borrowed(text),
+            map: OffsetMap::default(),
+            original_len: text.len(),
+        };
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut map = OffsetMap::default();
+    let mut clean_from = 0;
+    loop {
+        if trouble > clean_from {
+            map.push(out.len(), clean_from, trouble - clean_from, true);
+            out.push_str(&text[clean_from..trouble]);
+        }
+        clean_from = rewrite_at(text, trouble, &mut out, &mut map);
+        // A rewritten character may have become CJK (half-width kana, squared era names):
+        // join the whitespace after it too.
+        while let Some(c) = text[clean_from..].chars().next() {
+            if !(is_space(c) || is_line_break(c)) {
+                break;
+            }
+            match joinable_space_run(text, clean_from, out.chars().next_back()) {
+                Some(end) => clean_from = end,
+                None => break,
+            }
+        }
+        match finder.next(text, clean_from) {
+            Some(t) => trouble = t,
+            None => {
+                if clean_from < text.len() {
+                    map.push(out.len(), clean_from, text.len() - clean_from, true);
+                    out.push_str(&text[clean_from..]);
+                }
+                break;
+            }
+        }
+    }
+    Normalized {
+        text: Cow::Owned(out),
+        map,
+        original_len: text.len(),
+    }
+}
+
+struct TroubleFinder {
+    /// The first position not known to be NFKC-normal, from the last quick check.
+    nfkc_next: Option<usize>,
+}
+
+impl TroubleFinder {
+    fn next(&mut self, text: &str, from: usize) -> Option<usize> {
+        if from >= text.len() {
+            return None;
+        }
+        let nfkc = match self.nfkc_next {
+            Some(n) if n >= from => n,
+            _ => {
+                let n = from + NFKC.split_normalized(&text[from..]).0.len();
+                self.nfkc_next = Some(n);
+                n
+            }
+        };
+        next_byte_trouble(text, from, nfkc).or((nfkc < text.len()).then_some(nfkc))
+    }
+}
+
+/// Rewrites the spot at `at` into `out`; returns where clean text may resume.
+fn rewrite_at(text: &str, at: usize, out: &mut String, map: &mut OffsetMap) -> usize {
+    let Some(c) = text[at..].chars().next() else {
+        return text.len();
+    };
+    let len = c.len_utf8();
+    if is_format_char(c) {
+        return at + len;
+    }
+    if c == MARU_HI {
+        map.push(out.len(), at, len, true);
+        out.push(c);
+        return at + len;
+    }
+    if is_space(c) || is_line_break(c) {
+        if let Some(end) = joinable_space_run(text, at, out.chars().next_back()) {
+            return end;
+        }
+        if c.is_ascii() {
+            map.push(out.len(), at, len, true);
+            out.push(c);
+            return at + len;
+        }
+    }
+    // A character and the marks attached to it, normalised as one group.
+    let mut end = at + len;
+    for m in text[end..].chars() {
+        if attaches_to_previous(m) {
+            end += m.len_utf8();
+        } else {
+            break;
+        }
+    }
+    let norm_start = out.len();
+    let _ = NFKC.normalize_to(&text[at..end], out);
+    if out.len() > norm_start {
+        map.push(norm_start, at, end - at, false);
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn n(s: &str) -> String {
+        normalize(s).as_str().to_string()
+    }
+
+    #[test]
+    fn clean_text_is_borrowed() {
+        for s in [
+            "",
+            "plain ascii text\nwith lines",
+            "社外秘の資料です。\n次の行",
+            "𠮷野家",
+        ] {
+            let norm = normalize(s);
+            assert!(norm.is_unchanged(), "{s:?}");
+            assert_eq!(norm.as_str(), s);
+        }
+    }
+
+    #[test]
+    fn full_width_and_half_width_are_folded() {
+        assert_eq!(n("ＣＯＮＦＩＤＥＮＴＩＡＬ"), "CONFIDENTIAL");
+        assert_eq!(n("１２３４－５６７８"), "1234-5678");
+        assert_eq!(n("ｼｬｶﾞｲﾋ"), "シャガイヒ");
+        assert_eq!(n("か\u{3099}"), "が");
+    }
+
+    #[test]
+    fn maru_hi_is_kept_as_a_stamp() {
+        assert_eq!(n("㊙"), "㊙");
+        assert_eq!(n("資料㊙です"), "資料㊙です");
+    }
+
+    #[test]
+    fn characters_outside_the_bmp_are_kept() {
+        assert_eq!(n("𠮷田 ＡＢＣ"), "𠮷田 ABC");
+        assert_eq!(n("𠮷\u{200B}田"), "𠮷田");
+    }
+
+    #[test]
+    fn format_characters_are_dropped() {
+        assert_eq!(n("社\u{200B}外\u{200D}秘"), "社外秘");
+        assert_eq!(n("Confi\u{00AD}dential"), "Confidential");
+        assert_eq!(n("\u{FEFF}極秘"), "極秘");
+        assert_eq!(n("極\u{2060}秘"), "極秘");
+    }
+
+    #[test]
+    fn whitespace_inside_cjk_runs_is_joined() {
+        assert_eq!(n("社 外 秘"), "社外秘");
+        assert_eq!(n("社外\n秘"), "社外秘");
+        assert_eq!(n("社外\r\n秘"), "社外秘");
+        assert_eq!(n("社　外　秘"), "社外秘");
+        assert_eq!(n("ｼｬ ｶﾞｲ"), "シャガイ");
+        // Not between two CJK characters: kept (U+3000 becomes a space).
+        assert_eq!(n("社外秘 document"), "社外秘 document");
+        assert_eq!(n("a　b"), "a b");
+        assert_eq!(n("秘\n\n書"), "秘\n\n書");
+        assert_eq!(n("end。\n次"), "end。\n次");
+    }
+
+    #[test]
+    fn offsets_map_back_to_the_original() {
+        let original = "前文 ＣＯＮＦＩＤＥＮＴＩＡＬ 社\u{200B}外 秘 後";
+        let norm = normalize(original);
+        let text = norm.as_str();
+        let at = text.find("CONFIDENTIAL").unwrap();
+        let (s, e) = norm.original_range(at, at + "CONFIDENTIAL".len());
+        assert_eq!(&original[s..e], "ＣＯＮＦＩＤＥＮＴＩＡＬ");
+        let at = text.find("社外秘").unwrap();
+        let (s, e) = norm.original_range(at, at + "社外秘".len());
+        assert_eq!(&original[s..e], "社\u{200B}外 秘");
+        assert_eq!(norm.normalized_position(0), 0);
+        assert_eq!(norm.normalized_position(original.len()), text.len());
+    }
+
+    proptest! {
+        #[test]
+        fn mapped_ranges_are_in_bounds_and_on_char_boundaries(
+            s in "[a-c ＡＢ１２\u{200B}\u{3000}\n社外秘㊙ｶﾞ\u{3099}𠮷-]{0,40}"
+        ) {
+            let norm = normalize(&s);
+            let text = norm.as_str();
+            let mut boundaries: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+            boundaries.push(text.len());
+            let mut last_start = 0;
+            for (k, &a) in boundaries.iter().enumerate() {
+                for &b in &boundaries[k..] {
+                    let (os, oe) = norm.original_range(a, b);
+                    prop_assert!(os <= oe && oe <= s.len());
+                    prop_assert!(s.is_char_boundary(os) && s.is_char_boundary(oe));
+                }
+                let (os, _) = norm.original_range(a, a);
+                prop_assert!(os >= last_start, "start offsets are monotonic");
+                last_start = os;
+            }
+            let mut last = 0;
+            for o in 0..=s.len() {
+                let p = norm.normalized_position(o);
+                prop_assert!(p >= last && p <= text.len());
+                last = p;
+            }
+        }
+
+        #[test]
+        fn normalising_twice_changes_nothing(s in "\\PC{0,60}") {
+            let once = n(&s);
+            prop_assert_eq!(n(&once), once.clone());
+        }
+
+        #[test]
+        fn no_format_characters_survive(s in "[a社\u{200B}\u{00AD}\u{FEFF}\u{2060} ]{0,30}") {
+            prop_assert!(!n(&s).chars().any(is_format_char));
+        }
+    }
+}
