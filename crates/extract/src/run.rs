@@ -29,6 +29,11 @@ impl Deadline {
         Deadline(None)
     }
 
+    /// The instant the budget runs out, if any, for parsers that take a deadline.
+    pub(crate) fn instant(self) -> Option<Instant> {
+        self.0
+    }
+
     pub(crate) fn expired(self) -> bool {
         self.0.is_some_and(|at| Instant::now() >= at)
     }

@@ -6,12 +6,20 @@ use std::process::{Command, Output, Stdio};
 
 fn mamori() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mamori"));
-    cmd.env("LANG", "C").env_remove("LC_ALL").env_remove("LC_MESSAGES");
+    cmd.env("LANG", "C")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES");
     cmd
 }
 
 fn scan(args: &[&str], dir: &Path) -> Output {
-    mamori().arg("scan").arg("--no-progress").args(args).arg(dir).output().unwrap()
+    mamori()
+        .arg("scan")
+        .arg("--no-progress")
+        .args(args)
+        .arg(dir)
+        .output()
+        .unwrap()
 }
 
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
@@ -47,10 +55,19 @@ fn docx_with_split_label() -> Vec<u8> {
 #[test]
 fn clean_tree_exits_zero_and_prints_nothing_as_json() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a.txt", "明日の会議は10時からです。Lunch at noon.\n");
+    write(
+        dir.path(),
+        "a.txt",
+        "明日の会議は10時からです。Lunch at noon.\n",
+    );
     write(dir.path(), "sub/b.txt", "nothing to see here\n");
     let out = scan(&["--format", "json"], dir.path());
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.is_empty());
     let all = scan(&["--format", "json", "--all"], dir.path());
     assert_eq!(json_lines(&all).len(), 2);
@@ -62,7 +79,12 @@ fn label_in_text_is_found_with_exit_one() {
     write(dir.path(), "memo.txt", "【社外秘】新製品の配合について\n");
     write(dir.path(), "clean.txt", "秘書課への連絡\n");
     let out = scan(&["--format", "json"], dir.path());
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0]["path"].as_str().unwrap().ends_with("memo.txt"));
@@ -77,17 +99,35 @@ fn renamed_docx_is_read_by_content_and_split_runs_join() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "holiday.jpg", docx_with_split_label());
     let out = scan(&["--format", "json"], dir.path());
-    assert_eq!(out.status.code(), Some(1), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let lines = json_lines(&out);
     let findings = lines[0]["findings"].as_array().unwrap();
-    assert!(findings.iter().any(|f| f["category"] == "label"), "{findings:?}");
-    assert!(findings.iter().any(|f| f["location"].as_str().unwrap().contains("word/document.xml")), "{findings:?}");
+    assert!(
+        findings.iter().any(|f| f["category"] == "label"),
+        "{findings:?}"
+    );
+    assert!(
+        findings.iter().any(|f| f["location"]
+            .as_str()
+            .unwrap()
+            .contains("word/document.xml")),
+        "{findings:?}"
+    );
 }
 
 #[test]
 fn my_number_in_full_width_digits_is_found_and_masked() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "form.txt", "個人番号：１２３４　５６７８　９０１８\n");
+    write(
+        dir.path(),
+        "form.txt",
+        "個人番号：１２３４　５６７８　９０１８\n",
+    );
     let out = scan(&["--format", "json"], dir.path());
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -98,19 +138,32 @@ fn my_number_in_full_width_digits_is_found_and_masked() {
         .iter()
         .find(|f| f["category"] == "personal_id")
         .unwrap_or_else(|| panic!("no personal_id finding in {stdout}"));
-    assert_eq!(finding["confidence"], "high", "context word 個人番号 is right there");
-    assert!(!stdout.contains("123456789018") && !stdout.contains("５６７８"), "secret leaked: {stdout}");
+    assert_eq!(
+        finding["confidence"], "high",
+        "context word 個人番号 is right there"
+    );
+    assert!(
+        !stdout.contains("123456789018") && !stdout.contains("５６７８"),
+        "secret leaked: {stdout}"
+    );
     // --show-secrets is the investigator's explicit choice.
     let raw = scan(&["--format", "json", "--show-secrets"], dir.path());
     let raw_out = String::from_utf8_lossy(&raw.stdout);
-    assert!(raw_out.contains("5678") || raw_out.contains("５６７８"), "{raw_out}");
+    assert!(
+        raw_out.contains("5678") || raw_out.contains("５６７８"),
+        "{raw_out}"
+    );
 }
 
 #[test]
 fn unreadable_path_exits_two_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("does-not-exist");
-    let out = mamori().args(["scan", "--no-progress"]).arg(&missing).output().unwrap();
+    let out = mamori()
+        .args(["scan", "--no-progress"])
+        .arg(&missing)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does-not-exist"));
 }
@@ -127,7 +180,10 @@ fn findings_and_errors_together_exit_two_and_say_both() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("missing") && stderr.contains("findings in 1 files"), "{stderr}");
+    assert!(
+        stderr.contains("missing") && stderr.contains("findings in 1 files"),
+        "{stderr}"
+    );
     assert_eq!(json_lines(&out).len(), 1);
 }
 
@@ -136,7 +192,10 @@ fn exclude_globs_skip_paths() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "cache/memo.txt", "極秘\n");
     write(dir.path(), "docs/memo.txt", "極秘\n");
-    let out = scan(&["--format", "json", "--exclude", "**/cache/**"], dir.path());
+    let out = scan(
+        &["--format", "json", "--exclude", "**/cache/**"],
+        dir.path(),
+    );
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0]["path"].as_str().unwrap().contains("docs"));
@@ -160,10 +219,22 @@ fn csv_and_sarif_outputs_parse() {
 fn text_report_follows_the_locale() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "memo.txt", "社外秘\n");
-    let out = mamori().env("LANG", "ja_JP.UTF-8").args(["scan", "--no-progress"]).arg(dir.path()).output().unwrap();
+    let out = mamori()
+        .env("LANG", "ja_JP.UTF-8")
+        .args(["scan", "--no-progress"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("ファイル") && text.contains("検出あり"), "{text}");
-    let out = mamori().args(["scan", "--no-progress", "--lang", "en"]).arg(dir.path()).output().unwrap();
+    assert!(
+        text.contains("ファイル") && text.contains("検出あり"),
+        "{text}"
+    );
+    let out = mamori()
+        .args(["scan", "--no-progress", "--lang", "en"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("with findings"));
 }
 
@@ -175,12 +246,20 @@ fn inspect_reads_standard_input() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all("Internal Use Only: 機密情報\n".as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("Internal Use Only: 機密情報\n".as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let lines = json_lines(&out);
     assert_eq!(lines[0]["path"], "-");
-    assert!(lines[0]["findings"].as_array().unwrap().len() >= 2, "{lines:?}");
+    assert!(
+        lines[0]["findings"].as_array().unwrap().len() >= 2,
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -190,7 +269,11 @@ fn corrupt_archive_is_uninspectable_not_clean() {
     zip.truncate(zip.len() / 2);
     write(dir.path(), "broken.docx", zip);
     let out = scan(&["--format", "json"], dir.path());
-    assert_eq!(out.status.code(), Some(1), "an unreadable archive must not pass as clean");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unreadable archive must not pass as clean"
+    );
     let lines = json_lines(&out);
     assert!(lines[0]["uninspectable"].is_string(), "{lines:?}");
 }
