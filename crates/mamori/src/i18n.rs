@@ -35,7 +35,6 @@ impl Lang {
     }
 
     /// The language tag used by [`mamori_model::Bilingual::for_lang`].
-    #[allow(dead_code)] // used by the policy and decision output
     pub fn tag(self) -> &'static str {
         match self {
             Lang::Ja => "ja",

@@ -24,6 +24,8 @@ enum Command {
     Scan(commands::scan::ScanArgs),
     /// Inspect one file or standard input / ファイルまたは標準入力を検査する
     Inspect(commands::inspect::InspectArgs),
+    /// Check rules files and list detectors / ルールファイルの検証と検出器の一覧
+    Rules(commands::rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => commands::scan::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Rules(args) => commands::rules::run(args),
     };
     match result {
         Ok(code) => code,

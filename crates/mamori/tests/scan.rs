@@ -277,3 +277,63 @@ fn corrupt_archive_is_uninspectable_not_clean() {
     let lines = json_lines(&out);
     assert!(lines[0]["uninspectable"].is_string(), "{lines:?}");
 }
+
+#[test]
+fn rules_file_adds_a_dictionary_and_bad_rules_name_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "plan.txt", "さくら計画 第2版の日程\n");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[dictionary]]\nid = \"keyword.project_sakura\"\nwords = [\"さくら計画\"]\n",
+    )
+    .unwrap();
+    let out = mamori()
+        .args(["scan", "--no-progress", "--format", "json", "--rules"])
+        .arg(&rules)
+        .arg(dir.path().join("plan.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json_lines(&out)[0]["findings"][0]["detector"],
+        "keyword.project_sakura"
+    );
+
+    std::fs::write(
+        &rules,
+        "[[regex]]\nid = \"custom.bad\"\npattern = \"EMP-(\"\n",
+    )
+    .unwrap();
+    let out = mamori()
+        .args(["scan", "--no-progress", "--rules"])
+        .arg(&rules)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("rules.toml:3:") && stderr.contains("pattern"),
+        "{stderr}"
+    );
+
+    let check = mamori()
+        .args(["rules", "check"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    let builtin = mamori().args(["rules", "check"]).output().unwrap();
+    assert_eq!(
+        builtin.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&builtin.stderr)
+    );
+}

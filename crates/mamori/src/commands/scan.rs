@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mamori_inspect::{Inspector, InspectorBuilder};
+use mamori_inspect::{Inspector, InspectorBuilder, Rules};
 
 use crate::i18n::Lang;
 use crate::output::{self, FileResult, Format, Totals};
@@ -31,6 +31,9 @@ pub struct InspectOptions {
     /// Also list inputs with nothing found.
     #[arg(long)]
     pub all: bool,
+    /// Add the dictionaries, regexes and context words of a rules file (TOML; repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     /// Show the matched secrets unmasked in samples (for investigators; never in logs).
     #[arg(long)]
     pub show_secrets: bool,
@@ -51,11 +54,31 @@ impl InspectOptions {
             ..Default::default()
         };
         InspectorBuilder::new()
+            .rules(load_rules(&self.rules)?)
             .limits(limits)
             .raw_samples(self.show_secrets)
             .build()
             .context("cannot build the inspection engine")
     }
+}
+
+/// The built-in rules plus those of every rules file, each validated; every error names the
+/// file, line, column and field.
+pub fn load_rules(files: &[PathBuf]) -> anyhow::Result<Rules> {
+    let mut rules = Rules::builtin();
+    let mut errors = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read rules file {}", file.display()))?;
+        match Rules::from_toml(&text, &file.display().to_string()) {
+            Ok(more) => rules = rules.merge(more),
+            Err(err) => errors.push(err.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        anyhow::bail!("invalid rules:\n{}", errors.join("\n"));
+    }
+    Ok(rules)
 }
 
 /// Arguments of `mamori scan`.
