@@ -20,12 +20,15 @@ struct Cli {
 enum Command {
     /// Scan files and directories for confidential content / 機密情報を含むファイルを検出する
     Scan(commands::scan::ScanArgs),
+    /// Verify, search, follow and export the tamper-evident journal / 監査ログの検証・検索・追跡
+    Log(commands::log::LogArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => commands::scan::run(args),
+        Command::Log(args) => commands::log::run(args),
     };
     match result {
         Ok(code) => code,
