@@ -4,11 +4,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mamori_journal::frame::{self, FrameType, SegmentHeader, HEADER_LEN};
+use mamori_journal::frame::{self, FrameType, HEADER_LEN, SegmentHeader};
 
 fuzz_target!(|data: &[u8]| {
     let _ = SegmentHeader::decode(data);
-    let mut pos = if data.len() >= HEADER_LEN { HEADER_LEN } else { 0 };
+    let mut pos = if data.len() >= HEADER_LEN {
+        HEADER_LEN
+    } else {
+        0
+    };
     while pos < data.len() {
         match frame::decode_frame(&data[pos..]) {
             Ok(f) => {

@@ -18,7 +18,7 @@ use crate::data_dir::DataDirArg;
 #[derive(Debug, clap::Args)]
 pub struct LogArgs {
     #[command(subcommand)]
-    command: LogCommand,
+    command: Box<LogCommand>,
     #[command(flatten)]
     data_dir: DataDirArg,
 }
@@ -90,6 +90,9 @@ enum LogCommand {
         commit_window_ms: u64,
     },
 }
+
+/// Where exported events go.
+type EventSink = Box<dyn FnMut(&Event) -> anyhow::Result<()>>;
 
 /// Filters shared by search, tail and export.
 #[derive(Debug, Clone, clap::Args)]
@@ -177,7 +180,7 @@ impl Filter {
 /// Runs `mamori log`.
 pub fn run(args: LogArgs) -> anyhow::Result<ExitCode> {
     let data_dir = args.data_dir.resolve();
-    match args.command {
+    match *args.command {
         LogCommand::Verify { json } => verify(&data_dir, json),
         LogCommand::Search { filter, output } => {
             let store = open_store(&data_dir)?;
@@ -225,7 +228,7 @@ pub fn run(args: LogArgs) -> anyhow::Result<ExitCode> {
             follow,
         } => {
             let query = filter.query()?;
-            let mut sink: Box<dyn FnMut(&Event) -> anyhow::Result<()>> = match syslog {
+            let mut sink: EventSink = match syslog {
                 Some(url) => {
                     let target = export::SyslogTarget::parse(&url, ca.as_deref())?;
                     let mut sender = export::SyslogSender::connect(&target)?;
