@@ -222,6 +222,38 @@ pub struct FileIdentity {
     pub sha256: Option<String>,
 }
 
+impl FileIdentity {
+    /// The identity of a file on disk: device, inode and size from its metadata, and, when
+    /// `hash` is set, the SHA-256 of its content (read in 64 KiB blocks, bounded memory).
+    pub fn from_file(path: &std::path::Path, hash: bool) -> std::io::Result<FileIdentity> {
+        use sha2::Digest as _;
+        use std::io::Read as _;
+        use std::os::unix::fs::MetadataExt as _;
+        let mut file = std::fs::File::open(path)?;
+        let meta = file.metadata()?;
+        let sha256 = if hash && meta.is_file() {
+            let mut hasher = sha2::Sha256::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            Some(hex::encode(hasher.finalize()))
+        } else {
+            None
+        };
+        Ok(FileIdentity {
+            dev: Some(meta.dev()),
+            inode: Some(meta.ino()),
+            size: Some(meta.len()),
+            sha256,
+        })
+    }
+}
+
 /// Where content went.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Destination {
@@ -555,6 +587,22 @@ mod tests {
         assert_eq!(e.findings[0].sample, "12********18");
         assert_eq!(e.findings[1].sample, "1234-****-9018");
         assert_eq!(e.findings[2].sample, "社外秘");
+    }
+
+    #[test]
+    fn file_identity_reads_inode_and_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, b"abc").unwrap();
+        let id = FileIdentity::from_file(&path, true).unwrap();
+        assert_eq!(id.size, Some(3));
+        assert!(id.inode.is_some());
+        assert_eq!(
+            id.sha256.as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(FileIdentity::from_file(&path, false).unwrap().sha256, None);
+        assert!(FileIdentity::from_file(&dir.path().join("missing"), true).is_err());
     }
 
     #[test]

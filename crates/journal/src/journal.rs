@@ -778,11 +778,24 @@ impl JournalReader {
         }
     }
 
-    /// A reader positioned at the current end of the journal (for `tail -f`).
+    /// A reader positioned at the current end of the journal (for `tail -f`): the end of the
+    /// last good frame of the last segment, without parsing any event.
     pub fn at_end(data_dir: &Path) -> Result<JournalReader, JournalError> {
-        let mut reader = JournalReader::new(data_dir, Cursor::default());
-        while !reader.read_batch(usize::MAX, &mut |_| {})?.is_empty_batch() {}
-        Ok(reader)
+        let segments = list_segments(&journal_dir(data_dir))?;
+        let cursor = match segments.last() {
+            Some((number, path)) => match scan_segment(path) {
+                Ok(scan) => Cursor {
+                    segment: *number,
+                    offset: scan.good_end,
+                },
+                Err(_) => Cursor {
+                    segment: *number,
+                    offset: 0,
+                },
+            },
+            None => Cursor::default(),
+        };
+        Ok(JournalReader::new(data_dir, cursor))
     }
 
     /// Where the next read starts.
@@ -899,5 +912,127 @@ impl BatchInfo {
     /// True when nothing new was read.
     pub fn is_empty_batch(&self) -> bool {
         self.frames == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Operation, Process};
+    use crate::fold::FoldOptions;
+
+    fn read_all(reader: &mut JournalReader) -> Vec<ReadEvent> {
+        let mut out = Vec::new();
+        while !reader
+            .read_batch(7, &mut |e| out.push(e))
+            .unwrap()
+            .is_empty_batch()
+        {}
+        out
+    }
+
+    #[test]
+    fn reader_follows_rotation_and_resumes_from_its_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = JournalOptions {
+            segment_bytes: 2048,
+            checkpoint_records: 5,
+            commit_window: Duration::ZERO,
+            ..JournalOptions::default()
+        };
+        let j = Journal::open(dir.path(), options).unwrap();
+        let mut ids = Vec::new();
+        for i in 0..60 {
+            ids.push(
+                j.append_durable(Event::new(Operation::Open).with_path(format!("/p/{i}")))
+                    .unwrap(),
+            );
+        }
+        let mut reader = JournalReader::new(dir.path(), Cursor::default());
+        let first = read_all(&mut reader);
+        assert_eq!(first.iter().map(|r| r.event.id).collect::<Vec<_>>(), ids);
+        assert!(first.last().unwrap().at.segment > 1, "rotated");
+        // A reader started at the end sees only what comes next.
+        let mut tail = JournalReader::at_end(dir.path()).unwrap();
+        assert!(read_all(&mut tail).is_empty());
+        let next = j.append_durable(Event::new(Operation::Delete)).unwrap();
+        let more = read_all(&mut reader);
+        assert_eq!(
+            more.iter().map(|r| r.event.id).collect::<Vec<_>>(),
+            vec![next]
+        );
+        assert_eq!(read_all(&mut tail).len(), 1);
+        assert!(read_all(&mut reader).is_empty());
+        // The host name was stamped on every event.
+        assert!(more[0].event.host == host_name());
+    }
+
+    #[test]
+    fn one_writer_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+        let err = Journal::open(dir.path(), JournalOptions::default()).unwrap_err();
+        assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+        drop(j);
+        Journal::open(dir.path(), JournalOptions::default()).unwrap();
+    }
+
+    #[test]
+    fn repeated_reads_are_folded_in_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = JournalOptions {
+            fold: Some(FoldOptions {
+                window: Duration::from_secs(3600),
+                max_keys: 100,
+            }),
+            ..JournalOptions::default()
+        };
+        let j = Journal::open(dir.path(), options).unwrap();
+        let read = || {
+            Event::new(Operation::Read)
+                .with_process(Process {
+                    pid: 7,
+                    ..Process::default()
+                })
+                .with_path("/srv/a")
+        };
+        let first = j.append(read()).unwrap();
+        for _ in 0..999 {
+            assert_eq!(j.append(read()).unwrap(), first);
+        }
+        j.append(Event::new(Operation::Read).with_path("/srv/b"))
+            .unwrap();
+        drop(j); // closing the journal closes open fold windows
+        let events: Vec<Event> = read_all(&mut JournalReader::new(dir.path(), Cursor::default()))
+            .into_iter()
+            .map(|r| r.event)
+            .collect();
+        assert_eq!(events.len(), 3, "{events:#?}");
+        assert_eq!(events[0].id, first);
+        let summary = events.iter().find(|e| e.repeat_of == Some(first)).unwrap();
+        assert_eq!(summary.count, 999);
+        assert!(crate::verify(dir.path()).unwrap().is_intact());
+    }
+
+    #[test]
+    fn many_threads_append_and_all_is_durable_and_chained() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let j = &j;
+                s.spawn(move || {
+                    for i in 0..500 {
+                        j.append(Event::new(Operation::Write).with_path(format!("/t{t}/{i}")))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        j.flush().unwrap();
+        drop(j);
+        let report = crate::verify(dir.path()).unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.events, 2000);
     }
 }
