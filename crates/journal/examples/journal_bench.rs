@@ -19,6 +19,9 @@ use mamori_journal::{
 };
 use mamori_model::{Action, Bilingual, Category, Channel, Confidence, Decision, Finding};
 
+/// Builds a query from a random number.
+type MakeQuery = Box<dyn Fn(u64) -> Query>;
+
 const USERS: u64 = 5_000;
 const FILES: u64 = 200_000;
 
@@ -68,7 +71,7 @@ fn event(i: u64, seed: &mut u64, base_ns: i64) -> Event {
             ..FileIdentity::default()
         });
     }
-    if r % 50 == 0 {
+    if r.is_multiple_of(50) {
         e = e
             .with_findings(vec![
                 Finding::new("label.shagaihi", Category::Label, Confidence::High)
@@ -164,7 +167,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let total = store.count()?;
     println!("| events in the store | {total} |");
     let mut seed = 0xDEAD_BEEF_u64;
-    let queries: Vec<(&str, Box<dyn Fn(u64) -> Query>)> = vec![
+    let queries: Vec<(&str, MakeQuery)> = vec![
         (
             "--user",
             Box::new(|r| Query {
