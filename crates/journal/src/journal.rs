@@ -757,6 +757,9 @@ pub struct ReadEvent {
     pub seq: u64,
     /// The event.
     pub event: Event,
+    /// The event's JSON exactly as journalled (empty when the event was not read from a
+    /// journal: the store serialises it then).
+    pub json: String,
 }
 
 /// Reads events from the journal while it is being written: the store's ingest and `log tail`.
@@ -861,6 +864,7 @@ impl JournalReader {
                                         at: here,
                                         seq: f.seq,
                                         event,
+                                        json: String::from_utf8_lossy(f.payload).into_owned(),
                                     });
                                 }
                                 Err(_) => self.skipped += 1,

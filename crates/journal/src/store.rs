@@ -257,7 +257,11 @@ impl Store for SqliteStore {
             )?;
             for read in events {
                 let e = &read.event;
-                let json = serde_json::to_string(e).unwrap_or_default();
+                let json = if read.json.is_empty() {
+                    std::borrow::Cow::Owned(serde_json::to_string(e).unwrap_or_default())
+                } else {
+                    std::borrow::Cow::Borrowed(read.json.as_str())
+                };
                 let user = e.user.as_ref().map(|_| e.user_label());
                 let n = ev.execute(params![
                     e.id.0.as_bytes().as_slice(),
@@ -496,6 +500,7 @@ mod tests {
             at: Cursor { segment: 1, offset },
             seq: offset,
             event,
+            json: String::new(),
         }
     }
 
