@@ -94,6 +94,17 @@ fn event(i: u64, seed: &mut u64, base_ns: i64) -> Event {
     e
 }
 
+/// CPU seconds (user + system) this process has used so far, from /proc/self/stat.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|x| x.parse::<f64>().ok()).sum()
+    });
+    ticks / 100.0
+}
+
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
     v[((v.len() - 1) as f64 * p).round() as usize]
@@ -107,12 +118,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let events: u64 = args.next().unwrap_or_else(|| "1000000".into()).parse()?;
     let threads: u64 = args.next().unwrap_or_else(|| "4".into()).parse()?;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average at start: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!("| measure | value |");
     println!("|---|---|");
     if events > 0 {
         let journal = Journal::open(&dir, JournalOptions::default())?;
         let base_ns = mamori_journal::now_ns() - events as i64 * 1_000;
         let started = Instant::now();
+        let cpu = cpu_seconds();
         std::thread::scope(|s| {
             for t in 0..threads {
                 let journal = &journal;
@@ -130,6 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         journal.flush()?;
         let elapsed = started.elapsed();
+        let cpu = cpu_seconds() - cpu;
         drop(journal);
         let bytes: u64 = list_segments(&mamori_journal::journal_dir(&dir))?
             .iter()
@@ -146,14 +167,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
 
         let started = Instant::now();
+        let cpu = cpu_seconds();
         let mut store = SqliteStore::open(&dir)?;
         let stats = store.catch_up(&dir)?;
         let elapsed = started.elapsed();
+        let cpu = cpu_seconds() - cpu;
         println!(
             "| store ingest (SQLite WAL, batches of 20,000, 6 indexes) | {:.0} events/s ({} events in {:.2} s) |",
             stats.read as f64 / elapsed.as_secs_f64(),
             stats.read,
             elapsed.as_secs_f64()
+        );
+        println!(
+            "| store ingest, per CPU-second used | {:.0} events/s |",
+            stats.read as f64 / cpu
         );
         let db = std::fs::metadata(store.path())?.len();
         println!(

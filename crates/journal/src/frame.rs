@@ -144,10 +144,17 @@ pub struct Frame<'a> {
     pub prev_hash: Hash,
     /// The payload bytes.
     pub payload: &'a [u8],
-    /// SHA-256 of this frame's body: the next frame's `prev_hash`.
-    pub hash: Hash,
+    /// The whole body (type, seq, prev_hash, payload).
+    pub body: &'a [u8],
     /// Bytes the frame takes on disk, prefix included.
     pub len: usize,
+}
+
+impl Frame<'_> {
+    /// SHA-256 of this frame's body: the next frame's `prev_hash`.
+    pub fn hash(&self) -> Hash {
+        Sha256::digest(self.body).into()
+    }
 }
 
 /// Why the bytes at some offset are not a whole, intact frame.
@@ -223,7 +230,7 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
         seq: u64_at(body, 1),
         prev_hash: hash_at(body, 9),
         payload: &body[BODY_FIXED_LEN..],
-        hash: Sha256::digest(body).into(),
+        body,
         len: need,
     })
 }
@@ -274,11 +281,11 @@ mod tests {
         let h2 = encode_frame(&mut buf, FrameType::Note, 2, &h1, b"two");
         let f1 = decode_frame(&buf).unwrap();
         assert_eq!(f1.seq, 1);
-        assert_eq!(f1.hash, h1);
+        assert_eq!(f1.hash(), h1);
         assert_eq!(f1.payload, b"one");
         let f2 = decode_frame(&buf[f1.len..]).unwrap();
         assert_eq!(f2.prev_hash, h1);
-        assert_eq!(f2.hash, h2);
+        assert_eq!(f2.hash(), h2);
         assert_eq!(f2.frame_type, FrameType::Note);
         // Torn: any strict prefix of a frame is incomplete, never a frame.
         for cut in 0..first_len {
@@ -303,7 +310,7 @@ mod tests {
             let f = decode_frame(&buf).unwrap();
             prop_assert_eq!(f.payload, &payload[..]);
             prop_assert_eq!(f.seq, seq);
-            prop_assert_eq!(f.hash, hash);
+            prop_assert_eq!(f.hash(), hash);
             prop_assert_eq!(f.frame_type.to_byte(), t);
         }
 

@@ -183,7 +183,7 @@ pub(crate) fn scan_segment(path: &Path) -> Result<SegmentScan, JournalError> {
         match frame::decode_frame(&bytes[pos..]) {
             Ok(f) => {
                 last_seq = f.seq;
-                last_hash = f.hash;
+                last_hash = f.hash();
                 pos += f.len;
             }
             Err(_) => break,
@@ -837,12 +837,15 @@ impl JournalReader {
             }
             file.seek(SeekFrom::Start(start))
                 .map_err(|e| JournalError::io(path, e))?;
-            let mut bytes = Vec::new();
-            file.take(64 << 20)
+            // A window bigger than the largest frame; a batch reads one window at most.
+            const WINDOW: usize = 2 * frame::MAX_BODY_LEN;
+            let mut bytes = Vec::with_capacity(WINDOW.min(1 << 20));
+            file.take(WINDOW as u64)
                 .read_to_end(&mut bytes)
                 .map_err(|e| JournalError::io(path, e))?;
+            let window_full = bytes.len() == WINDOW;
             let mut at = 0usize;
-            let mut segment_done = !is_last;
+            let mut segment_done = !is_last && !window_full;
             while at < bytes.len() {
                 if info.events >= max {
                     segment_done = false;
@@ -871,7 +874,7 @@ impl JournalReader {
                             }
                         }
                     }
-                    Err(FrameError::Incomplete { .. }) if bytes.len() as u64 >= 64 << 20 => {
+                    Err(FrameError::Incomplete { .. }) if window_full => {
                         segment_done = false; // read window ended mid-frame
                         break;
                     }
@@ -969,6 +972,28 @@ mod tests {
         assert!(read_all(&mut reader).is_empty());
         // The host name was stamped on every event.
         assert!(more[0].event.host == host_name());
+    }
+
+    #[test]
+    fn reader_crosses_its_read_window_inside_a_big_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+        let long = "x".repeat(1500);
+        let n = 7000; // about 11 MB: more than one read window
+        for i in 0..n {
+            j.append(Event::new(Operation::Open).with_path(format!("/{i}/{long}")))
+                .unwrap();
+        }
+        j.flush().unwrap();
+        let mut reader = JournalReader::new(dir.path(), Cursor::default());
+        let mut count = 0;
+        while !reader
+            .read_batch(100_000, &mut |_| count += 1)
+            .unwrap()
+            .is_empty_batch()
+        {}
+        assert_eq!(count, n);
+        assert_eq!(list_segments(&journal_dir(dir.path())).unwrap().len(), 1);
     }
 
     #[test]

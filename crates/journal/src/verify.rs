@@ -447,10 +447,10 @@ fn walk_segment(w: &mut Walker, number: u64, bytes: &[u8], is_last: bool) {
             _ => {}
         }
         if w.head_seq == Some(f.seq) {
-            w.hash_at_head = Some(f.hash);
+            w.hash_at_head = Some(f.hash());
         }
         w.report.frames += 1;
-        w.running = f.hash;
+        w.running = f.hash();
         w.expected_seq += 1;
         prev_offset = *offset;
     }
