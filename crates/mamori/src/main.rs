@@ -26,6 +26,8 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// Check rules files and list detectors / ルールファイルの検証と検出器の一覧
     Rules(commands::rules::RulesArgs),
+    /// Verify, search, follow and export the tamper-evident journal / 監査ログの検証・検索・追跡
+    Log(commands::log::LogArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => commands::scan::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Rules(args) => commands::rules::run(args),
+        Command::Log(args) => commands::log::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,4 +2,5 @@
 
 pub mod inspect;
 pub mod rules;
+pub mod log;
 pub mod scan;

@@ -1,0 +1,262 @@
+//! Noise control: repeated identical events are folded into one.
+//!
+//! The first occurrence of an event is journalled at once (warnings must not wait). Repetitions
+//! of it within the window, "identical" meaning the same process, operation, paths and action,
+//! are only counted; when the window closes, one summary event is journalled with the count, the
+//! first and last time and the id of the first occurrence (`repeat_of`). A process reading the
+//! same file 1,000 times in a second leaves two events instead of 1,000.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use mamori_model::Action;
+
+use crate::event::{Event, EventId, Operation};
+
+/// How folding works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoldOptions {
+    /// How long repetitions are collected after the first occurrence.
+    pub window: Duration,
+    /// At most this many distinct events are tracked at once; beyond it events pass unfolded
+    /// (bounded memory).
+    pub max_keys: usize,
+}
+
+impl Default for FoldOptions {
+    fn default() -> Self {
+        FoldOptions {
+            window: Duration::from_secs(10),
+            max_keys: 65_536,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    pid: Option<u32>,
+    uid: Option<u32>,
+    op: Operation,
+    path: Option<String>,
+    new_path: Option<String>,
+    action: Option<Action>,
+    level: Option<String>,
+}
+
+impl Key {
+    fn of(event: &Event) -> Key {
+        Key {
+            pid: event.process.as_ref().map(|p| p.pid),
+            uid: event.user.as_ref().map(|u| u.uid),
+            op: event.op,
+            path: event.path.clone(),
+            new_path: event.new_path.clone(),
+            action: event.action(),
+            level: event.level.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    opened: Instant,
+    first: Event,
+    repeats: u64,
+    last_time_ns: i64,
+}
+
+/// What to do with an offered event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// Journal it.
+    Pass,
+    /// Counted as a repetition of the event with this id; do not journal it.
+    Folded(EventId),
+}
+
+/// Folds repetitions. Pure apart from the `Instant`s handed to it.
+#[derive(Debug)]
+pub struct Folder {
+    options: FoldOptions,
+    slots: HashMap<Key, Slot>,
+}
+
+impl Folder {
+    /// A folder with these options.
+    pub fn new(options: FoldOptions) -> Folder {
+        Folder {
+            options,
+            slots: HashMap::new(),
+        }
+    }
+
+    /// The window.
+    pub fn window(&self) -> Duration {
+        self.options.window
+    }
+
+    /// Offers an event happening now.
+    pub fn offer(&mut self, event: &Event) -> Offer {
+        self.offer_at(event, Instant::now())
+    }
+
+    /// Offers an event at a given instant (for tests).
+    pub fn offer_at(&mut self, event: &Event, now: Instant) -> Offer {
+        if event.count != 1 || event.repeat_of.is_some() {
+            return Offer::Pass; // already a summary
+        }
+        let key = Key::of(event);
+        if let Some(slot) = self.slots.get_mut(&key)
+            && now.duration_since(slot.opened) < self.options.window
+        {
+            slot.repeats += 1;
+            slot.last_time_ns = slot.last_time_ns.max(event.time_ns);
+            return Offer::Folded(slot.first.id);
+        }
+        if self.slots.len() >= self.options.max_keys && !self.slots.contains_key(&key) {
+            return Offer::Pass;
+        }
+        // A slot whose window has closed is replaced; its summary, if any, comes from expire().
+        if let Some(old) = self.slots.get(&key)
+            && old.repeats > 0
+        {
+            return Offer::Pass;
+        }
+        self.slots.insert(
+            key,
+            Slot {
+                opened: now,
+                first: event.clone(),
+                repeats: 0,
+                last_time_ns: event.time_ns,
+            },
+        );
+        Offer::Pass
+    }
+
+    /// True when some window has closed.
+    pub fn due(&self, now: Instant) -> bool {
+        self.slots
+            .values()
+            .any(|s| now.duration_since(s.opened) >= self.options.window)
+    }
+
+    /// Closes the windows that are over and returns one summary per folded repetition group.
+    pub fn expire(&mut self, now: Instant) -> Vec<Event> {
+        let window = self.options.window;
+        let mut out = Vec::new();
+        self.slots.retain(|_, slot| {
+            if now.duration_since(slot.opened) < window {
+                return true;
+            }
+            if slot.repeats > 0 {
+                out.push(summary(slot));
+            }
+            false
+        });
+        out.sort_by_key(|e| e.time_ns);
+        out
+    }
+
+    /// Closes every window (at shutdown).
+    pub fn drain(&mut self) -> Vec<Event> {
+        let mut out: Vec<Event> = self
+            .slots
+            .drain()
+            .filter(|(_, s)| s.repeats > 0)
+            .map(|(_, s)| summary(&s))
+            .collect();
+        out.sort_by_key(|e| e.time_ns);
+        out
+    }
+}
+
+fn summary(slot: &Slot) -> Event {
+    let mut event = slot.first.clone();
+    event.repeat_of = Some(slot.first.id);
+    event.id = EventId::new();
+    event.count = slot.repeats;
+    event.last_time_ns = Some(slot.last_time_ns);
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Process;
+
+    fn read(pid: u32, path: &str, t: i64) -> Event {
+        Event::new(Operation::Read)
+            .with_process(Process {
+                pid,
+                ..Process::default()
+            })
+            .with_path(path)
+            .with_time_ns(t)
+    }
+
+    #[test]
+    fn thousand_reads_become_two_events() {
+        let mut folder = Folder::new(FoldOptions {
+            window: Duration::from_secs(10),
+            max_keys: 10,
+        });
+        let t0 = Instant::now();
+        let first = read(7, "/a", 100);
+        assert_eq!(folder.offer_at(&first, t0), Offer::Pass);
+        for i in 1..1000 {
+            assert_eq!(
+                folder.offer_at(
+                    &read(7, "/a", 100 + i),
+                    t0 + Duration::from_millis(i as u64)
+                ),
+                Offer::Folded(first.id)
+            );
+        }
+        assert!(!folder.due(t0 + Duration::from_secs(9)));
+        assert!(folder.expire(t0 + Duration::from_secs(9)).is_empty());
+        assert!(folder.due(t0 + Duration::from_secs(10)));
+        let out = folder.expire(t0 + Duration::from_secs(10));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].count, 999);
+        assert_eq!(out[0].time_ns, 100);
+        assert_eq!(out[0].last_time_ns, Some(1099));
+        assert_eq!(out[0].repeat_of, Some(first.id));
+        assert_ne!(out[0].id, first.id);
+        // After the window a new occurrence passes again.
+        assert_eq!(
+            folder.offer_at(&read(7, "/a", 5000), t0 + Duration::from_secs(11)),
+            Offer::Pass
+        );
+    }
+
+    #[test]
+    fn different_process_path_or_action_is_not_folded() {
+        let mut folder = Folder::new(FoldOptions::default());
+        let t0 = Instant::now();
+        assert_eq!(folder.offer_at(&read(1, "/a", 1), t0), Offer::Pass);
+        assert_eq!(folder.offer_at(&read(2, "/a", 2), t0), Offer::Pass);
+        assert_eq!(folder.offer_at(&read(1, "/b", 3), t0), Offer::Pass);
+        let write = read(1, "/a", 4);
+        let write = Event {
+            op: Operation::Write,
+            ..write
+        };
+        assert_eq!(folder.offer_at(&write, t0), Offer::Pass);
+        // Nothing repeated: nothing to summarise.
+        assert!(folder.drain().is_empty());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut folder = Folder::new(FoldOptions {
+            window: Duration::from_secs(10),
+            max_keys: 3,
+        });
+        let t0 = Instant::now();
+        for i in 0..100 {
+            assert_eq!(folder.offer_at(&read(i, "/a", 1), t0), Offer::Pass);
+        }
+        assert_eq!(folder.slots.len(), 3);
+    }
+}
