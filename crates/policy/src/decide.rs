@@ -10,6 +10,10 @@
 //!    smallest id decides (so the order rules are written in never matters).
 //! 5. If no rule matches, the policy's `default_action` applies.
 //!
+//! A destination that is unknown (or of another kind than a rule's destination conditions) is
+//! assumed to be the worst: ordinary and final rules with destination conditions match it,
+//! exceptions never do.
+//!
 //! A mail to several recipients is decided once per recipient; the most restrictive outcome
 //! wins and the matched rules of every recipient are reported.
 
@@ -155,21 +159,27 @@ impl Policy {
 
     fn destination_matches(
         &self,
-        _rule: &Rule,
+        rule: &Rule,
         condition: &DestinationCondition,
         target: &Target<'_>,
     ) -> bool {
         if condition.is_empty() {
             return true;
         }
+        // A destination that is unknown, or of another kind than the rule's conditions, is
+        // assumed to be the worst: restrictive rules match it, exceptions never do.
+        let unknown = rule.kind != RuleKind::Exception;
         match target {
-            Target::Unknown => false,
+            Target::Unknown => unknown,
             Target::Usb(device) => {
-                !condition.usb.is_empty() && condition.usb.iter().any(|p| p.matches(device))
+                if condition.usb.is_empty() {
+                    return unknown;
+                }
+                condition.usb.iter().any(|p| p.matches(device))
             }
             Target::Mail { domain } => {
                 if condition.mail_to.is_none() && condition.mail_domains.is_empty() {
-                    return false;
+                    return unknown;
                 }
                 let domain = domain.as_deref().unwrap_or("");
                 let internal = !domain.is_empty() && self.is_internal_mail_domain(domain);
@@ -184,7 +194,7 @@ impl Policy {
             }
             Target::Url { url, host } => {
                 if condition.url_domains.is_empty() && condition.urls.is_none() {
-                    return false;
+                    return unknown;
                 }
                 let host = host.as_deref().unwrap_or("");
                 (condition.url_domains.is_empty()
@@ -197,8 +207,11 @@ impl Policy {
             Target::Printer(name) => condition
                 .printers
                 .as_ref()
-                .is_some_and(|g| g.is_match(name)),
-            Target::Share(path) => condition.shares.as_ref().is_some_and(|g| g.is_match(path)),
+                .map_or(unknown, |g| g.is_match(name)),
+            Target::Share(path) => condition
+                .shares
+                .as_ref()
+                .map_or(unknown, |g| g.is_match(path)),
         }
     }
 

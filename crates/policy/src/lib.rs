@@ -89,3 +89,6 @@ impl Policy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -665,7 +665,7 @@ impl Loader<'_, '_, '_> {
             );
             return None;
         }
-        let mut rule_lines: HashMap<String, usize> = HashMap::new();
+        let rule_lines = first_id_lines(&classify_tables, &rule_tables, self.ctx);
 
         // [[classify]]
         let mut classify_rules = Vec::new();
@@ -674,7 +674,7 @@ impl Loader<'_, '_, '_> {
         for (index, (table, span)) in classify_tables.iter().enumerate() {
             let path = Self::rule_path(table, "classify", index);
             if let Some((rule, globs)) =
-                self.classify_rule(table, span, &path, &levels, default_level, &mut rule_lines)
+                self.classify_rule(table, span, &path, &levels, default_level, &rule_lines)
             {
                 for (pattern, glob) in globs {
                     path_globs.add(glob);
@@ -694,7 +694,7 @@ impl Loader<'_, '_, '_> {
                 &path,
                 &levels,
                 &internal_mail_domains,
-                &mut rule_lines,
+                &rule_lines,
             ) {
                 raw_rules.push(raw);
             }
@@ -739,7 +739,7 @@ impl Loader<'_, '_, '_> {
         table: &DeTable<'_>,
         span: &Range<usize>,
         path: &str,
-        seen: &mut HashMap<String, usize>,
+        seen: &HashMap<String, (usize, usize)>,
     ) -> Option<(String, usize)> {
         let (id, id_span) = self.required_string(table, span, path, "id")?;
         if !is_rule_id(&id) {
@@ -754,19 +754,21 @@ impl Loader<'_, '_, '_> {
             );
             return None;
         }
-        let line = self.ctx.line(&id_span);
-        if let Some(&first_line) = seen.get(&id) {
-            self.ctx.error(
-                id_span,
-                ErrorKind::DuplicateId {
-                    field: format!("{path}.id"),
-                    id,
-                    first_line,
-                },
-            );
-            return None;
+        if let Some(&(first_line, first_start)) = seen.get(&id) {
+            // Ids are unique across classification and decision rules; the earlier one in the
+            // file keeps it (see `first_id_lines`).
+            if first_start != id_span.start {
+                self.ctx.error(
+                    id_span,
+                    ErrorKind::DuplicateId {
+                        field: format!("{path}.id"),
+                        id,
+                        first_line,
+                    },
+                );
+                return None;
+            }
         }
-        seen.insert(id.clone(), line);
         Some((id, self.ctx.line(span).max(1)))
     }
 
@@ -778,7 +780,7 @@ impl Loader<'_, '_, '_> {
         path: &str,
         levels: &[Level],
         default_level: LevelId,
-        seen: &mut HashMap<String, usize>,
+        seen: &HashMap<String, (usize, usize)>,
     ) -> Option<(ClassifyRule, Vec<(String, globset::Glob)>)> {
         self.check_keys(
             table,
@@ -958,7 +960,7 @@ impl Loader<'_, '_, '_> {
         path: &str,
         levels: &[Level],
         internal_mail_domains: &[String],
-        seen: &mut HashMap<String, usize>,
+        seen: &HashMap<String, (usize, usize)>,
     ) -> Option<RawRule> {
         self.check_keys(
             table,
@@ -1268,6 +1270,34 @@ fn parse_confidence(name: &str) -> Option<Confidence> {
         "high" => Some(Confidence::High),
         _ => None,
     }
+}
+
+/// The line where each rule id first appears, over `[[classify]]` and `[[rule]]` together, so
+/// that a duplicate is reported on the later occurrence whichever section comes first.
+fn first_id_lines(
+    classify: &[(&DeTable<'_>, Range<usize>)],
+    rules: &[(&DeTable<'_>, Range<usize>)],
+    ctx: &Ctx<'_>,
+) -> HashMap<String, (usize, usize)> {
+    let mut ids: Vec<(usize, String)> = classify
+        .iter()
+        .chain(rules)
+        .filter_map(|(table, _)| {
+            let item = table.get("id")?;
+            match item.get_ref() {
+                DeValue::String(id) => Some((item.span().start, id.to_string())),
+                _ => None,
+            }
+        })
+        .collect();
+    ids.sort();
+    let mut first = HashMap::new();
+    for (start, id) in ids {
+        first
+            .entry(id)
+            .or_insert_with(|| (ctx.position(start).0, start));
+    }
+    first
 }
 
 /// Builds the per-(channel, level) index of decision rules.
