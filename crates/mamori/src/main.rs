@@ -20,12 +20,18 @@ struct Cli {
 enum Command {
     /// Scan files and directories for confidential content / 機密情報を含むファイルを検出する
     Scan(commands::scan::ScanArgs),
+    /// Check, explain, sign and print policies / ポリシーの検査・説明・署名
+    Policy(commands::policy::PolicyArgs),
+    /// Show, set or clear a file's classification label / ファイルの分類ラベルを表示・設定する
+    Label(commands::label::LabelArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => commands::scan::run(args),
+        Command::Policy(args) => commands::policy::run(args),
+        Command::Label(args) => commands::label::run(args),
     };
     match result {
         Ok(code) => code,

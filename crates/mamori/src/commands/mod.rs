@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
+pub mod label;
+pub mod policy;
 pub mod scan;
