@@ -10,7 +10,15 @@ use mamori_model::Channel;
 use mamori_policy::{ClassifyInput, DecideInput, Destination, Policy, Principal};
 
 const LEVELS: [&str; 4] = ["top_secret", "secret", "internal", "public"];
-const ACTIONS: [&str; 7] = ["allow", "audit", "notify", "justify", "encrypt", "quarantine", "block"];
+const ACTIONS: [&str; 7] = [
+    "allow",
+    "audit",
+    "notify",
+    "justify",
+    "encrypt",
+    "quarantine",
+    "block",
+];
 
 /// A small deterministic generator (xorshift), so every run measures the same policy.
 struct Rng(u64);
@@ -65,9 +73,15 @@ fn generated_policy(n: usize) -> String {
             }
             _ => match rng.below(5) {
                 0 => text.push_str(&format!("usb = [\"0781:{:04x}\"]\n", rng.below(16))),
-                1 => text.push_str(&format!("mail_domains = [\"partner{}.example\"]\n", rng.below(30))),
+                1 => text.push_str(&format!(
+                    "mail_domains = [\"partner{}.example\"]\n",
+                    rng.below(30)
+                )),
                 2 => text.push_str(&format!("printers = [\"floor{}-*\"]\n", rng.below(10))),
-                3 => text.push_str(&format!("url_domains = [\"site{}.example\"]\n", rng.below(30))),
+                3 => text.push_str(&format!(
+                    "url_domains = [\"site{}.example\"]\n",
+                    rng.below(30)
+                )),
                 _ => text.push_str(&format!("shares = [\"/mnt/dept{}/**\"]\n", rng.below(10))),
             },
         }
@@ -92,13 +106,16 @@ fn queries(policy: &Policy, count: usize) -> Vec<Query> {
                     Destination::parse(channel, &format!("0781:{:04x}:SN1", rng.below(20))).unwrap()
                 }
                 Channel::Mail => {
-                    Destination::parse(channel, &format!("a@partner{}.example", rng.below(40))).unwrap()
+                    Destination::parse(channel, &format!("a@partner{}.example", rng.below(40)))
+                        .unwrap()
                 }
                 Channel::Print => Destination::Printer(format!("floor{}-a", rng.below(12))),
                 Channel::WebUpload => {
                     Destination::Url(format!("https://www.site{}.example/up", rng.below(40)))
                 }
-                Channel::NetworkShare => Destination::Share(format!("/mnt/dept{}/x/y.xlsx", rng.below(12))),
+                Channel::NetworkShare => {
+                    Destination::Share(format!("/mnt/dept{}/x/y.xlsx", rng.below(12)))
+                }
                 _ => Destination::Unknown,
             };
             Query {
@@ -149,7 +166,9 @@ fn bench_decide(c: &mut Criterion) {
     let text = generated_policy(1_000);
     let mut load = c.benchmark_group("load");
     load.throughput(Throughput::Bytes(text.len() as u64));
-    load.bench_function("1000_rules", |b| b.iter(|| Policy::from_toml(black_box(&text), "g").unwrap()));
+    load.bench_function("1000_rules", |b| {
+        b.iter(|| Policy::from_toml(black_box(&text), "g").unwrap())
+    });
     load.finish();
 
     let mut classify = c.benchmark_group("classify");

@@ -17,13 +17,13 @@
 //! A mail to several recipients is decided once per recipient; the most restrictive outcome
 //! wins and the matched rules of every recipient are reported.
 
+use globset::Candidate;
 use mamori_model::{Action, Channel, Decision};
 
 use crate::destination::{
     Destination, Principal, UsbDevice, domain_matches, mail_domain, url_host,
 };
 use crate::policy::{DestinationCondition, LevelId, MailTo, Policy, Rule, RuleKind};
-use crate::reason::reason;
 
 /// What the decision function is asked about.
 #[derive(Debug, Clone, Copy)]
@@ -42,10 +42,15 @@ pub struct DecideInput<'a> {
 enum Target<'a> {
     Unknown,
     Usb(&'a UsbDevice),
-    Mail { domain: Option<String> },
-    Url { url: &'a str, host: Option<String> },
-    Printer(&'a str),
-    Share(&'a str),
+    Mail {
+        domain: Option<String>,
+    },
+    Url {
+        url: Candidate<'a>,
+        host: Option<String>,
+    },
+    Printer(Candidate<'a>),
+    Share(Candidate<'a>),
 }
 
 /// The outcome before it is turned into a [`Decision`].
@@ -202,16 +207,19 @@ impl Policy {
                         .url_domains
                         .iter()
                         .any(|p| domain_matches(p, host)))
-                    && condition.urls.as_ref().is_none_or(|g| g.is_match(url))
+                    && condition
+                        .urls
+                        .as_ref()
+                        .is_none_or(|g| g.is_match_candidate(url))
             }
             Target::Printer(name) => condition
                 .printers
                 .as_ref()
-                .map_or(unknown, |g| g.is_match(name)),
+                .map_or(unknown, |g| g.is_match_candidate(name)),
             Target::Share(path) => condition
                 .shares
                 .as_ref()
-                .map_or(unknown, |g| g.is_match(path)),
+                .map_or(unknown, |g| g.is_match_candidate(path)),
         }
     }
 
@@ -233,7 +241,7 @@ impl Policy {
                     action: outcome.action,
                     level: level_def.id.clone(),
                     rules,
-                    reason: reason(
+                    reason: self.reasons.render(
                         outcome.action,
                         level_def,
                         channel,
@@ -246,7 +254,9 @@ impl Policy {
                 action: outcome.action,
                 level: level_def.id.clone(),
                 rules: Vec::new(),
-                reason: reason(outcome.action, level_def, channel, None, None),
+                reason: self
+                    .reasons
+                    .render(outcome.action, level_def, channel, None, None),
             },
         }
     }
@@ -264,11 +274,12 @@ impl<'a> Target<'a> {
                 None => Target::Unknown,
             },
             Destination::Url(url) => Target::Url {
-                url,
+                url: Candidate::new(url),
                 host: url_host(url),
             },
-            Destination::Printer(name) => Target::Printer(name),
-            Destination::Share(path) => Target::Share(path),
+            // Printer names compare case-insensitively (CUPS queue names do).
+            Destination::Printer(name) => Target::Printer(Candidate::new(name)),
+            Destination::Share(path) => Target::Share(Candidate::new(path)),
         }
     }
 }

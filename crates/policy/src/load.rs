@@ -718,6 +718,7 @@ impl Loader<'_, '_, '_> {
                 path_glob_owner,
                 rules: Vec::new(),
                 buckets: Vec::new(),
+                reasons: crate::reason::Templates::new(),
             },
             raw_rules,
         ))

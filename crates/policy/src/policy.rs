@@ -243,6 +243,7 @@ pub struct Policy {
     pub(crate) rules: Vec<Rule>,
     /// `[channel index * levels + level rank]`.
     pub(crate) buckets: Vec<Bucket>,
+    pub(crate) reasons: crate::reason::Templates,
 }
 
 impl Policy {

@@ -88,6 +88,76 @@ pub(crate) fn reason(
     Bilingual { ja, en }
 }
 
+/// The sentences of [`reason`] for every action and channel, cut around the level's name, so a
+/// decision on a hot path only concatenates (no formatting).
+#[derive(Debug, Clone)]
+pub(crate) struct Templates {
+    /// `[action][channel]`: Japanese before and after the level, English before and after.
+    pieces: Vec<[String; 4]>,
+}
+
+impl Templates {
+    pub(crate) fn new() -> Templates {
+        const MARK: &str = "\u{0}";
+        let marker = Level {
+            id: String::new(),
+            ja: MARK.into(),
+            en: MARK.into(),
+        };
+        let mut pieces = Vec::with_capacity(Action::ALL.len() * Channel::ALL.len());
+        for action in Action::ALL {
+            for channel in Channel::ALL {
+                let text = reason(action, &marker, channel, Some(""), None);
+                let cut = |t: &str| -> (String, String) {
+                    let t = t.strip_suffix(" (rule )").unwrap_or(t);
+                    let (a, b) = t.split_once(MARK).unwrap_or((t, ""));
+                    (a.to_owned(), b.to_owned())
+                };
+                let (ja_a, ja_b) = cut(&text.ja);
+                let (en_a, en_b) = cut(&text.en);
+                pieces.push([ja_a, ja_b, en_a, en_b]);
+            }
+        }
+        Templates { pieces }
+    }
+
+    /// Same text as [`reason`].
+    pub(crate) fn render(
+        &self,
+        action: Action,
+        level: &Level,
+        channel: Channel,
+        rule: Option<&str>,
+        custom: Option<&Bilingual>,
+    ) -> Bilingual {
+        if custom.is_some() {
+            return reason(action, level, channel, rule, custom);
+        }
+        let [ja_a, ja_b, en_a, en_b] =
+            &self.pieces[action as usize * Channel::ALL.len() + channel as usize];
+        let join = |a: &str, name: &str, b: &str, default: &str| {
+            let suffix = rule.map_or(default.len(), |r| r.len() + 8);
+            let mut out = String::with_capacity(a.len() + name.len() + b.len() + suffix);
+            out.push_str(a);
+            out.push_str(name);
+            out.push_str(b);
+            match rule {
+                Some(rule) => {
+                    out.push_str(" (rule ");
+                    out.push_str(rule);
+                    out.push(')');
+                }
+                None => out.push_str(default),
+            }
+            out
+        };
+        Bilingual {
+            ja: join(ja_a, &level.ja, ja_b, " (既定の動作)"),
+            en: join(en_a, &level.en, en_b, " (default)"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +202,21 @@ mod tests {
                 assert!(r.ja.ends_with("(既定の動作)") && r.en.ends_with("(default)"));
                 assert!(seen.insert(r.ja.clone()), "duplicate {}", r.ja);
                 assert!(seen.insert(r.en.clone()), "duplicate {}", r.en);
+            }
+        }
+    }
+
+    #[test]
+    fn templates_render_the_same_text() {
+        let templates = Templates::new();
+        for action in Action::ALL {
+            for channel in Channel::ALL {
+                for rule in [None, Some("r-1")] {
+                    assert_eq!(
+                        templates.render(action, &internal(), channel, rule, None),
+                        reason(action, &internal(), channel, rule, None)
+                    );
+                }
             }
         }
     }
