@@ -147,6 +147,35 @@ fn bench_decide(c: &mut Criterion) {
             }
         })
     });
+    group.bench_function("1000_rules_4096_verdicts", |b| {
+        b.iter(|| {
+            for q in &queries {
+                black_box(policy.verdict(&DecideInput {
+                    level: levels[q.level],
+                    channel: q.channel,
+                    principal: &q.principal,
+                    destination: &q.destination,
+                }));
+            }
+        })
+    });
+    for channel in Channel::ALL {
+        let subset: Vec<&Query> = queries.iter().filter(|q| q.channel == channel).collect();
+        group.throughput(Throughput::Elements(subset.len() as u64));
+        group.bench_function(format!("1000_rules_{channel}"), |b| {
+            b.iter(|| {
+                for q in &subset {
+                    black_box(policy.decide(&DecideInput {
+                        level: levels[q.level],
+                        channel: q.channel,
+                        principal: &q.principal,
+                        destination: &q.destination,
+                    }));
+                }
+            })
+        });
+    }
+    group.throughput(Throughput::Elements(queries.len() as u64));
     let default = Policy::default_policy();
     let default_levels: Vec<_> = default.levels().map(|(id, _)| id).collect();
     group.bench_function("default_policy_4096_decisions", |b| {

@@ -53,54 +53,80 @@ enum Target<'a> {
     Share(Candidate<'a>),
 }
 
-/// The outcome before it is turned into a [`Decision`].
-struct Outcome {
-    action: Action,
-    decider: Option<u32>,
-    matched: Vec<u32>,
+/// The bare outcome of a decision, without text: what the agent needs on its hot path.
+///
+/// [`Policy::verdict`] computes it without allocating; [`Policy::decide`] gives the full
+/// [`Decision`] (every matched rule id and the reason) for pop-ups and the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Verdict {
+    /// What to do.
+    pub action: Action,
+    /// The content's level.
+    pub level: LevelId,
+    /// Index into [`Policy::rules`] of the deciding rule; `None` for the default action.
+    pub rule: Option<usize>,
+}
+
+/// Best (action, id_rank, rule index) per kind: ordinary, exception, final.
+type Best = [Option<(Action, u32, u32)>; 3];
+
+fn better(candidate: (Action, u32, u32), current: Option<(Action, u32, u32)>) -> bool {
+    current.is_none_or(|(action, rank, _)| {
+        candidate.0 > action || (candidate.0 == action && candidate.1 < rank)
+    })
 }
 
 impl Policy {
-    /// Decides what may happen to content of `input.level` on `input.channel`.
+    /// Decides what may happen to content of `input.level` on `input.channel`, with every
+    /// matched rule id (the deciding one first) and a reason in Japanese and English.
     ///
-    /// Pure and allocation-light: enforcement points call it on hot paths (cache the
-    /// classification per file, not the decision: principals and destinations vary).
+    /// Pure. Enforcement points cache the classification per file, not the decision
+    /// (principals and destinations vary); on a hot path where only the action matters,
+    /// [`Policy::verdict`] does not allocate.
     ///
     /// # Panics
     /// If `input.level` comes from another policy with more levels.
     pub fn decide(&self, input: &DecideInput<'_>) -> Decision {
-        let outcome = match input.destination {
+        let mut matched = Vec::new();
+        let verdict = self.run(input, Some(&mut matched));
+        self.finish(verdict, matched, input.channel)
+    }
+
+    /// The action and deciding rule only, without allocating: the same answer as
+    /// [`Policy::decide`] (`decide(x).action == verdict(x).action`).
+    ///
+    /// # Panics
+    /// If `input.level` comes from another policy with more levels.
+    pub fn verdict(&self, input: &DecideInput<'_>) -> Verdict {
+        self.run(input, None)
+    }
+
+    fn run(&self, input: &DecideInput<'_>, mut matched: Option<&mut Vec<u32>>) -> Verdict {
+        let (action, decider) = match input.destination {
             Destination::Mail(recipients) if recipients.len() > 1 => {
-                let mut combined: Option<Outcome> = None;
+                let mut combined: Option<(Action, Option<u32>)> = None;
                 for recipient in recipients {
                     let target = Target::Mail {
                         domain: mail_domain(recipient),
                     };
-                    let next = self.evaluate(input, &target);
-                    combined = Some(match combined {
-                        None => next,
-                        Some(mut acc) => {
-                            if self.stricter((next.action, next.decider), (acc.action, acc.decider))
-                            {
-                                acc.action = next.action;
-                                acc.decider = next.decider;
-                            }
-                            acc.matched.extend(next.matched);
-                            acc.matched.sort_unstable();
-                            acc.matched.dedup();
-                            acc
-                        }
-                    });
+                    let next = self.evaluate(input, &target, matched.as_deref_mut());
+                    if combined.is_none_or(|acc| self.stricter(next, acc)) {
+                        combined = Some(next);
+                    }
                 }
-                combined.unwrap_or(Outcome {
-                    action: self.default_action,
-                    decider: None,
-                    matched: Vec::new(),
-                })
+                if let Some(m) = matched {
+                    m.sort_unstable();
+                    m.dedup();
+                }
+                combined.unwrap_or((self.default_action, None))
             }
-            destination => self.evaluate(input, &Target::of(destination)),
+            destination => self.evaluate(input, &Target::of(destination), matched),
         };
-        self.finish(outcome, input.level, input.channel)
+        Verdict {
+            action,
+            level: input.level,
+            rule: decider.map(|i| i as usize),
+        }
     }
 
     /// True when outcome `a` is more restrictive than `b`, or as restrictive with a deciding
@@ -110,55 +136,53 @@ impl Policy {
         a.0 > b.0 || (a.0 == b.0 && rank(a.1) < rank(b.1))
     }
 
-    fn evaluate(&self, input: &DecideInput<'_>, target: &Target<'_>) -> Outcome {
+    fn evaluate(
+        &self,
+        input: &DecideInput<'_>,
+        target: &Target<'_>,
+        mut matched: Option<&mut Vec<u32>>,
+    ) -> (Action, Option<u32>) {
         let n_levels = self.levels.len();
         let bucket = &self.buckets[input.channel as usize * n_levels + input.level.rank()];
-        // Best (action, id_rank, index) per kind: ordinary, exception, final.
-        let mut best: [Option<(Action, u32, u32)>; 3] = [None; 3];
-        let mut matched = Vec::new();
-        for &index in &bucket.rules {
+        // The unconditional rules' part is computed once, when the policy is loaded.
+        let mut best: Best = bucket.unconditional_best;
+        let mut conditional_hit = false;
+        for &index in &bucket.conditional {
             let rule = &self.rules[index as usize];
-            if !rule.unconditional
-                && !(rule.principal.matches(input.principal)
-                    && self.destination_matches(rule, &rule.destination, target))
+            if !(rule.principal.matches(input.principal)
+                && self.destination_matches(rule, &rule.destination, target))
             {
                 continue;
             }
-            matched.push(index);
-            let slot = &mut best[match rule.kind {
-                RuleKind::Ordinary => 0,
-                RuleKind::Exception => 1,
-                RuleKind::Final => 2,
-            }];
+            if let Some(m) = matched.as_deref_mut() {
+                m.push(index);
+                conditional_hit = true;
+            }
+            let slot = &mut best[rule.kind as usize];
             let candidate = (rule.action, rule.id_rank, index);
-            if slot.is_none_or(|(action, rank, _)| {
-                candidate.0 > action || (candidate.0 == action && candidate.1 < rank)
-            }) {
+            if better(candidate, *slot) {
                 *slot = Some(candidate);
             }
         }
-        let base = if best[1].is_some() { best[1] } else { best[0] };
-        let decider = match (best[2], base) {
-            (Some(f), Some(b)) => {
-                if f.0 > b.0 || (f.0 == b.0 && f.1 < b.1) {
-                    Some(f)
-                } else {
-                    Some(b)
-                }
+        if let Some(m) = matched {
+            m.extend_from_slice(&bucket.unconditional);
+            if conditional_hit && !bucket.unconditional.is_empty() {
+                m.sort_unstable();
             }
-            (f, b) => f.or(b),
+        }
+        let base = if best[RuleKind::Exception as usize].is_some() {
+            best[RuleKind::Exception as usize]
+        } else {
+            best[RuleKind::Ordinary as usize]
+        };
+        let decider = match (best[RuleKind::Final as usize], base) {
+            (Some(f), b) if better(f, b) => Some(f),
+            (f, None) => f,
+            (_, b) => b,
         };
         match decider {
-            Some((action, _, index)) => Outcome {
-                action,
-                decider: Some(index),
-                matched,
-            },
-            None => Outcome {
-                action: self.default_action,
-                decider: None,
-                matched,
-            },
+            Some((action, _, index)) => (action, Some(index)),
+            None => (self.default_action, None),
         }
     }
 
@@ -223,26 +247,25 @@ impl Policy {
         }
     }
 
-    fn finish(&self, outcome: Outcome, level: LevelId, channel: Channel) -> Decision {
-        let level_def = &self.levels[level.rank()];
-        match outcome.decider {
+    fn finish(&self, verdict: Verdict, matched: Vec<u32>, channel: Channel) -> Decision {
+        let level_def = &self.levels[verdict.level.rank()];
+        match verdict.rule {
             Some(decider) => {
-                let rule = &self.rules[decider as usize];
-                let mut rules = Vec::with_capacity(outcome.matched.len());
+                let rule = &self.rules[decider];
+                let mut rules = Vec::with_capacity(matched.len().max(1));
                 rules.push(rule.id.clone());
                 rules.extend(
-                    outcome
-                        .matched
+                    matched
                         .iter()
-                        .filter(|&&i| i != decider)
+                        .filter(|&&i| i as usize != decider)
                         .map(|&i| self.rules[i as usize].id.clone()),
                 );
                 Decision {
-                    action: outcome.action,
+                    action: verdict.action,
                     level: level_def.id.clone(),
                     rules,
                     reason: self.reasons.render(
-                        outcome.action,
+                        verdict.action,
                         level_def,
                         channel,
                         Some(&rule.id),
@@ -251,12 +274,12 @@ impl Policy {
                 }
             }
             None => Decision {
-                action: outcome.action,
+                action: verdict.action,
                 level: level_def.id.clone(),
                 rules: Vec::new(),
                 reason: self
                     .reasons
-                    .render(outcome.action, level_def, channel, None, None),
+                    .render(verdict.action, level_def, channel, None, None),
             },
         }
     }

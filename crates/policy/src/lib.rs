@@ -64,7 +64,7 @@ mod reason;
 pub mod signing;
 
 pub use classify::{Classification, ClassifyInput, Why};
-pub use decide::DecideInput;
+pub use decide::{DecideInput, Verdict};
 pub use destination::{
     Destination, DestinationError, GroupError, GroupResolver, Principal, StaticGroups, UsbDevice,
 };

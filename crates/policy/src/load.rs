@@ -1317,9 +1317,19 @@ fn compile(mut policy: Policy, raw: Vec<RawRule>) -> Policy {
                 continue;
             }
             for (rank, _) in raw_rule.levels.iter().enumerate().filter(|(_, on)| **on) {
-                buckets[channel as usize * n_levels + rank]
-                    .rules
-                    .push(index as u32);
+                let bucket = &mut buckets[channel as usize * n_levels + rank];
+                if raw_rule.rule.unconditional {
+                    bucket.unconditional.push(index as u32);
+                    let slot = &mut bucket.unconditional_best[raw_rule.rule.kind as usize];
+                    let candidate = (raw_rule.rule.action, id_rank[index], index as u32);
+                    if slot.is_none_or(|(action, rank, _)| {
+                        candidate.0 > action || (candidate.0 == action && candidate.1 < rank)
+                    }) {
+                        *slot = Some(candidate);
+                    }
+                } else {
+                    bucket.conditional.push(index as u32);
+                }
             }
         }
     }

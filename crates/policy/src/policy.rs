@@ -39,6 +39,7 @@ impl fmt::Display for Level {
 
 /// How a decision rule combines with the others. See the crate documentation for the precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
 pub enum RuleKind {
     /// An ordinary rule: the most restrictive matching one wins.
     Ordinary,
@@ -217,10 +218,15 @@ impl ClassifyRule {
     }
 }
 
-/// The decision rules relevant to one channel and one level, in file order.
+/// The decision rules relevant to one channel and one level.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Bucket {
-    pub(crate) rules: Vec<u32>,
+    /// Rules without principal or destination conditions, in file order: they always match.
+    pub(crate) unconditional: Vec<u32>,
+    /// The best (action, id rank, index) of the unconditional rules, per [`RuleKind`].
+    pub(crate) unconditional_best: [Option<(Action, u32, u32)>; 3],
+    /// Rules with principal or destination conditions, in file order.
+    pub(crate) conditional: Vec<u32>,
 }
 
 /// A loaded, validated and compiled policy. Immutable; share it behind an `Arc`.

@@ -1065,7 +1065,15 @@ mod properties {
         )
     }
 
+    fn verdict_of(policy: &Policy, q: &Query) -> Verdict {
+        with_input(policy, q, |p, input| p.verdict(input))
+    }
+
     fn ask(policy: &Policy, q: &Query) -> mamori_model::Decision {
+        with_input(policy, q, |p, input| p.decide(input))
+    }
+
+    fn with_input<T>(policy: &Policy, q: &Query, f: impl Fn(&Policy, &DecideInput<'_>) -> T) -> T {
         let principal = Principal::new(USERS[q.user]).with_groups(match q.user {
             0 => vec!["rd"],
             1 => vec!["hr", "rd"],
@@ -1096,12 +1104,15 @@ mod properties {
             _ => Destination::Unknown,
         };
         let level = policy.level_id(LEVELS[q.level]).unwrap();
-        policy.decide(&DecideInput {
-            level,
-            channel: q.channel,
-            principal: &principal,
-            destination: &destination,
-        })
+        f(
+            policy,
+            &DecideInput {
+                level,
+                channel: q.channel,
+                principal: &principal,
+                destination: &destination,
+            },
+        )
     }
 
     fn named(rules: Vec<GenRule>) -> Vec<(String, GenRule)> {
@@ -1150,6 +1161,23 @@ mod properties {
                 xs.sort();
                 ys.sort();
                 prop_assert_eq!(xs, ys);
+            }
+        }
+
+        /// `verdict` is `decide` without the text.
+        #[test]
+        fn verdict_agrees_with_decide(rules in proptest::collection::vec(rule(), 0..12), queries in proptest::collection::vec(query(), 1..16)) {
+            let policy = Policy::from_toml(&render(&named(rules)), "gen.toml").map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for q in &queries {
+                let d = ask(&policy, q);
+                let v = verdict_of(&policy, q);
+                prop_assert_eq!(v.action, d.action);
+                prop_assert_eq!(v.rule.map(|i| policy.rules()[i].id().to_owned()), d.rules.first().cloned());
+                // Matched rules are listed once each, the deciding one first.
+                let mut ids = d.rules.clone();
+                ids.sort();
+                ids.dedup();
+                prop_assert_eq!(ids.len(), d.rules.len());
             }
         }
 
