@@ -28,6 +28,10 @@ enum Command {
     Rules(commands::rules::RulesArgs),
     /// Verify, search, follow and export the tamper-evident journal / 監査ログの検証・検索・追跡
     Log(commands::log::LogArgs),
+    /// Check, explain, sign and print policies / ポリシーの検査・説明・署名
+    Policy(commands::policy::PolicyArgs),
+    /// Show, set or clear a file's classification label / ファイルの分類ラベルを表示・設定する
+    Label(commands::label::LabelArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Rules(args) => commands::rules::run(args),
         Command::Log(args) => commands::log::run(args),
+        Command::Policy(args) => commands::policy::run(args),
+        Command::Label(args) => commands::label::run(args),
     };
     match result {
         Ok(code) => code,

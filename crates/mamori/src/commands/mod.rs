@@ -3,4 +3,6 @@
 pub mod inspect;
 pub mod rules;
 pub mod log;
+pub mod label;
+pub mod policy;
 pub mod scan;
