@@ -51,6 +51,7 @@ mod edm;
 mod error;
 mod index;
 mod normalize;
+mod store;
 mod winnow;
 
 pub use collect::TextCollector;
@@ -65,4 +66,5 @@ pub use index::{
     FingerprintIndex, IndexParams, IndexStats,
 };
 pub use normalize::{normalize, normalize_into};
+pub use store::FingerprintStore;
 pub use winnow::{WinnowParams, Winnower, fingerprints};

@@ -20,12 +20,18 @@ struct Cli {
 enum Command {
     /// Scan files and directories for confidential content / 機密情報を含むファイルを検出する
     Scan(commands::scan::ScanArgs),
+    /// Register confidential documents and find copies of them / 機密文書の指紋登録と照合
+    Fingerprint(commands::fingerprint::FingerprintArgs),
+    /// Exact data match: register tables of sensitive records / 個人情報台帳の完全一致照合
+    Edm(commands::edm::EdmArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => commands::scan::run(args),
+        Command::Fingerprint(args) => commands::fingerprint::run(args),
+        Command::Edm(args) => commands::edm::run(args),
     };
     match result {
         Ok(code) => code,
