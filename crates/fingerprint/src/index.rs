@@ -496,13 +496,14 @@ impl FingerprintIndex {
         // Each document takes at least 28 bytes: refuse absurd counts before allocating.
         let doc_count = r.check_room(u64::from(doc_count), 28, "document table")?;
         let mut documents = Vec::with_capacity(doc_count);
+        let mut names = std::collections::HashSet::with_capacity(doc_count);
         for i in 0..doc_count {
             let name = r.str("document name")?;
             let level = r.str("document level")?;
             let fingerprints = r.u32()?;
             let text_bytes = r.u64()?;
             let added_unix = r.u64()?;
-            if documents.iter().any(|d: &DocumentInfo| d.name == name) {
+            if !names.insert(name.clone()) {
                 return Err(format!("document {i}: duplicate name {name:?}"));
             }
             documents.push(DocumentInfo {
