@@ -28,7 +28,7 @@ fn prose(seed: u64, chars: usize) -> String {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let c = if x % 3 == 0 {
+        let c = if x.is_multiple_of(3) {
             char::from_u32(0x3042 + (x >> 20) as u32 % 80).unwrap()
         } else {
             char::from_u32(0x4E00 + (x >> 20) as u32 % 3000).unwrap()
