@@ -322,19 +322,28 @@ impl FingerprintIndex {
         all.sort_unstable();
         all.dedup();
 
+        let family = document_families(&all, &stop, self.documents.len());
         let mut hashes = Vec::with_capacity(all.len());
         let mut doc_ids = Vec::with_capacity(all.len());
         let mut new_stop = Vec::new();
         let mut start = 0;
+        let mut families_seen: Vec<u32> = Vec::new();
         while start < all.len() {
             let hash = all[start].0;
             let mut end = start + 1;
             while end < all.len() && all[end].0 == hash {
                 end += 1;
             }
+            let boilerplate = (end - start) as u32 >= self.stop_df && {
+                families_seen.clear();
+                families_seen.extend(all[start..end].iter().map(|&(_, d)| family[d as usize]));
+                families_seen.sort_unstable();
+                families_seen.dedup();
+                families_seen.len() as u32 >= self.stop_df
+            };
             if stop.binary_search(&hash).is_ok() {
                 // already boilerplate
-            } else if (end - start) as u32 >= self.stop_df {
+            } else if boilerplate {
                 new_stop.push(hash);
             } else {
                 for &(h, d) in &all[start..end] {
@@ -574,6 +583,69 @@ impl FingerprintIndex {
     }
 }
 
+/// Groups of near-duplicate documents (versions, copies, translations kept in one file):
+/// documents sharing at least half of the smaller one's fingerprints are one family. Document
+/// frequency for the boilerplate rule counts families, not documents, so registering three
+/// versions of one document does not turn the whole document into "boilerplate".
+///
+/// `postings` is sorted by hash. Only hashes held by at most [`FAMILY_GROUP_LIMIT`] documents
+/// are used to find pairs (larger groups are boilerplate whatever the families are), which
+/// keeps this linear in practice.
+fn document_families(postings: &[(u64, u32)], stop: &[u64], documents: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; documents];
+    let mut pairs: std::collections::HashMap<(u32, u32), u32> = std::collections::HashMap::new();
+    let mut start = 0;
+    while start < postings.len() {
+        let hash = postings[start].0;
+        let mut end = start + 1;
+        while end < postings.len() && postings[end].0 == hash {
+            end += 1;
+        }
+        if stop.binary_search(&hash).is_err() {
+            let group = &postings[start..end];
+            for &(_, d) in group {
+                if let Some(c) = counts.get_mut(d as usize) {
+                    *c += 1;
+                }
+            }
+            if group.len() >= 2 && group.len() <= FAMILY_GROUP_LIMIT {
+                for (i, &(_, a)) in group.iter().enumerate() {
+                    for &(_, b) in &group[i + 1..] {
+                        *pairs.entry((a, b)).or_default() += 1;
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    let mut parent: Vec<u32> = (0..documents as u32).collect();
+    fn root(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            let up = parent[parent[x as usize] as usize];
+            parent[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+    for (&(a, b), &shared) in &pairs {
+        let (Some(&ca), Some(&cb)) = (counts.get(a as usize), counts.get(b as usize)) else {
+            continue;
+        };
+        if shared * 2 >= ca.min(cb) && shared > 0 {
+            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+            if ra != rb {
+                parent[ra.max(rb) as usize] = ra.min(rb);
+            }
+        }
+    }
+    (0..documents as u32)
+        .map(|d| root(&mut parent, d))
+        .collect()
+}
+
+/// Largest group of documents sharing one hash that is used to find near-duplicates.
+const FAMILY_GROUP_LIMIT: usize = 64;
+
 /// Counts shared fingerprints per document while text streams past.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
@@ -700,6 +772,19 @@ mod tests {
         assert!(index.stats().stopped > 5);
         let letter = format!("{}{}", para(555, 500), disclaimer);
         assert!(index.scan_text(&letter, 1).is_empty());
+    }
+
+    #[test]
+    fn versions_of_one_document_stay_detectable() {
+        let body = para(3000, 900);
+        let docs: Vec<(String, String)> = (0..4)
+            .map(|i| (format!("v{i}"), format!("{body}{}", para(3100 + i, 60))))
+            .collect();
+        let refs: Vec<(&str, String)> = docs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        let index = index_with(&refs);
+        let hits = index.scan_text(&body[..body.len() / 2], DEFAULT_MIN_SHARED);
+        assert_eq!(hits.len(), 4, "{hits:?}");
+        assert!(hits.iter().all(|h| h.containment > 0.3), "{hits:?}");
     }
 
     #[test]
