@@ -9,12 +9,13 @@
 //! CORPUS_DIR holds `ja/*.txt` and `en/*.txt` (made by `bench/fingerprint/prepare_corpus.py`
 //! from the installed manual pages). Everything else is generated here, deterministically.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
 use mamori_fingerprint::{
     EdmDetector, EdmKey, EdmOptions, EdmTable, FingerprintDetector, FingerprintIndex, IndexParams,
-    normalize,
+    WinnowParams, fingerprints, normalize,
 };
 use mamori_inspect::DocumentDetector as _;
 
@@ -178,21 +179,105 @@ const BUCKETS: [&str; 8] = [
     "50 %",
 ];
 
-fn quality(corpus: &Path) {
-    let ja = load_dir(&corpus.join("ja"));
-    let en = load_dir(&corpus.join("en"));
-    let mut registered = Vec::new(); // (name, text, english)
-    let mut unrelated = Vec::new();
-    for (docs, english) in [(&ja, false), (&en, true)] {
-        for (i, (name, text)) in docs.iter().enumerate() {
-            let name = format!("{}/{name}", if english { "en" } else { "ja" });
-            if i % 2 == 0 {
-                registered.push((name, text.clone(), english));
-            } else {
-                unrelated.push((name, text.clone(), english));
+const HEADER_JA: &str = "株式会社みらい技研 技術本部\n社外秘\n";
+const DISCLAIMER_JA: &str = "本資料には株式会社みらい技研の機密情報が含まれています。\
+    本資料の全部または一部を当社の書面による事前の承諾なく複製、転載、第三者へ開示することを禁じます。\
+    本資料の内容は作成時点の情報に基づくものであり、予告なく変更されることがあります。\
+    誤って本資料を受け取られた場合は、直ちに送信者へご連絡のうえ破棄してください。\n\
+    | 項目 | 内容 | 担当者 | 期限 | 備考 |\n";
+const HEADER_EN: &str = "Mirai Giken Co., Ltd. Engineering Division\nCONFIDENTIAL\n";
+const DISCLAIMER_EN: &str = "This document contains confidential and proprietary information of \
+    Mirai Giken Co., Ltd. No part of it may be copied, reproduced or disclosed to any third party \
+    without the prior written consent of the company. If you have received this document in \
+    error, please notify the sender immediately and destroy all copies.\n\
+    | Item | Description | Owner | Due | Notes |\n";
+
+/// Loads the manual pages, removes lines found in three or more pages (their own
+/// boilerplate), groups pages that share any run of 50 normalised characters (aliases,
+/// translations, pages copied from each other) and gives whole groups to one side: registered
+/// or unrelated. Every page then gets the same company letterhead, disclaimer and table
+/// heading, so unrelated documents share boilerplate with registered ones, as in an office.
+fn corpus_split(corpus: &Path) -> (Vec<(String, String, bool)>, Vec<(String, String, bool)>) {
+    let mut docs: Vec<(String, String, bool)> = Vec::new();
+    for (lang, english) in [("ja", false), ("en", true)] {
+        for (name, text) in load_dir(&corpus.join(lang)) {
+            docs.push((format!("{lang}/{name}"), text, english));
+        }
+    }
+    let mut line_df: HashMap<String, usize> = HashMap::new();
+    for (_, text, _) in &docs {
+        let mut lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        lines.sort_unstable();
+        lines.dedup();
+        for l in lines {
+            *line_df.entry(l.to_owned()).or_default() += 1;
+        }
+    }
+    for doc in &mut docs {
+        doc.1 = doc
+            .1
+            .lines()
+            .filter(|l| line_df.get(l.trim()).is_none_or(|&n| n < 3))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    docs.retain(|d| nonblank_len(&d.1, d.2) >= if d.2 { 300 } else { 1000 });
+    // union-find over pages sharing a 50-character run
+    let params = WinnowParams {
+        k: 50,
+        window: 1,
+        seed: 0,
+    };
+    let mut parent: Vec<usize> = (0..docs.len()).collect();
+    fn root(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    let mut owner: HashMap<u64, usize> = HashMap::new();
+    for (i, (_, text, _)) in docs.iter().enumerate() {
+        for h in fingerprints(&normalize(text), params) {
+            let first = *owner.entry(h).or_insert(i);
+            let (a, b) = (root(&mut parent, first), root(&mut parent, i));
+            if a != b {
+                parent[a.max(b)] = a.min(b);
             }
         }
     }
+    let mut groups: Vec<usize> = (0..docs.len()).map(|i| root(&mut parent, i)).collect();
+    let mut order: Vec<usize> = groups.clone();
+    order.sort_unstable();
+    order.dedup();
+    let side: HashMap<usize, bool> = order
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| (g, i % 2 == 0))
+        .collect();
+    let (mut registered, mut unrelated) = (Vec::new(), Vec::new());
+    for (i, (name, text, english)) in docs.into_iter().enumerate() {
+        let text = if english {
+            format!("{HEADER_EN}{DISCLAIMER_EN}{text}\n{HEADER_EN}")
+        } else {
+            format!("{HEADER_JA}{DISCLAIMER_JA}{text}\n{HEADER_JA}")
+        };
+        if side[&groups[i]] {
+            registered.push((name, text, english));
+        } else {
+            unrelated.push((name, text, english));
+        }
+    }
+    groups.clear();
+    (registered, unrelated)
+}
+
+fn quality(corpus: &Path) {
+    let (registered, unrelated) = corpus_split(corpus);
     let hosts_ja: Vec<&String> = unrelated.iter().filter(|u| !u.2).map(|u| &u.1).collect();
     let hosts_en: Vec<&String> = unrelated.iter().filter(|u| u.2).map(|u| &u.1).collect();
     let mut rng = Rng(42);
@@ -256,6 +341,11 @@ fn quality(corpus: &Path) {
         BUCKETS.join(" | ")
     );
     println!("|{}", "---|".repeat(BUCKETS.len() + 5));
+    let min_run: u32 = std::env::var("FP_MIN_RUN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(mamori_fingerprint::DEFAULT_MIN_RUN);
+    println!("minimum run of consecutive matches: {min_run}");
     for window in [21u32, 31, 41] {
         let params = IndexParams {
             k: 10,
@@ -273,7 +363,7 @@ fn quality(corpus: &Path) {
         let source_shared: Vec<(usize, u32, u32)> = derived
             .iter()
             .map(|(b, d, text)| {
-                let hits = index.scan_text(text, 1);
+                let hits = index.scan_text_with_runs(text, 1, min_run);
                 let doc = &index.documents()[*d];
                 let shared = hits
                     .iter()
@@ -286,15 +376,15 @@ fn quality(corpus: &Path) {
             .iter()
             .map(|(_, text, _)| {
                 index
-                    .scan_text(text, 1)
+                    .scan_text_with_runs(text, 1, min_run)
                     .iter()
                     .map(|h| (h.shared, h.document.fingerprints))
                     .collect()
             })
             .collect();
         if std::env::var_os("FP_DIAG").is_some() && window == 31 {
-            for ((name, text, _), _) in unrelated.iter().zip(0..40) {
-                for h in index.scan_text(text, 6) {
+            for (name, text, _) in &unrelated {
+                for h in index.scan_text_with_runs(text, 6, min_run) {
                     println!(
                         "FP {name} ~ {} shared {} of {} cont {:.2} cov {:.2}",
                         h.document.name,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use mamori_inspect::{DocumentDetector, DocumentScan};
 use mamori_model::{Category, Confidence, DocumentMatch, Finding};
 
-use crate::index::{DEFAULT_MIN_SHARED, FingerprintIndex, Tally};
+use crate::index::{DEFAULT_MIN_RUN, DEFAULT_MIN_SHARED, FingerprintIndex, Tally};
 use crate::normalize::normalize_into;
 use crate::winnow::Winnower;
 
@@ -67,7 +67,7 @@ impl DocumentDetector for FingerprintDetector {
             winnower: Winnower::new(self.index.winnow_params()),
             index: Arc::clone(&self.index),
             min_shared: self.min_shared,
-            tally: Tally::default(),
+            tally: Tally::new(DEFAULT_MIN_RUN),
             buffer: String::new(),
         })
     }

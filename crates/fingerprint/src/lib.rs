@@ -62,8 +62,8 @@ pub use edm::{
 };
 pub use error::{Error, Result};
 pub use index::{
-    DEFAULT_K, DEFAULT_MIN_SHARED, DEFAULT_STOP_DF, DEFAULT_WINDOW, DocumentHit, DocumentInfo,
-    FingerprintIndex, IndexParams, IndexStats,
+    DEFAULT_K, DEFAULT_MIN_RUN, DEFAULT_MIN_SHARED, DEFAULT_STOP_DF, DEFAULT_WINDOW, DocumentHit,
+    DocumentInfo, FingerprintIndex, IndexParams, IndexStats,
 };
 pub use normalize::{normalize, normalize_into};
 pub use store::FingerprintStore;
