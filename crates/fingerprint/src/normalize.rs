@@ -50,6 +50,13 @@ fn push_normalized_char(c: char, out: &mut String) {
         }
         return;
     }
+    // Fast path for the bulk of Japanese text: kanji, hiragana and katakana letters have no
+    // case and are letters (checked by the `cjk_fast_path_agrees` test).
+    if matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | '\u{30FC}')
+    {
+        out.push(c);
+        return;
+    }
     if !c.is_alphanumeric() {
         return;
     }
@@ -84,6 +91,20 @@ mod tests {
     #[test]
     fn keeps_long_vowel_mark_and_iteration_mark() {
         assert_eq!(normalize("サーバー 人々"), "サーバー人々");
+    }
+
+    #[test]
+    fn cjk_fast_path_agrees() {
+        let ranges = [
+            0x4E00..=0x9FFF,
+            0x3041..=0x3096,
+            0x30A1..=0x30FA,
+            0x30FC..=0x30FC,
+        ];
+        for c in ranges.into_iter().flatten().filter_map(char::from_u32) {
+            assert!(c.is_alphanumeric(), "{c:?}");
+            assert!(c.to_lowercase().eq(std::iter::once(c)), "{c:?}");
+        }
     }
 
     proptest! {

@@ -35,6 +35,9 @@ impl WinnowParams {
     }
 }
 
+/// Largest k-gram length (the ring buffer is fixed-size).
+pub const MAX_K: usize = 64;
+
 /// The multiplier of the polynomial rolling hash (an odd 64-bit constant, arithmetic mod 2^64).
 const BASE: u64 = 0x9E37_79B9_7F4A_7C15 | 1;
 
@@ -54,8 +57,12 @@ pub(crate) fn mix64(mut x: u64) -> u64 {
 #[derive(Debug, Clone)]
 pub struct Winnower {
     params: WinnowParams,
-    /// The last `k` characters (as hash inputs).
-    gram: VecDeque<u64>,
+    /// The last `k` characters (as hash inputs), a ring buffer indexed by `chars % k`.
+    gram: [u64; MAX_K],
+    /// Characters pushed so far.
+    chars: u64,
+    /// Next ring-buffer slot (`chars % k`, kept without a division).
+    slot: usize,
     /// BASE^k, to remove the character leaving the k-gram.
     base_pow_k: u64,
     rolling: u64,
@@ -73,7 +80,7 @@ impl Winnower {
     /// clamped).
     pub fn new(params: WinnowParams) -> Winnower {
         let params = WinnowParams {
-            k: params.k.max(1),
+            k: params.k.clamp(1, MAX_K as u32),
             window: params.window.max(1),
             ..params
         };
@@ -83,7 +90,9 @@ impl Winnower {
         }
         Winnower {
             params,
-            gram: VecDeque::with_capacity(params.k as usize + 1),
+            gram: [0; MAX_K],
+            chars: 0,
+            slot: 0,
             base_pow_k,
             rolling: 0,
             next_gram: 0,
@@ -101,13 +110,23 @@ impl Winnower {
     #[inline]
     pub fn push(&mut self, c: char, emit: &mut impl FnMut(u64)) {
         let value = u64::from(c) + 1;
-        self.rolling = self.rolling.wrapping_mul(BASE).wrapping_add(value);
-        self.gram.push_back(value);
-        if self.gram.len() > self.params.k as usize {
-            let old = self.gram.pop_front().unwrap_or(0);
-            self.rolling = self.rolling.wrapping_sub(old.wrapping_mul(self.base_pow_k));
-        }
-        if self.gram.len() < self.params.k as usize {
+        let k = self.params.k as u64;
+        let slot = self.slot;
+        // The character leaving the k-gram (0 while the first k-gram fills up).
+        let old = self.gram[slot];
+        self.gram[slot] = value;
+        self.slot = if slot + 1 == self.params.k as usize {
+            0
+        } else {
+            slot + 1
+        };
+        self.chars += 1;
+        self.rolling = self
+            .rolling
+            .wrapping_mul(BASE)
+            .wrapping_add(value)
+            .wrapping_sub(old.wrapping_mul(self.base_pow_k));
+        if self.chars < k {
             return;
         }
         let hash = mix64(self.rolling ^ self.params.seed);
