@@ -32,6 +32,10 @@ enum Command {
     Policy(commands::policy::PolicyArgs),
     /// Show, set or clear a file's classification label / ファイルの分類ラベルを表示・設定する
     Label(commands::label::LabelArgs),
+    /// Register confidential documents and find copies of them / 機密文書の指紋登録と照合
+    Fingerprint(commands::fingerprint::FingerprintArgs),
+    /// Exact data match: register tables of sensitive records / 個人情報台帳の完全一致照合
+    Edm(commands::edm::EdmArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
         Command::Log(args) => commands::log::run(args),
         Command::Policy(args) => commands::policy::run(args),
         Command::Label(args) => commands::label::run(args),
+        Command::Fingerprint(args) => commands::fingerprint::run(args),
+        Command::Edm(args) => commands::edm::run(args),
     };
     match result {
         Ok(code) => code,

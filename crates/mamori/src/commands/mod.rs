@@ -5,4 +5,6 @@ pub mod rules;
 pub mod log;
 pub mod label;
 pub mod policy;
+pub mod edm;
+pub mod fingerprint;
 pub mod scan;

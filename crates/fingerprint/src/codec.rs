@@ -1,0 +1,260 @@
+//! Little-endian encoding helpers shared by the index and table files, atomic writes, checksums.
+//!
+//! Every file is `magic (8 bytes) | version u32 | body | crc32 of everything before`. Readers
+//! check the checksum first, then read the body through [`Reader`], whose every access is
+//! bounds-checked and whose array lengths are checked against the bytes left *before* anything
+//! is allocated, so a hostile file can cause an error but never a panic or a huge allocation.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Builds a file body.
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl Writer {
+    pub(crate) fn new(magic: &[u8; 8], version: u32) -> Writer {
+        let mut w = Writer { bytes: Vec::new() };
+        w.bytes.extend_from_slice(magic);
+        w.u32(version);
+        w
+    }
+    pub(crate) fn u8(&mut self, v: u8) {
+        self.bytes.push(v);
+    }
+    pub(crate) fn u32(&mut self, v: u32) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.bytes.extend_from_slice(s.as_bytes());
+    }
+    /// Appends the checksum and returns the finished file.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let crc = crc32fast::hash(&self.bytes);
+        self.u32(crc);
+        self.bytes
+    }
+}
+
+/// Reads a file body; every error is a `String` for [`Error::Corrupt`].
+#[derive(Debug)]
+pub(crate) struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+pub(crate) type ReadResult<T> = std::result::Result<T, String>;
+
+impl<'a> Reader<'a> {
+    /// Checks magic and checksum; returns the reader positioned after the version, and the
+    /// version.
+    pub(crate) fn open(bytes: &'a [u8], magic: &[u8; 8]) -> ReadResult<(Reader<'a>, u32)> {
+        if bytes.len() < 16 {
+            return Err(format!("file too short ({} bytes)", bytes.len()));
+        }
+        if &bytes[..8] != magic {
+            return Err("wrong magic bytes (not this kind of file)".into());
+        }
+        let (body, crc) = bytes.split_at(bytes.len() - 4);
+        let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+        let mut reader = Reader {
+            bytes: body,
+            pos: 8,
+        };
+        let version = reader.u32()?;
+        if crc32fast::hash(body) != stored {
+            return Err("checksum mismatch (the file is damaged or truncated)".into());
+        }
+        Ok((reader, version))
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> ReadResult<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| format!("truncated while reading {what} at byte {}", self.pos))?;
+        let slice = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(slice)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn u8(&mut self) -> ReadResult<u8> {
+        Ok(self.take(1, "a byte")?[0])
+    }
+    pub(crate) fn u32(&mut self) -> ReadResult<u32> {
+        let b = self.take(4, "a 32-bit number")?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    pub(crate) fn u64(&mut self) -> ReadResult<u64> {
+        let b = self.take(8, "a 64-bit number")?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+    pub(crate) fn str(&mut self, what: &str) -> ReadResult<String> {
+        let len = self.u32()? as usize;
+        let bytes = self.take(len, what)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} is not valid UTF-8"))
+    }
+
+    /// Checks that `count` items of `size` bytes fit in what is left.
+    pub(crate) fn check_room(&self, count: u64, size: u64, what: &str) -> ReadResult<usize> {
+        let left = (self.bytes.len() - self.pos) as u64;
+        match count.checked_mul(size) {
+            Some(total) if total <= left => Ok(count as usize),
+            _ => Err(format!(
+                "{what}: {count} entries announced but only {left} bytes left"
+            )),
+        }
+    }
+
+    pub(crate) fn u64_array(&mut self, count: u64, what: &str) -> ReadResult<Vec<u64>> {
+        let n = self.check_room(count, 8, what)?;
+        let bytes = self.take(n * 8, what)?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect())
+    }
+
+    pub(crate) fn u32_array(&mut self, count: u64, what: &str) -> ReadResult<Vec<u32>> {
+        let n = self.check_room(count, 4, what)?;
+        let bytes = self.take(n * 4, what)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    pub(crate) fn u8_array(&mut self, count: u64, what: &str) -> ReadResult<Vec<u8>> {
+        let n = self.check_room(count, 1, what)?;
+        Ok(self.take(n, what)?.to_vec())
+    }
+
+    pub(crate) fn expect_end(&self) -> ReadResult<()> {
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} unexpected bytes after the data",
+                self.bytes.len() - self.pos
+            ))
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
+/// renamed over the target, so readers see the old file or the new one, never half of one.
+/// The file is created readable by its owner only.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "index".into());
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Reads a whole file in one go.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Fresh random bytes from the operating system.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_checksum() {
+        let mut w = Writer::new(b"TESTFILE", 3);
+        w.u32(7);
+        w.u64(u64::MAX);
+        w.str("名前");
+        w.u8(9);
+        let bytes = w.finish();
+        let (mut r, version) = Reader::open(&bytes, b"TESTFILE").unwrap();
+        assert_eq!(version, 3);
+        assert_eq!(r.u32().unwrap(), 7);
+        assert_eq!(r.u64().unwrap(), u64::MAX);
+        assert_eq!(r.str("name").unwrap(), "名前");
+        assert_eq!(r.u8().unwrap(), 9);
+        r.expect_end().unwrap();
+
+        let mut damaged = bytes.clone();
+        damaged[13] ^= 1;
+        assert!(
+            Reader::open(&damaged, b"TESTFILE")
+                .unwrap_err()
+                .contains("checksum")
+        );
+        assert!(
+            Reader::open(&bytes, b"OTHERONE")
+                .unwrap_err()
+                .contains("magic")
+        );
+        assert!(
+            Reader::open(&bytes[..10], b"TESTFILE")
+                .unwrap_err()
+                .contains("short")
+        );
+    }
+
+    #[test]
+    fn huge_counts_are_refused_before_allocating() {
+        let bytes = Writer::new(b"TESTFILE", 1).finish();
+        let (mut r, _) = Reader::open(&bytes, b"TESTFILE").unwrap();
+        assert!(r.u64_array(u64::MAX, "postings").is_err());
+        assert!(r.u64_array(1 << 40, "postings").is_err());
+    }
+
+    #[test]
+    fn atomic_write_replaces_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/file.bin");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! The fingerprint matcher as an inspection-engine plug-in.
+
+use std::sync::Arc;
+
+use mamori_inspect::{DocumentDetector, DocumentScan};
+use mamori_model::{Category, Confidence, DocumentMatch, Finding};
+
+use crate::index::{DEFAULT_MIN_RUN, DEFAULT_MIN_SHARED, FingerprintIndex, Tally};
+use crate::normalize::normalize_into;
+use crate::winnow::Winnower;
+
+/// Detector id of fingerprint findings.
+pub const FINGERPRINT_DETECTOR: &str = "fingerprint.document";
+
+/// Reports registered documents found in inspected content (`fingerprint.document`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use mamori_fingerprint::{FingerprintDetector, FingerprintIndex, IndexParams};
+/// use mamori_inspect::DocumentDetector;
+///
+/// let mut index = FingerprintIndex::with_seed(IndexParams::default(), 7);
+/// let text = "The cooling plate uses a serpentine channel rated for four hundred watts. \
+///     Production starts in the third quarter of next fiscal year at the Kumamoto plant, \
+///     with a target of twelve thousand modules per month and a unit cost below forty dollars.";
+/// index.add_document("cooling-plan", "secret", text).unwrap();
+/// let detector = FingerprintDetector::new(index);
+/// let mut scan = detector.start();
+/// scan.feed("fyi, from the plan:\n");
+/// scan.feed(&text.to_lowercase());
+/// let findings = scan.finish();
+/// assert_eq!(findings[0].detector, "fingerprint.document");
+/// assert_eq!(findings[0].document.as_ref().unwrap().document, "cooling-plan");
+/// ```
+#[derive(Debug, Clone)]
+pub struct FingerprintDetector {
+    index: Arc<FingerprintIndex>,
+    min_shared: u32,
+}
+
+impl FingerprintDetector {
+    /// A detector over `index` (committed here) with the default threshold.
+    pub fn new(mut index: FingerprintIndex) -> FingerprintDetector {
+        index.commit();
+        FingerprintDetector {
+            index: Arc::new(index),
+            min_shared: DEFAULT_MIN_SHARED,
+        }
+    }
+
+    /// Distinct shared fingerprints needed for a finding (default
+    /// [`DEFAULT_MIN_SHARED`]).
+    pub fn min_shared(mut self, min_shared: u32) -> FingerprintDetector {
+        self.min_shared = min_shared.max(1);
+        self
+    }
+
+    /// The index searched.
+    pub fn index(&self) -> &FingerprintIndex {
+        &self.index
+    }
+}
+
+impl DocumentDetector for FingerprintDetector {
+    fn start(&self) -> Box<dyn DocumentScan> {
+        Box::new(FingerprintScan {
+            winnower: Winnower::new(self.index.winnow_params()),
+            index: Arc::clone(&self.index),
+            min_shared: self.min_shared,
+            tally: Tally::new(DEFAULT_MIN_RUN),
+            buffer: String::new(),
+        })
+    }
+}
+
+/// One document being matched against the index.
+#[derive(Debug)]
+struct FingerprintScan {
+    index: Arc<FingerprintIndex>,
+    winnower: Winnower,
+    min_shared: u32,
+    tally: Tally,
+    buffer: String,
+}
+
+impl DocumentScan for FingerprintScan {
+    fn feed(&mut self, normalised: &str) {
+        self.buffer.clear();
+        normalize_into(normalised, &mut self.buffer);
+        let index = &*self.index;
+        let tally = &mut self.tally;
+        self.winnower
+            .push_str(&self.buffer, &mut |h| tally.record(index, h));
+    }
+
+    fn finish(self: Box<Self>) -> Vec<Finding> {
+        let FingerprintScan {
+            index,
+            winnower,
+            min_shared,
+            mut tally,
+            ..
+        } = *self;
+        winnower.finish(&mut |h| tally.record(&index, h));
+        tally
+            .hits(&index, min_shared)
+            .into_iter()
+            .map(|hit| {
+                let confidence = if hit.containment >= 0.5 || hit.shared >= 3 * min_shared {
+                    Confidence::High
+                } else {
+                    Confidence::Medium
+                };
+                let mut finding =
+                    Finding::new(FINGERPRINT_DETECTOR, Category::Fingerprint, confidence)
+                        .with_sample(format!(
+                            "{} ({:.0}% / {:.0}%)",
+                            hit.document.name,
+                            hit.containment * 100.0,
+                            hit.coverage * 100.0
+                        ));
+                finding.count = hit.shared;
+                finding.document = Some(DocumentMatch {
+                    document: hit.document.name.clone(),
+                    level: hit.document.level.clone(),
+                    containment: hit.containment,
+                    coverage: hit.coverage,
+                });
+                finding
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,965 @@
+//! The fingerprint index: registered documents and the hashes of their winnowed k-grams.
+//!
+//! The index holds hashes only, never text. Each hash is a 64-bit mix of a polynomial hash of
+//! `k` normalised characters and a per-index random seed, so hashes of two indexes cannot be
+//! correlated and there is no precomputed table to look them up in. Someone holding the index
+//! file *can* test a guessed 10-character string against it (the seed is in the file, as any
+//! scanner needs it); that reveals only whether a guess appears in some registered document.
+//!
+//! Boilerplate is handled the way the measurements in the field notes suggest: a hash present
+//! in `stop_df` or more registered documents (3 by default), or in the user's "common text", is
+//! moved to a stop list and never counts towards a match.
+//!
+//! # File format (version 1, little endian)
+//! ```text
+//! "MAMORIFP" | version u32 | k u32 | window u32 | stop_df u32 | seed u64
+//! | document count u32 | per document: name str | level str | fingerprints u32
+//! |                                    text_bytes u64 | added_unix u64
+//! | posting count u64 | hashes u64 × n | document ids u32 × n     (sorted by hash, then id)
+//! | stop count u64 | stop hashes u64 × m                           (sorted, distinct)
+//! | crc32 of everything before
+//! ```
+//! Loading is one read, a checksum, and a few array conversions; no allocation per posting.
+
+use std::path::Path;
+
+use crate::codec::{self, Reader, Writer};
+use crate::error::{Error, Result};
+use crate::normalize::normalize_into;
+use crate::winnow::{WinnowParams, Winnower};
+
+const MAGIC: &[u8; 8] = b"MAMORIFP";
+const VERSION: u32 = 1;
+
+/// Characters per k-gram. Ten normalised characters is a short Japanese phrase and two English
+/// words; shorter k-grams made unrelated Japanese text share fingerprints (field notes, §8).
+pub const DEFAULT_K: u32 = 10;
+/// k-gram hashes per winnowing window. With k = 10 a window of 31 guarantees that any shared
+/// run of 40 normalised characters is found and keeps about one hash per 16 characters; see
+/// `docs/benchmarks.md` for the measurement behind it.
+pub const DEFAULT_WINDOW: u32 = 31;
+/// A hash present in this many registered documents is boilerplate and ignored.
+pub const DEFAULT_STOP_DF: u32 = 3;
+/// Distinct shared fingerprints needed to report a registered document.
+pub const DEFAULT_MIN_SHARED: u32 = 6;
+
+/// Longest accepted document name or level, in bytes.
+const MAX_NAME_BYTES: usize = 4096;
+
+/// How an index is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexParams {
+    /// Characters per k-gram.
+    pub k: u32,
+    /// k-gram hashes per window.
+    pub window: u32,
+    /// Document frequency at which a hash becomes boilerplate.
+    pub stop_df: u32,
+}
+
+impl Default for IndexParams {
+    fn default() -> IndexParams {
+        IndexParams {
+            k: DEFAULT_K,
+            window: DEFAULT_WINDOW,
+            stop_df: DEFAULT_STOP_DF,
+        }
+    }
+}
+
+/// A registered document, as the index knows it (no text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentInfo {
+    /// The name it was registered under (unique in the index).
+    pub name: String,
+    /// Its classification level (a policy level id such as `gokuhi`).
+    pub level: String,
+    /// Fingerprints of the document that are not boilerplate.
+    pub fingerprints: u32,
+    /// Bytes of extracted text the fingerprints were taken from.
+    pub text_bytes: u64,
+    /// When it was registered, seconds since the Unix epoch.
+    pub added_unix: u64,
+}
+
+/// Sizes of an index, for `mamori fingerprint stats`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexStats {
+    /// Registered documents.
+    pub documents: usize,
+    /// (hash, document) pairs.
+    pub postings: usize,
+    /// Distinct hashes ignored as boilerplate.
+    pub stopped: usize,
+    /// Bytes of extracted text registered.
+    pub text_bytes: u64,
+    /// Size of the index file as it would be written.
+    pub file_bytes: u64,
+    /// `file_bytes` per MB (10^6 bytes) of registered text.
+    pub bytes_per_text_mb: f64,
+    /// Characters per k-gram.
+    pub k: u32,
+    /// Window length.
+    pub window: u32,
+    /// Boilerplate document frequency.
+    pub stop_df: u32,
+}
+
+/// A document fingerprint index.
+///
+/// ```
+/// use mamori_fingerprint::{FingerprintIndex, IndexParams};
+///
+/// let mut index = FingerprintIndex::with_seed(IndexParams::default(), 1);
+/// let spec = "本設計書は次世代蓄電池モジュールの冷却構造について記述する。".repeat(3)
+///     + "冷却板の流路は蛇行形状とし、入口温度二十五度で最大発熱四百ワットを想定する。"
+///     + "筐体はアルミダイカスト製で、防水等級はIP67を目標とする。量産開始は来年度第三四半期。";
+/// index.add_document("battery-spec", "gokuhi", &spec).unwrap();
+/// index.commit();
+///
+/// let mail = format!("お疲れさまです。参考までに抜粋を送ります。\n{}\nよろしくお願いします。", &spec);
+/// let hits = index.scan_text(&mail, 6);
+/// assert_eq!(hits[0].document.name, "battery-spec");
+/// assert!(hits[0].containment > 0.9);
+/// ```
+#[derive(Clone)]
+pub struct FingerprintIndex {
+    winnow: WinnowParams,
+    stop_df: u32,
+    documents: Vec<DocumentInfo>,
+    /// Posting hashes, sorted (ties by document id).
+    hashes: Vec<u64>,
+    /// Document id of each posting.
+    doc_ids: Vec<u32>,
+    /// Boilerplate hashes, sorted and distinct.
+    stop: Vec<u64>,
+    /// `buckets[b]..buckets[b + 1]` is the range of postings whose hash has top 16 bits `b`.
+    buckets: Vec<u32>,
+    /// A one-probe bit filter over posting and stop hashes (low bits), about 16 bits per
+    /// hash: most hashes of scanned text are in no registered document, and this answers them
+    /// from a small array instead of two cache misses in the postings.
+    filter: Vec<u64>,
+    /// Postings and common-text hashes added since the last [`FingerprintIndex::commit`].
+    pending: Vec<(u64, u32)>,
+    pending_stop: Vec<u64>,
+}
+
+impl std::fmt::Debug for FingerprintIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FingerprintIndex")
+            .field("k", &self.winnow.k)
+            .field("window", &self.winnow.window)
+            .field("stop_df", &self.stop_df)
+            .field("documents", &self.documents.len())
+            .field("postings", &self.hashes.len())
+            .field("stopped", &self.stop.len())
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One registered document found in scanned text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentHit<'a> {
+    /// The registered document.
+    pub document: &'a DocumentInfo,
+    /// Distinct fingerprints of the document found in the text.
+    pub shared: u32,
+    /// Share of the document's fingerprints found in the text.
+    pub containment: f64,
+    /// Share of the text's fingerprints (boilerplate excluded) that come from the document.
+    pub coverage: f64,
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn check_label(field: &'static str, value: &str) -> Result<()> {
+    let reason = if value.trim().is_empty() {
+        "must not be empty"
+    } else if value.len() > MAX_NAME_BYTES {
+        "is too long"
+    } else if value.chars().any(char::is_control) {
+        "must not contain control characters"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidInput {
+        field,
+        reason: format!("{value:?} {reason}"),
+    })
+}
+
+impl FingerprintIndex {
+    /// An empty index with a fresh random seed.
+    pub fn new(params: IndexParams) -> Result<FingerprintIndex> {
+        let seed = u64::from_le_bytes(codec::random_bytes::<8>()?);
+        Ok(FingerprintIndex::with_seed(params, seed))
+    }
+
+    /// An empty index with a chosen seed (tests and reproducible benchmarks).
+    pub fn with_seed(params: IndexParams, seed: u64) -> FingerprintIndex {
+        let mut index = FingerprintIndex {
+            winnow: WinnowParams {
+                k: params.k.clamp(1, 64),
+                window: params.window.clamp(1, 1024),
+                seed,
+            },
+            stop_df: params.stop_df.max(2),
+            documents: Vec::new(),
+            hashes: Vec::new(),
+            doc_ids: Vec::new(),
+            stop: Vec::new(),
+            buckets: Vec::new(),
+            filter: Vec::new(),
+            pending: Vec::new(),
+            pending_stop: Vec::new(),
+        };
+        index.rebuild_buckets();
+        index
+    }
+
+    /// The winnowing parameters (including the seed).
+    pub fn winnow_params(&self) -> WinnowParams {
+        self.winnow
+    }
+
+    /// Registered documents, in registration order.
+    pub fn documents(&self) -> &[DocumentInfo] {
+        &self.documents
+    }
+
+    /// The distinct fingerprints of `text` (normalised here) under this index's parameters.
+    pub fn fingerprints_of(&self, text: &str) -> Vec<u64> {
+        let mut normalised = String::new();
+        normalize_into(text, &mut normalised);
+        let mut out = Vec::new();
+        let mut winnower = Winnower::new(self.winnow);
+        winnower.push_str(&normalised, &mut |h| out.push(h));
+        winnower.finish(&mut |h| out.push(h));
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Registers the extracted text of a document. Takes effect at the next
+    /// [`FingerprintIndex::commit`] (which [`FingerprintIndex::save`] does).
+    pub fn add_document(&mut self, name: &str, level: &str, text: &str) -> Result<()> {
+        check_label("name", name)?;
+        check_label("level", level)?;
+        if self.documents.iter().any(|d| d.name == name) {
+            return Err(Error::DuplicateDocument(name.to_owned()));
+        }
+        let id = u32::try_from(self.documents.len()).map_err(|_| Error::InvalidInput {
+            field: "name",
+            reason: "too many documents in one index".into(),
+        })?;
+        let fps = self.fingerprints_of(text);
+        self.pending.extend(fps.iter().map(|&h| (h, id)));
+        self.documents.push(DocumentInfo {
+            name: name.to_owned(),
+            level: level.to_owned(),
+            fingerprints: fps.len() as u32,
+            text_bytes: text.len() as u64,
+            added_unix: now_unix(),
+        });
+        Ok(())
+    }
+
+    /// Declares `text` common (letterheads, disclaimers, templates): its fingerprints never
+    /// count towards a match. Takes effect at the next commit.
+    pub fn add_common_text(&mut self, text: &str) -> usize {
+        let fps = self.fingerprints_of(text);
+        let n = fps.len();
+        self.pending_stop.extend(fps);
+        n
+    }
+
+    /// Removes a registered document by name.
+    pub fn remove_document(&mut self, name: &str) -> Result<DocumentInfo> {
+        self.commit();
+        let position = self
+            .documents
+            .iter()
+            .position(|d| d.name == name)
+            .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+        let removed = self.documents.remove(position);
+        let id = position as u32;
+        let mut hashes = Vec::with_capacity(self.hashes.len());
+        let mut doc_ids = Vec::with_capacity(self.doc_ids.len());
+        for (&h, &d) in self.hashes.iter().zip(&self.doc_ids) {
+            if d == id {
+                continue;
+            }
+            hashes.push(h);
+            doc_ids.push(if d > id { d - 1 } else { d });
+        }
+        self.hashes = hashes;
+        self.doc_ids = doc_ids;
+        self.rebuild_buckets();
+        Ok(removed)
+    }
+
+    /// Merges what was added since the last commit: sorts the postings, moves hashes found in
+    /// `stop_df` or more documents (or in common text) to the stop list, and recounts each
+    /// document's fingerprints.
+    pub fn commit(&mut self) {
+        if self.pending.is_empty() && self.pending_stop.is_empty() {
+            return;
+        }
+        let mut stop = std::mem::take(&mut self.stop);
+        stop.append(&mut self.pending_stop);
+        stop.sort_unstable();
+        stop.dedup();
+
+        let mut all: Vec<(u64, u32)> = Vec::with_capacity(self.hashes.len() + self.pending.len());
+        all.extend(
+            self.hashes
+                .iter()
+                .copied()
+                .zip(self.doc_ids.iter().copied()),
+        );
+        all.append(&mut self.pending);
+        all.sort_unstable();
+        all.dedup();
+
+        let family = document_families(&all, &stop, self.documents.len());
+        let mut hashes = Vec::with_capacity(all.len());
+        let mut doc_ids = Vec::with_capacity(all.len());
+        let mut new_stop = Vec::new();
+        let mut start = 0;
+        let mut families_seen: Vec<u32> = Vec::new();
+        while start < all.len() {
+            let hash = all[start].0;
+            let mut end = start + 1;
+            while end < all.len() && all[end].0 == hash {
+                end += 1;
+            }
+            let boilerplate = (end - start) as u32 >= self.stop_df && {
+                families_seen.clear();
+                families_seen.extend(all[start..end].iter().map(|&(_, d)| family[d as usize]));
+                families_seen.sort_unstable();
+                families_seen.dedup();
+                families_seen.len() as u32 >= self.stop_df
+            };
+            if stop.binary_search(&hash).is_ok() {
+                // already boilerplate
+            } else if boilerplate {
+                new_stop.push(hash);
+            } else {
+                for &(h, d) in &all[start..end] {
+                    hashes.push(h);
+                    doc_ids.push(d);
+                }
+            }
+            start = end;
+        }
+        stop.extend(new_stop);
+        stop.sort_unstable();
+        stop.dedup();
+        self.stop = stop;
+        self.hashes = hashes;
+        self.doc_ids = doc_ids;
+        for doc in &mut self.documents {
+            doc.fingerprints = 0;
+        }
+        for &d in &self.doc_ids {
+            if let Some(doc) = self.documents.get_mut(d as usize) {
+                doc.fingerprints += 1;
+            }
+        }
+        self.rebuild_buckets();
+    }
+
+    fn rebuild_buckets(&mut self) {
+        let mut buckets = vec![0u32; (1 << 16) + 1];
+        for &h in &self.hashes {
+            buckets[(h >> 48) as usize + 1] += 1;
+        }
+        for i in 1..buckets.len() {
+            buckets[i] += buckets[i - 1];
+        }
+        self.buckets = buckets;
+        let hashes = self.hashes.len() + self.stop.len();
+        let bits = (hashes * 16).next_power_of_two().clamp(1 << 12, 1 << 30);
+        let mut filter = vec![0u64; bits / 64];
+        let mask = (bits - 1) as u64;
+        for &h in self.hashes.iter().chain(&self.stop) {
+            let bit = h & mask;
+            filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+        }
+        self.filter = filter;
+    }
+
+    /// False when `hash` is certainly neither registered nor boilerplate.
+    #[inline]
+    fn maybe_known(&self, hash: u64) -> bool {
+        let mask = (self.filter.len() as u64 * 64) - 1;
+        let bit = hash & mask;
+        self.filter[(bit >> 6) as usize] & (1 << (bit & 63)) != 0
+    }
+
+    /// Document ids registered under `hash` (empty for unknown or boilerplate hashes).
+    #[inline]
+    pub fn lookup(&self, hash: u64) -> &[u32] {
+        let b = (hash >> 48) as usize;
+        let (lo, hi) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
+        let slice = &self.hashes[lo..hi];
+        let first = slice.partition_point(|&h| h < hash);
+        let last = first + slice[first..].partition_point(|&h| h == hash);
+        &self.doc_ids[lo + first..lo + last]
+    }
+
+    /// True when `hash` is boilerplate.
+    #[inline]
+    pub fn is_stopped(&self, hash: u64) -> bool {
+        !self.stop.is_empty() && self.stop.binary_search(&hash).is_ok()
+    }
+
+    /// Registered documents found in `text` with at least `min_shared` distinct shared
+    /// fingerprints, best first. Pending additions are not searched: commit first.
+    pub fn scan_text(&self, text: &str, min_shared: u32) -> Vec<DocumentHit<'_>> {
+        self.scan_text_with_runs(text, min_shared, DEFAULT_MIN_RUN)
+    }
+
+    /// [`FingerprintIndex::scan_text`] with a chosen minimum run length: matches count only
+    /// in runs of at least `min_run` consecutive matches of the same document (1 counts every
+    /// match).
+    pub fn scan_text_with_runs(
+        &self,
+        text: &str,
+        min_shared: u32,
+        min_run: u32,
+    ) -> Vec<DocumentHit<'_>> {
+        let mut tally = Tally::new(min_run);
+        let mut winnower = Winnower::new(self.winnow);
+        let mut normalised = String::new();
+        normalize_into(text, &mut normalised);
+        winnower.push_str(&normalised, &mut |h| tally.record(self, h));
+        winnower.finish(&mut |h| tally.record(self, h));
+        tally.hits(self, min_shared)
+    }
+
+    /// Sizes, for reports.
+    pub fn stats(&self) -> IndexStats {
+        let text_bytes: u64 = self.documents.iter().map(|d| d.text_bytes).sum();
+        let file_bytes = self.encoded_len();
+        IndexStats {
+            documents: self.documents.len(),
+            postings: self.hashes.len() + self.pending.len(),
+            stopped: self.stop.len(),
+            text_bytes,
+            file_bytes,
+            bytes_per_text_mb: if text_bytes == 0 {
+                0.0
+            } else {
+                file_bytes as f64 / (text_bytes as f64 / 1e6)
+            },
+            k: self.winnow.k,
+            window: self.winnow.window,
+            stop_df: self.stop_df,
+        }
+    }
+
+    fn encoded_len(&self) -> u64 {
+        let docs: u64 = self
+            .documents
+            .iter()
+            .map(|d| 8 + d.name.len() as u64 + d.level.len() as u64 + 20)
+            .sum();
+        let postings = (self.hashes.len() + self.pending.len()) as u64;
+        12 + 20 + 4 + docs + 8 + postings * 12 + 8 + self.stop.len() as u64 * 8 + 4
+    }
+
+    /// The index as file bytes (commits first).
+    pub fn to_bytes(&mut self) -> Vec<u8> {
+        self.commit();
+        let mut w = Writer::new(MAGIC, VERSION);
+        w.u32(self.winnow.k);
+        w.u32(self.winnow.window);
+        w.u32(self.stop_df);
+        w.u64(self.winnow.seed);
+        w.u32(self.documents.len() as u32);
+        for d in &self.documents {
+            w.str(&d.name);
+            w.str(&d.level);
+            w.u32(d.fingerprints);
+            w.u64(d.text_bytes);
+            w.u64(d.added_unix);
+        }
+        w.u64(self.hashes.len() as u64);
+        w.bytes
+            .reserve(self.hashes.len() * 12 + self.stop.len() * 8 + 16);
+        for &h in &self.hashes {
+            w.u64(h);
+        }
+        for &d in &self.doc_ids {
+            w.u32(d);
+        }
+        w.u64(self.stop.len() as u64);
+        for &h in &self.stop {
+            w.u64(h);
+        }
+        w.finish()
+    }
+
+    /// Parses index file bytes; every inconsistency is an [`Error::Corrupt`] naming `path`.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<FingerprintIndex> {
+        let corrupt = |reason: String| Error::Corrupt {
+            path: path.to_owned(),
+            what: "fingerprint index",
+            reason,
+        };
+        let (mut r, version) = Reader::open(bytes, MAGIC).map_err(corrupt)?;
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion {
+                path: path.to_owned(),
+                found: version,
+                supported: VERSION,
+            });
+        }
+        Self::parse_body(&mut r).map_err(corrupt)
+    }
+
+    fn parse_body(r: &mut Reader<'_>) -> codec::ReadResult<FingerprintIndex> {
+        let k = r.u32()?;
+        let window = r.u32()?;
+        let stop_df = r.u32()?;
+        let seed = r.u64()?;
+        if !(1..=64).contains(&k) || !(1..=1024).contains(&window) || stop_df < 2 {
+            return Err(format!(
+                "parameters out of range (k {k}, window {window}, stop_df {stop_df})"
+            ));
+        }
+        let doc_count = r.u32()?;
+        // Each document takes at least 28 bytes: refuse absurd counts before allocating.
+        let doc_count = r.check_room(u64::from(doc_count), 28, "document table")?;
+        let mut documents = Vec::with_capacity(doc_count);
+        let mut names = std::collections::HashSet::with_capacity(doc_count);
+        for i in 0..doc_count {
+            let name = r.str("document name")?;
+            let level = r.str("document level")?;
+            let fingerprints = r.u32()?;
+            let text_bytes = r.u64()?;
+            let added_unix = r.u64()?;
+            if !names.insert(name.clone()) {
+                return Err(format!("document {i}: duplicate name {name:?}"));
+            }
+            documents.push(DocumentInfo {
+                name,
+                level,
+                fingerprints,
+                text_bytes,
+                added_unix,
+            });
+        }
+        let posting_count = r.u64()?;
+        r.check_room(posting_count, 12, "postings")?;
+        let hashes = r.u64_array(posting_count, "posting hashes")?;
+        let doc_ids = r.u32_array(posting_count, "posting documents")?;
+        let stop_count = r.u64()?;
+        let stop = r.u64_array(stop_count, "stop list")?;
+        r.expect_end()?;
+
+        let mut counts = vec![0u32; documents.len()];
+        for i in 0..hashes.len() {
+            let d = doc_ids[i] as usize;
+            if d >= documents.len() {
+                return Err(format!(
+                    "posting {i} names document {d}, which does not exist"
+                ));
+            }
+            counts[d] += 1;
+            if i > 0 && (hashes[i - 1], doc_ids[i - 1]) >= (hashes[i], doc_ids[i]) {
+                return Err(format!("postings are not sorted at entry {i}"));
+            }
+        }
+        for (doc, count) in documents.iter().zip(counts) {
+            if doc.fingerprints != count {
+                return Err(format!(
+                    "document {:?} claims {} fingerprints but has {count}",
+                    doc.name, doc.fingerprints
+                ));
+            }
+        }
+        if stop.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("stop list is not sorted".into());
+        }
+        let mut index = FingerprintIndex {
+            winnow: WinnowParams { k, window, seed },
+            stop_df,
+            documents,
+            hashes,
+            doc_ids,
+            stop,
+            buckets: Vec::new(),
+            filter: Vec::new(),
+            pending: Vec::new(),
+            pending_stop: Vec::new(),
+        };
+        index.rebuild_buckets();
+        Ok(index)
+    }
+
+    /// Loads an index file.
+    pub fn load(path: &Path) -> Result<FingerprintIndex> {
+        let bytes = codec::read_file(path)?;
+        FingerprintIndex::from_bytes(&bytes, path)
+    }
+
+    /// Writes the index atomically (temporary file + rename, mode 0600), committing first.
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes();
+        codec::write_atomic(path, &bytes)
+    }
+}
+
+/// Groups of near-duplicate documents (versions, copies, translations kept in one file):
+/// documents sharing at least half of the smaller one's fingerprints are one family. Document
+/// frequency for the boilerplate rule counts families, not documents, so registering three
+/// versions of one document does not turn the whole document into "boilerplate".
+///
+/// `postings` is sorted by hash. Only hashes held by at most [`FAMILY_GROUP_LIMIT`] documents
+/// are used to find pairs (larger groups are boilerplate whatever the families are), which
+/// keeps this linear in practice.
+fn document_families(postings: &[(u64, u32)], stop: &[u64], documents: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; documents];
+    let mut pairs: std::collections::HashMap<(u32, u32), u32> = std::collections::HashMap::new();
+    let mut start = 0;
+    while start < postings.len() {
+        let hash = postings[start].0;
+        let mut end = start + 1;
+        while end < postings.len() && postings[end].0 == hash {
+            end += 1;
+        }
+        if stop.binary_search(&hash).is_err() {
+            let group = &postings[start..end];
+            for &(_, d) in group {
+                if let Some(c) = counts.get_mut(d as usize) {
+                    *c += 1;
+                }
+            }
+            if group.len() >= 2 && group.len() <= FAMILY_GROUP_LIMIT {
+                for (i, &(_, a)) in group.iter().enumerate() {
+                    for &(_, b) in &group[i + 1..] {
+                        *pairs.entry((a, b)).or_default() += 1;
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    let mut parent: Vec<u32> = (0..documents as u32).collect();
+    fn root(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            let up = parent[parent[x as usize] as usize];
+            parent[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+    for (&(a, b), &shared) in &pairs {
+        let (Some(&ca), Some(&cb)) = (counts.get(a as usize), counts.get(b as usize)) else {
+            continue;
+        };
+        if shared * 2 >= ca.min(cb) && shared > 0 {
+            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+            if ra != rb {
+                parent[ra.max(rb) as usize] = ra.min(rb);
+            }
+        }
+    }
+    (0..documents as u32)
+        .map(|d| root(&mut parent, d))
+        .collect()
+}
+
+/// Largest group of documents sharing one hash that is used to find near-duplicates.
+const FAMILY_GROUP_LIMIT: usize = 64;
+
+/// Counts shared fingerprints per document while text streams past.
+///
+/// Only fingerprints that are part of a *run* count: a match of document D counts when
+/// another match of D is at most [`RUN_GAP`] fingerprints before it in the scanned text. Text
+/// copied from a document produces consecutive matches (every fingerprint of a copied
+/// paragraph is in the document); coincidences (a common technical phrase that a large
+/// registered document happens to contain too) produce isolated ones. Measured on manual
+/// pages, this removes most false positives at no cost in detection (docs/benchmarks.md).
+#[derive(Debug)]
+pub(crate) struct Tally {
+    /// Fingerprints of the text that are not boilerplate (with repeats); also the ordinal of
+    /// the next one.
+    pub(crate) total: u64,
+    /// Matches needed in a run before they count.
+    min_run: u32,
+    per_doc: std::collections::HashMap<u32, DocTally>,
+    /// (document, hash) pairs already counted, to count each hash once per document.
+    credited: std::collections::HashSet<(u32, u64)>,
+}
+
+/// Fingerprints a match may lag behind the previous match of the same document and still be
+/// in its run (tolerates an edited word or a line break moved inside the copied text).
+const RUN_GAP: u64 = 3;
+
+/// Consecutive matches of one document needed before they count (see [`Tally`]).
+pub const DEFAULT_MIN_RUN: u32 = 4;
+
+#[derive(Debug, Default, Clone)]
+struct DocTally {
+    /// Distinct hashes counted.
+    distinct: u32,
+    /// Counted occurrences.
+    occurrences: u64,
+    /// Ordinal of the last match, plus one (0: none yet).
+    last: u64,
+    /// Length of the current run.
+    run: u32,
+    /// Matches of the current run not counted yet (the run is still too short).
+    pending: Vec<u64>,
+}
+
+impl Tally {
+    pub(crate) fn new(min_run: u32) -> Tally {
+        Tally {
+            total: 0,
+            min_run: min_run.max(1),
+            per_doc: std::collections::HashMap::new(),
+            credited: std::collections::HashSet::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record(&mut self, index: &FingerprintIndex, hash: u64) {
+        if !index.maybe_known(hash) {
+            self.total += 1;
+            return;
+        }
+        if index.is_stopped(hash) {
+            return;
+        }
+        let ordinal = self.total;
+        self.total += 1;
+        for &d in index.lookup(hash) {
+            let entry = self.per_doc.entry(d).or_default();
+            let in_run = entry.last > 0 && ordinal + 1 - entry.last <= RUN_GAP;
+            entry.last = ordinal + 1;
+            if in_run {
+                entry.run += 1;
+            } else {
+                entry.run = 1;
+                entry.pending.clear();
+            }
+            if entry.run < self.min_run {
+                entry.pending.push(hash);
+                continue;
+            }
+            for h in entry.pending.drain(..).chain(std::iter::once(hash)) {
+                if self.credited.insert((d, h)) {
+                    entry.distinct += 1;
+                }
+                entry.occurrences += 1;
+            }
+        }
+    }
+
+    pub(crate) fn hits<'a>(
+        &self,
+        index: &'a FingerprintIndex,
+        min_shared: u32,
+    ) -> Vec<DocumentHit<'a>> {
+        let mut hits: Vec<DocumentHit<'a>> = self
+            .per_doc
+            .iter()
+            .filter_map(|(&d, tally)| {
+                let (shared, occurrences) = (tally.distinct, tally.occurrences);
+                let document = index.documents.get(d as usize)?;
+                // A document with fewer fingerprints than the threshold matches when all of
+                // them (and at least 3) are present.
+                let needed = min_shared.max(1).min(document.fingerprints.max(3));
+                if shared < needed {
+                    return None;
+                }
+                Some(DocumentHit {
+                    document,
+                    shared,
+                    containment: f64::from(shared) / f64::from(document.fingerprints.max(1)),
+                    coverage: occurrences as f64 / self.total.max(1) as f64,
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.shared
+                .cmp(&a.shared)
+                .then_with(|| a.document.name.cmp(&b.document.name))
+        });
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn para(seed: u64, chars: usize) -> String {
+        // Deterministic pseudo-Japanese: kanji and hiragana drawn from a hash sequence.
+        (0..chars as u64)
+            .map(|i| {
+                let x = crate::winnow::mix64(seed.wrapping_mul(1_000_003).wrapping_add(i));
+                if x.is_multiple_of(3) {
+                    char::from_u32(0x3042 + (x >> 8) as u32 % 80).unwrap()
+                } else {
+                    char::from_u32(0x4E00 + (x >> 8) as u32 % 3000).unwrap()
+                }
+            })
+            .collect()
+    }
+
+    fn index_with(docs: &[(&str, String)]) -> FingerprintIndex {
+        let mut index = FingerprintIndex::with_seed(IndexParams::default(), 99);
+        for (name, text) in docs {
+            index.add_document(name, "hi", text).unwrap();
+        }
+        index.commit();
+        index
+    }
+
+    #[test]
+    fn finds_whole_document_and_paragraph_not_unrelated() {
+        let doc = format!("{}\n\n{}\n\n{}", para(1, 400), para(2, 400), para(3, 400));
+        let index = index_with(&[("spec", doc.clone()), ("other", para(9, 1500))]);
+        let whole = index.scan_text(&doc, DEFAULT_MIN_SHARED);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].document.name, "spec");
+        assert!(whole[0].containment > 0.99, "{:?}", whole[0]);
+        assert!(whole[0].coverage > 0.99);
+
+        let copied = format!("{}{}{}", para(50, 500), &para(2, 400)[..600], para(51, 500));
+        let hits = index.scan_text(&copied, DEFAULT_MIN_SHARED);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0].containment > 0.1 && hits[0].containment < 0.5,
+            "{:?}",
+            hits[0]
+        );
+        assert!(hits[0].coverage < 0.5);
+
+        assert!(index.scan_text(&para(77, 5000), 1).is_empty());
+    }
+
+    #[test]
+    fn boilerplate_in_three_documents_is_ignored() {
+        let disclaimer = para(1000, 300);
+        let docs: Vec<(String, String)> = (0..4)
+            .map(|i| (format!("d{i}"), format!("{}{}", para(i, 500), disclaimer)))
+            .collect();
+        let refs: Vec<(&str, String)> = docs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        let index = index_with(&refs);
+        assert!(index.stats().stopped > 5);
+        let letter = format!("{}{}", para(555, 500), disclaimer);
+        assert!(index.scan_text(&letter, 1).is_empty());
+    }
+
+    #[test]
+    fn versions_of_one_document_stay_detectable() {
+        let body = para(3000, 900);
+        let docs: Vec<(String, String)> = (0..4)
+            .map(|i| (format!("v{i}"), format!("{body}{}", para(3100 + i, 60))))
+            .collect();
+        let refs: Vec<(&str, String)> = docs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        let index = index_with(&refs);
+        let hits = index.scan_text(&body[..body.len() / 2], DEFAULT_MIN_SHARED);
+        assert_eq!(hits.len(), 4, "{hits:?}");
+        assert!(hits.iter().all(|h| h.containment > 0.3), "{hits:?}");
+    }
+
+    #[test]
+    fn common_text_is_ignored() {
+        let header = para(2000, 300);
+        let mut index = FingerprintIndex::with_seed(IndexParams::default(), 5);
+        index
+            .add_document("a", "hi", &format!("{header}{}", para(1, 500)))
+            .unwrap();
+        index.add_common_text(&header);
+        index.commit();
+        assert!(
+            index
+                .scan_text(&format!("{header}{}", para(3, 500)), 1)
+                .is_empty()
+        );
+        assert_eq!(index.scan_text(&para(1, 500), DEFAULT_MIN_SHARED).len(), 1);
+    }
+
+    #[test]
+    fn duplicate_and_bad_names_are_refused() {
+        let mut index = FingerprintIndex::with_seed(IndexParams::default(), 5);
+        index.add_document("a", "hi", "text").unwrap();
+        assert!(matches!(
+            index.add_document("a", "hi", "x"),
+            Err(Error::DuplicateDocument(_))
+        ));
+        assert!(index.add_document("", "hi", "x").is_err());
+        assert!(index.add_document("b", "a\nb", "x").is_err());
+    }
+
+    #[test]
+    fn remove_renumbers_documents() {
+        let mut index = index_with(&[
+            ("a", para(1, 800)),
+            ("b", para(2, 800)),
+            ("c", para(3, 800)),
+        ]);
+        index.remove_document("a").unwrap();
+        assert!(matches!(
+            index.remove_document("zz"),
+            Err(Error::NotFound(_))
+        ));
+        let hits = index.scan_text(&para(3, 800), DEFAULT_MIN_SHARED);
+        assert_eq!(hits[0].document.name, "c");
+        assert!(index.scan_text(&para(1, 800), 1).is_empty());
+    }
+
+    #[test]
+    fn save_load_round_trip_and_corruption() {
+        let mut index = index_with(&[("a", para(1, 800)), ("b", para(2, 800))]);
+        let bytes = index.to_bytes();
+        let path = Path::new("idx");
+        let loaded = FingerprintIndex::from_bytes(&bytes, path).unwrap();
+        assert_eq!(loaded.documents(), index.documents());
+        assert_eq!(loaded.hashes, index.hashes);
+        assert_eq!(loaded.stats().file_bytes, bytes.len() as u64);
+        assert_eq!(loaded.scan_text(&para(2, 800), 6)[0].document.name, "b");
+
+        for cut in [0, 10, 20, bytes.len() / 2, bytes.len() - 1] {
+            let err = FingerprintIndex::from_bytes(&bytes[..cut], path).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("idx: not a valid fingerprint index"),
+                "{err}"
+            );
+        }
+        let mut flipped = bytes.clone();
+        flipped[40] ^= 0x80;
+        assert!(FingerprintIndex::from_bytes(&flipped, path).is_err());
+        let mut newer = bytes.clone();
+        newer[8] = 9;
+        let body_len = newer.len() - 4;
+        let crc = crc32fast::hash(&newer[..body_len]).to_le_bytes();
+        newer[body_len..].copy_from_slice(&crc);
+        assert!(matches!(
+            FingerprintIndex::from_bytes(&newer, path),
+            Err(Error::UnsupportedVersion { found: 9, .. })
+        ));
+    }
+
+    #[test]
+    fn stats_report_size_per_megabyte() {
+        let mut index = index_with(&[("a", para(1, 30_000))]);
+        let stats = index.stats();
+        assert_eq!(stats.file_bytes, index.to_bytes().len() as u64);
+        assert!(stats.bytes_per_text_mb > 10_000.0 && stats.bytes_per_text_mb < 1_000_000.0);
+    }
+}
