@@ -37,6 +37,19 @@ pub struct FileResult {
     pub findings: Vec<Finding>,
     /// Parts that could not be inspected.
     pub uninspectable: Vec<Uninspectable>,
+    /// The level the policy gives the input, when a policy was applied.
+    pub level: Option<LevelInfo>,
+}
+
+/// A classification level, with its names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LevelInfo {
+    /// Stable id (`top_secret`).
+    pub id: String,
+    /// Japanese name (`極秘`).
+    pub ja: String,
+    /// English name.
+    pub en: String,
 }
 
 impl FileResult {
@@ -125,7 +138,16 @@ impl ResultWriter for TextWriter<'_> {
             }
             return Ok(());
         }
-        writeln!(self.out, "{}", r.path)?;
+        match &r.level {
+            Some(level) => writeln!(
+                self.out,
+                "{}  [{}: {}]",
+                r.path,
+                self.lang.pick("レベル", "level"),
+                self.lang.pick(&level.ja, &level.en)
+            )?,
+            None => writeln!(self.out, "{}", r.path)?,
+        }
         for f in &r.findings {
             let confidence = match (self.lang, f.confidence) {
                 (Lang::Ja, mamori_model::Confidence::High) => "確度:高",
@@ -205,6 +227,8 @@ struct JsonFinding<'a> {
 #[derive(Serialize)]
 struct JsonLine<'a> {
     path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    level: Option<&'a str>,
     content_type: &'a str,
     bytes: u64,
     findings: Vec<JsonFinding<'a>>,
@@ -217,6 +241,7 @@ struct JsonLine<'a> {
 pub fn json_line(r: &FileResult) -> serde_json::Value {
     let line = JsonLine {
         path: &r.path,
+        level: r.level.as_ref().map(|l| l.id.as_str()),
         content_type: &r.content_type,
         bytes: r.bytes,
         findings: r
@@ -276,9 +301,11 @@ impl<'a> CsvWriter<'a> {
 
 impl ResultWriter for CsvWriter<'_> {
     fn result(&mut self, r: &FileResult) -> io::Result<()> {
+        let level = r.level.as_ref().map_or("", |l| l.id.as_str());
         if !self.header_written {
             self.out.write_record([
                 "path",
+                "level",
                 "content_type",
                 "detector",
                 "category",
@@ -293,6 +320,7 @@ impl ResultWriter for CsvWriter<'_> {
         for f in &r.findings {
             self.out.write_record([
                 r.path.as_str(),
+                level,
                 &r.content_type,
                 &f.detector,
                 f.category.as_str(),
@@ -306,6 +334,7 @@ impl ResultWriter for CsvWriter<'_> {
         for u in &r.uninspectable {
             self.out.write_record([
                 r.path.as_str(),
+                level,
                 &r.content_type,
                 "",
                 "",
@@ -336,6 +365,7 @@ impl ResultWriter for CsvWriter<'_> {
         if !self.header_written {
             self.out.write_record([
                 "path",
+                "level",
                 "content_type",
                 "detector",
                 "category",
@@ -380,7 +410,7 @@ impl ResultWriter for SarifWriter<'_> {
                 "level": level,
                 "message": { "text": text },
                 "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri } } }],
-                "properties": { "category": f.category, "confidence": f.confidence, "count": f.count, "location": f.location.to_string() }
+                "properties": { "category": f.category, "confidence": f.confidence, "count": f.count, "location": f.location.to_string(), "level": r.level.as_ref().map(|l| &l.id) }
             }));
         }
         for u in &r.uninspectable {
@@ -462,6 +492,11 @@ mod tests {
                 location: Location::root().child("x.zip"),
                 reason: UninspectableReason::Encrypted,
             }],
+            level: Some(LevelInfo {
+                id: "internal".into(),
+                ja: "社外秘".into(),
+                en: "Internal".into(),
+            }),
         }
     }
 
@@ -484,6 +519,7 @@ mod tests {
         let line = render(Format::Json, Lang::En);
         let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
         assert_eq!(v["path"], "/srv/設計/a b.docx");
+        assert_eq!(v["level"], "internal");
         assert_eq!(v["findings"][0]["detector"], "label.shagaihi");
         assert_eq!(v["findings"][0]["category"], "label");
         assert_eq!(v["findings"][0]["confidence"], "high");
@@ -501,7 +537,7 @@ mod tests {
             lines
                 .next()
                 .unwrap()
-                .starts_with("path,content_type,detector")
+                .starts_with("path,level,content_type,detector")
         );
         assert!(text.contains("label.shagaihi"));
         assert!(text.contains("encrypted"));

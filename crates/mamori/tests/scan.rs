@@ -207,7 +207,10 @@ fn csv_and_sarif_outputs_parse() {
     write(dir.path(), "memo.txt", "Strictly Confidential\n");
     let csv = scan(&["--format", "csv"], dir.path());
     let text = String::from_utf8_lossy(&csv.stdout);
-    assert!(text.starts_with("path,content_type,detector"), "{text}");
+    assert!(
+        text.starts_with("path,level,content_type,detector"),
+        "{text}"
+    );
     assert!(text.lines().count() >= 2);
     let sarif = scan(&["--format", "sarif"], dir.path());
     let v: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
@@ -336,4 +339,44 @@ fn rules_file_adds_a_dictionary_and_bad_rules_name_line_and_field() {
         "{}",
         String::from_utf8_lossy(&builtin.stderr)
     );
+}
+
+#[test]
+fn scan_reports_levels_from_the_policy_and_records_to_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    write(dir.path(), "top.txt", "【極秘】次期製品の配合表\n");
+    write(dir.path(), "internal.txt", "社外秘\n");
+    write(dir.path(), "public.txt", "お知らせ\n");
+    let out = mamori()
+        .args(["scan", "--no-progress", "--format", "json", "--record", "--all", "--data-dir"])
+        .arg(data.path())
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let level_of = |name: &str| {
+        json_lines(&out)
+            .into_iter()
+            .find(|l| l["path"].as_str().unwrap().ends_with(name))
+            .unwrap()["level"]
+            .clone()
+    };
+    assert_eq!(level_of("top.txt"), "top_secret");
+    assert_eq!(level_of("internal.txt"), "internal");
+    assert_eq!(level_of("public.txt"), "public");
+
+    // The two files with findings are evidence now, searchable and verifiable.
+    let search = mamori()
+        .args(["log", "search", "--op", "scan", "--format", "json", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(search.status.success(), "{}", String::from_utf8_lossy(&search.stderr));
+    let events: Vec<serde_json::Value> = json_lines(&search);
+    assert_eq!(events.len(), 2, "{events:?}");
+    let top = events.iter().find(|e| e.to_string().contains("top.txt")).unwrap();
+    assert_eq!(top["level"], "top_secret", "{top}");
+    let verify = mamori().args(["log", "verify", "--data-dir"]).arg(data.path()).output().unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
 }

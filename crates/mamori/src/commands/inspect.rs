@@ -4,7 +4,7 @@ use std::io::{self, Read as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::commands::scan::{InspectOptions, exit_code, inspect_path};
+use crate::commands::scan::{InspectOptions, classify, exit_code, inspect_path};
 use crate::i18n::Lang;
 use crate::output::{self, FileResult, Totals};
 
@@ -22,6 +22,7 @@ pub struct InspectArgs {
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let lang = Lang::resolve(args.options.lang);
     let inspector = args.options.build_inspector()?;
+    let policy = args.options.load_policy()?;
     let started = std::time::Instant::now();
     let mut totals = Totals::default();
     let result = if args.input.as_os_str() == "-" {
@@ -40,15 +41,18 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 reason: mamori_model::UninspectableReason::TooLarge,
             });
         }
-        Ok(FileResult {
+        let mut result = FileResult {
             path: "-".into(),
             content_type: report.content_type,
             bytes: report.bytes_read,
             findings: report.findings,
             uninspectable,
-        })
+            level: None,
+        };
+        result.level = Some(classify(&policy, &result, None, None));
+        Ok(result)
     } else {
-        inspect_path(&inspector, &args.input)
+        inspect_path(&inspector, Some(&policy), &args.input)
     };
     let mut writer = output::writer(
         args.options.format,

@@ -1,10 +1,10 @@
 //! One module per subcommand.
 
-pub mod inspect;
-pub mod rules;
-pub mod log;
-pub mod label;
-pub mod policy;
 pub mod edm;
 pub mod fingerprint;
+pub mod inspect;
+pub mod label;
+pub mod log;
+pub mod policy;
+pub mod rules;
 pub mod scan;

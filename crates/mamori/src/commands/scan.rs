@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use mamori_inspect::{Inspector, InspectorBuilder, Rules};
+use mamori_policy::{ClassifyInput, Policy};
 
 use crate::i18n::Lang;
-use crate::output::{self, FileResult, Format, Totals};
+use crate::output::{self, FileResult, Format, LevelInfo, Totals};
 
 /// Options shared by `scan` and `inspect`: rules, limits and output.
 #[derive(Debug, clap::Args)]
@@ -34,6 +35,15 @@ pub struct InspectOptions {
     /// Add the dictionaries, regexes and context words of a rules file (TOML; repeatable).
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
+    /// The policy that gives each input its level (default: the built-in policy).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Do not use the registered document fingerprints and exact-data tables of the data
+    /// directory (used by default when present).
+    #[arg(long)]
+    pub no_fingerprints: bool,
+    #[command(flatten)]
+    pub data_dir: crate::data_dir::DataDirArg,
     /// Show the matched secrets unmasked in samples (for investigators; never in logs).
     #[arg(long)]
     pub show_secrets: bool,
@@ -53,12 +63,27 @@ impl InspectOptions {
             time_budget: Duration::from_secs(self.timeout),
             ..Default::default()
         };
-        InspectorBuilder::new()
+        let mut builder = InspectorBuilder::new()
             .rules(load_rules(&self.rules)?)
             .limits(limits)
-            .raw_samples(self.show_secrets)
+            .raw_samples(self.show_secrets);
+        if !self.no_fingerprints {
+            let store = mamori_fingerprint::FingerprintStore::in_data_dir(&self.data_dir.resolve());
+            for detector in store
+                .load_detectors()
+                .context("cannot load the fingerprint index")?
+            {
+                builder = builder.document_detector(detector);
+            }
+        }
+        builder
             .build()
             .context("cannot build the inspection engine")
+    }
+
+    /// Loads the policy these options name, or the built-in one.
+    pub fn load_policy(&self) -> anyhow::Result<Policy> {
+        crate::commands::policy::load_policy(self.policy.as_deref())
     }
 }
 
@@ -96,6 +121,10 @@ pub struct ScanArgs {
     /// Follow symbolic links.
     #[arg(short = 'L', long)]
     pub follow: bool,
+    /// Record every input with findings as a `scan` event in the journal, so discovery results
+    /// are part of the evidence (`mamori log search --op scan`).
+    #[arg(long)]
+    pub record: bool,
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
@@ -113,6 +142,16 @@ enum Message {
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let lang = Lang::resolve(args.options.lang);
     let inspector = Arc::new(args.options.build_inspector()?);
+    let policy = Arc::new(args.options.load_policy()?);
+    let journal = if args.record {
+        let dir = args.options.data_dir.ensure()?;
+        Some(
+            mamori_journal::Journal::open(&dir, mamori_journal::JournalOptions::default())
+                .with_context(|| format!("cannot open the journal in {}", dir.display()))?,
+        )
+    } else {
+        None
+    };
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -123,11 +162,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let bytes_seen = Arc::new(AtomicU64::new(0));
     let walk_thread = {
         let inspector = Arc::clone(&inspector);
+        let policy = Arc::clone(&policy);
         let bytes_seen = Arc::clone(&bytes_seen);
         std::thread::spawn(move || {
             walker.run(|| {
                 let tx = tx.clone();
                 let inspector = Arc::clone(&inspector);
+                let policy = Arc::clone(&policy);
                 let bytes_seen = Arc::clone(&bytes_seen);
                 Box::new(move |entry| {
                     let message = match entry {
@@ -135,7 +176,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                             if !entry.file_type().is_some_and(|t| t.is_file()) {
                                 return ignore::WalkState::Continue;
                             }
-                            match inspect_path(&inspector, entry.path()) {
+                            match inspect_path(&inspector, Some(&policy), entry.path()) {
                                 Ok(result) => {
                                     bytes_seen.fetch_add(result.bytes, Ordering::Relaxed);
                                     Message::Result(result)
@@ -170,6 +211,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     for message in rx {
         match message {
             Message::Result(result) => {
+                if let Some(journal) = &journal
+                    && result.is_notable()
+                {
+                    journal
+                        .append(scan_event(&result))
+                        .context("cannot record to the journal")?;
+                }
                 totals.files += 1;
                 totals.bytes += result.bytes;
                 if !result.findings.is_empty() {
@@ -211,6 +259,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         .map_err(|_| anyhow::anyhow!("the directory walker panicked"))?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
+    }
+    if let Some(journal) = journal {
+        journal.flush().context("cannot flush the journal")?;
     }
     totals.elapsed = started.elapsed();
     writer.finish(&totals).or_else(ignore_broken_pipe)?;
@@ -284,18 +335,64 @@ fn build_walker(args: &ScanArgs, threads: usize) -> anyhow::Result<ignore::WalkP
     Ok(builder.build_parallel())
 }
 
-/// Inspects one file on disk.
-pub fn inspect_path(inspector: &Inspector, path: &Path) -> io::Result<FileResult> {
+/// Inspects one file on disk and, with a policy, classifies it.
+pub fn inspect_path(
+    inspector: &Inspector,
+    policy: Option<&Policy>,
+    path: &Path,
+) -> io::Result<FileResult> {
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     let report = inspector.inspect_reader(&mut file, len)?;
-    Ok(FileResult {
+    let mut result = FileResult {
         path: path.display().to_string(),
         content_type: report.content_type,
         bytes: report.bytes_read,
         findings: report.findings,
         uninspectable: report.uninspectable,
-    })
+        level: None,
+    };
+    if let Some(policy) = policy {
+        // A label that cannot be read (a filesystem error) must not stop the scan: the
+        // content still classifies the file.
+        let label = crate::commands::label::read_label(path).ok().flatten();
+        result.level = Some(classify(policy, &result, Some(path), label.as_deref()));
+    }
+    Ok(result)
+}
+
+/// The level `policy` gives to an inspected input.
+pub fn classify(
+    policy: &Policy,
+    result: &FileResult,
+    path: Option<&Path>,
+    label: Option<&str>,
+) -> LevelInfo {
+    let class = policy.classify(&ClassifyInput {
+        path,
+        findings: &result.findings,
+        uninspectable: &result.uninspectable,
+        explicit_label: label,
+    });
+    let level = policy.level(class.level);
+    LevelInfo {
+        id: level.id.clone(),
+        ja: level.ja.clone(),
+        en: level.en.clone(),
+    }
+}
+
+/// The journal event recording one scanned input.
+fn scan_event(result: &FileResult) -> mamori_journal::Event {
+    let mut event = mamori_journal::Event::scan(
+        result.path.clone(),
+        result.findings.clone(),
+        result.level.as_ref().map(|l| l.id.clone()),
+    );
+    if let Ok(identity) = mamori_journal::FileIdentity::from_file(Path::new(&result.path), true) {
+        event = event.with_file(identity);
+    }
+    event
 }
 
 fn new_progress_bar(lang: Lang) -> indicatif::ProgressBar {
