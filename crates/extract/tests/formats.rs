@@ -599,3 +599,70 @@ fn unsupported_and_binary_content() {
     assert_eq!(summary.content_type, "application/octet-stream");
     assert!(sink.parts.is_empty() && sink.problems.is_empty());
 }
+
+#[test]
+fn legacy_xls_every_sheet() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hidden-sheet.xls"
+    ))
+    .unwrap();
+    let (summary, sink) = extract(&bytes);
+    assert_eq!(summary.content_type, "application/vnd.ms-excel");
+    assert!(sink.problems.is_empty(), "{:?}", sink.problems);
+    let list = sink.at("一覧");
+    assert!(list.contains("山田太郎\t123456789018"), "{list:?}");
+    assert!(list.contains("3.5"), "{list:?}");
+    assert_eq!(sink.at("秘密"), "隠しシートの社外秘\n");
+}
+
+/// A minimal Word 97 file: a FIB pointing at a piece table with one UTF-16 piece and one
+/// compressed (8-bit) piece.
+fn word97(unicode: &str, ascii: &str) -> Vec<u8> {
+    let mut word = vec![0u8; 0x400];
+    word[0..2].copy_from_slice(&0xA5ECu16.to_le_bytes());
+    word[0x0A..0x0C].copy_from_slice(&0x0200u16.to_le_bytes()); // 1Table
+    let units: Vec<u8> = unicode.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let unicode_at = word.len();
+    word.extend_from_slice(&units);
+    let ascii_at = word.len();
+    word.extend_from_slice(ascii.as_bytes());
+    let n1 = unicode.encode_utf16().count() as u32;
+    let n2 = ascii.len() as u32;
+    let mut plc = Vec::new();
+    for cp in [0, n1, n1 + n2] {
+        plc.extend_from_slice(&cp.to_le_bytes());
+    }
+    for fc in [unicode_at as u32, (ascii_at as u32 * 2) | 0x4000_0000] {
+        plc.extend_from_slice(&0u16.to_le_bytes());
+        plc.extend_from_slice(&fc.to_le_bytes());
+        plc.extend_from_slice(&0u16.to_le_bytes());
+    }
+    let mut clx = vec![0x02];
+    clx.extend_from_slice(&(plc.len() as u32).to_le_bytes());
+    clx.extend_from_slice(&plc);
+    word[0x1A2..0x1A6].copy_from_slice(&0u32.to_le_bytes());
+    word[0x1A6..0x1AA].copy_from_slice(&(clx.len() as u32).to_le_bytes());
+    cfb(&[("WordDocument", &word), ("1Table", &clx)])
+}
+
+#[test]
+fn legacy_doc_piece_table() {
+    let (summary, sink) = extract(&word97("社外秘の議事録\r表\u{7}", " ascii part\r"));
+    assert_eq!(summary.content_type, "application/msword");
+    assert!(sink.problems.is_empty(), "{:?}", sink.problems);
+    assert_eq!(sink.all(), "社外秘の議事録\n表\t ascii part\n");
+}
+
+#[test]
+fn legacy_doc_encrypted_flag() {
+    let mut doc = word97("x", "y");
+    // Flip fEncrypted in the FIB copy inside the compound file.
+    let at = doc
+        .windows(2)
+        .position(|w| w == 0xA5ECu16.to_le_bytes())
+        .unwrap();
+    doc[at + 0x0A + 1] |= 0x01;
+    let (_, sink) = extract(&doc);
+    assert_eq!(sink.problem_kinds(), [(String::new(), "encrypted")]);
+}
