@@ -226,6 +226,7 @@ pub(crate) fn tar(
 ) -> Result<(), Halt> {
     // List the members first (names and where their data lies in `bytes`), then read them: the
     // tar crate only parses headers, the data is sliced from memory without copying.
+    let most = run.entries_left().saturating_add(1);
     let listed = guarded(|| {
         let mut members: Vec<(String, usize, usize)> = Vec::new();
         let mut archive = tar::Archive::new(bytes);
@@ -245,8 +246,8 @@ pub(crate) fn tar(
             let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
             let len = usize::try_from(entry.size()).unwrap_or(usize::MAX);
             members.push((name, start, len));
-            if members.len() > 1_000_000 {
-                break;
+            if members.len() >= most {
+                break; // one past the limit: reading it reports the limit
             }
         }
         (members, None)

@@ -67,7 +67,9 @@ use run::{Halt, Run};
 pub struct Limits {
     /// Largest input accepted, in bytes (top-level content; plain text is streamed past it).
     pub max_input_bytes: u64,
-    /// Deepest container nesting (zip in zip in docx...).
+    /// Deepest container nesting (zip in zip in docx...). Values above [`MAX_DEPTH_CEILING`]
+    /// are treated as that ceiling, so a configuration cannot make extraction recurse without
+    /// bound.
     pub max_depth: usize,
     /// Most bytes expanded from all compressed members of one input together.
     pub max_expanded_bytes: u64,
@@ -97,6 +99,9 @@ impl Default for Limits {
         }
     }
 }
+
+/// The deepest nesting [`Limits::max_depth`] can allow.
+pub const MAX_DEPTH_CEILING: usize = 32;
 
 /// Receives the text of an input, part by part.
 ///
@@ -282,7 +287,7 @@ fn dispatch_kind(
     depth: usize,
     top: bool,
 ) -> Result<(), Halt> {
-    if kind.is_container() && depth >= run.limits.max_depth {
+    if kind.is_container() && depth >= run.limits.max_depth.min(MAX_DEPTH_CEILING) {
         run.report(location, UninspectableReason::TooDeep);
         return Ok(());
     }
