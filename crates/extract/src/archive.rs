@@ -150,6 +150,28 @@ pub(crate) fn zip(
     }
 }
 
+/// A zip appended to other content (a picture, an executable: self-extracting archives and
+/// polyglot files). Read if one opens; silence otherwise, since most binaries hold no zip.
+pub(crate) fn appended_zip(
+    run: &mut Run<'_>,
+    bytes: &[u8],
+    location: &Location,
+    depth: usize,
+) -> Result<(), Halt> {
+    if declared_entries(bytes).is_none()
+        || depth >= run.limits.max_depth.min(crate::MAX_DEPTH_CEILING)
+    {
+        return Ok(());
+    }
+    if matches!(
+        guarded(|| zip::ZipArchive::new(Cursor::new(bytes)).is_ok()),
+        Ok(true)
+    ) {
+        zip(run, bytes, location, depth)?;
+    }
+    Ok(())
+}
+
 fn plain_zip(
     run: &mut Run<'_>,
     archive: &mut Zip<'_>,

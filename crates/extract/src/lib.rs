@@ -346,6 +346,8 @@ fn dispatch_kind(
             );
             Ok(())
         }
-        ContentKind::Binary(_) | ContentKind::Unknown => Ok(()),
+        ContentKind::Binary(_) | ContentKind::Unknown => {
+            archive::appended_zip(run, bytes, location, depth)
+        }
     }
 }

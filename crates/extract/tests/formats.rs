@@ -666,3 +666,17 @@ fn legacy_doc_encrypted_flag() {
     let (_, sink) = extract(&doc);
     assert_eq!(sink.problem_kinds(), [(String::new(), "encrypted")]);
 }
+
+#[test]
+fn zip_appended_to_a_picture_is_read() {
+    let mut polyglot = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+    polyglot.extend_from_slice(&zip(&[("hidden.txt", "画像に隠した社外秘".as_bytes())]));
+    let (summary, sink) = extract(&polyglot);
+    assert_eq!(summary.content_type, "image/png");
+    assert_eq!(
+        sink.at("hidden.txt"),
+        "画像に隠した社外秘",
+        "{:?}",
+        sink.problems
+    );
+}
