@@ -29,6 +29,13 @@ impl Deadline {
         Deadline(None)
     }
 
+    /// The instant it passes, if it ever does (for crates that take an `Instant`, like
+    /// `mamori-pdf`).
+    #[allow(dead_code)] // used once mamori-pdf is wired in `pdf.rs`
+    pub(crate) fn instant(self) -> Option<Instant> {
+        self.0
+    }
+
     pub(crate) fn expired(self) -> bool {
         self.0.is_some_and(|at| Instant::now() >= at)
     }
