@@ -178,7 +178,7 @@ impl Extractor {
         len: u64,
         sink: &mut dyn TextSink,
     ) -> std::io::Result<Summary> {
-        let mut sample = Vec::with_capacity(text::SAMPLE_BYTES.min(len as usize + 1));
+        let mut sample = Vec::with_capacity(text::SAMPLE_BYTES);
         (&mut *reader)
             .take(text::SAMPLE_BYTES as u64)
             .read_to_end(&mut sample)?;
@@ -195,7 +195,7 @@ impl Extractor {
             return Ok(summary(run, read));
         }
         let max = self.limits.max_input_bytes;
-        if len > max {
+        if len > max || sample.len() as u64 > max {
             let mut run = Run::new(&self.limits, sink);
             run.content_type = Some(kind.content_type());
             run.report(&Location::root(), UninspectableReason::TooLarge);
@@ -208,7 +208,7 @@ impl Extractor {
                 .saturating_sub(bytes.len()),
         );
         reader
-            .take(max + 1 - bytes.len() as u64)
+            .take((max + 1).saturating_sub(bytes.len() as u64))
             .read_to_end(&mut bytes)?;
         if bytes.len() as u64 > max {
             // The file grew while being read.

@@ -680,3 +680,21 @@ fn zip_appended_to_a_picture_is_read() {
         sink.problems
     );
 }
+
+#[test]
+fn reader_with_a_wrong_length_and_a_tiny_input_limit() {
+    let archive = zip(&[("a.txt", &vec![b'a'; 300_000])]);
+    let mut padded = archive.clone();
+    padded.resize(archive.len().max(100_000), 0);
+    let limits = Limits {
+        max_input_bytes: 1_000,
+        ..Limits::default()
+    };
+    let mut sink = Collect::default();
+    // The caller claims the content is empty: the limit still holds, nothing panics.
+    let summary = Extractor::new(limits)
+        .extract_reader(&mut std::io::Cursor::new(&padded[..]), 0, &mut sink)
+        .unwrap();
+    assert_eq!(summary.content_type, "application/zip");
+    assert_eq!(sink.problem_kinds(), [(String::new(), "too_large")]);
+}
