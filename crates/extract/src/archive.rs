@@ -309,3 +309,40 @@ pub(crate) fn tar(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_fall_back_to_cp932() {
+        assert_eq!(entry_name("資料/社外秘.txt".as_bytes()), "資料/社外秘.txt");
+        let (cp932, _, _) = encoding_rs::SHIFT_JIS.encode("資料/社外秘.txt");
+        assert_eq!(entry_name(&cp932), "資料/社外秘.txt");
+    }
+
+    #[test]
+    fn declared_entry_count_is_read_from_the_end_record() {
+        let mut eocd = b"junk PK\x05\x06\0\0\0\0\x07\0\x07\0".to_vec();
+        eocd.extend_from_slice(&[0u8; 10]);
+        assert_eq!(declared_entries(&eocd), Some(7));
+        let mut zip64 = b"PK\x05\x06\0\0\0\0\xff\xff\xff\xff".to_vec();
+        zip64.extend_from_slice(&[0u8; 10]);
+        assert_eq!(declared_entries(&zip64), None);
+        assert_eq!(declared_entries(b"PK\x05\x06short"), None);
+        assert_eq!(declared_entries(b""), None);
+    }
+
+    #[test]
+    fn gzip_names_are_read_from_the_header() {
+        let mut header = vec![0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 3];
+        header.extend_from_slice(b"backup.tar\0");
+        assert_eq!(gzip_name(&header).as_deref(), Some("backup.tar"));
+        header[3] = 0;
+        assert_eq!(gzip_name(&header), None);
+        assert_eq!(
+            gzip_name(&[0x1f, 0x8b, 8, 0x0c, 0, 0, 0, 0, 0, 3, 0xff, 0xff]),
+            None
+        );
+    }
+}

@@ -30,6 +30,7 @@ const WORD: Rules = Rules {
         ("textpath", "string"),
         ("docPr", "descr"),
         ("docPr", "title"),
+        ("fldSimple", "instr"),
     ],
 };
 

@@ -698,3 +698,59 @@ fn reader_with_a_wrong_length_and_a_tiny_input_limit() {
     assert_eq!(summary.content_type, "application/zip");
     assert_eq!(sink.problem_kinds(), [(String::new(), "too_large")]);
 }
+
+#[test]
+fn outlook_msg_properties_and_attachments() {
+    use std::io::Write;
+    let subject: Vec<u8> = "件名：社外秘"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let body: Vec<u8> = "本文：関係者外秘"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let attached = docx(&w_p(&["添付文書の極秘"]), &[]);
+    let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+    file.create_stream("__substg1.0_0037001F")
+        .unwrap()
+        .write_all(&subject)
+        .unwrap();
+    file.create_stream("__substg1.0_1000001F")
+        .unwrap()
+        .write_all(&body)
+        .unwrap();
+    file.create_storage("__attach_version1.0_#00000000")
+        .unwrap();
+    file.create_stream("__attach_version1.0_#00000000/__substg1.0_37010102")
+        .unwrap()
+        .write_all(&attached)
+        .unwrap();
+    file.flush().unwrap();
+    let msg = file.into_inner().into_inner();
+    let (summary, sink) = extract(&msg);
+    assert_eq!(summary.content_type, "application/x-ole-storage");
+    assert!(sink.problems.is_empty(), "{:?}", sink.problems);
+    let text = sink.all();
+    assert!(
+        text.contains("件名：社外秘") && text.contains("本文：関係者外秘"),
+        "{text:?}"
+    );
+    assert!(
+        sink.at("attachment 1 > word/document.xml")
+            .contains("添付文書の極秘"),
+        "{:?}",
+        sink.locations()
+    );
+}
+
+#[test]
+fn docx_simple_field_instructions() {
+    let body = r#"<w:p><w:fldSimple w:instr=" DOCPROPERTY 社外秘区分 "><w:r><w:t>値</w:t></w:r></w:fldSimple></w:p>"#;
+    let (_, sink) = extract(&docx(body, &[]));
+    let text = sink.at("word/document.xml");
+    assert!(
+        text.contains("DOCPROPERTY 社外秘区分") && text.contains("値"),
+        "{text:?}"
+    );
+}
