@@ -754,3 +754,25 @@ fn docx_simple_field_instructions() {
         "{text:?}"
     );
 }
+
+#[test]
+fn legacy_ppt_text_atoms() {
+    let chars: Vec<u8> = "スライドの社外秘"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut stream = Vec::new();
+    stream.extend_from_slice(&0x000Fu16.to_le_bytes()); // a container
+    stream.extend_from_slice(&0x03E8u16.to_le_bytes());
+    stream.extend_from_slice(&(8 + chars.len() as u32).to_le_bytes());
+    stream.extend_from_slice(&0u16.to_le_bytes()); // TextCharsAtom
+    stream.extend_from_slice(&0x0FA0u16.to_le_bytes());
+    stream.extend_from_slice(&(chars.len() as u32).to_le_bytes());
+    stream.extend_from_slice(&chars);
+    let (summary, sink) = extract(&cfb(&[
+        ("PowerPoint Document", &stream),
+        ("Current User", b"x"),
+    ]));
+    assert_eq!(summary.content_type, "application/vnd.ms-powerpoint");
+    assert!(sink.all().contains("スライドの社外秘"), "{:?}", sink.parts);
+}
