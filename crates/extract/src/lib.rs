@@ -56,7 +56,6 @@ mod text;
 mod xml;
 
 pub use detect::ContentKind;
-pub use xml::XmlError;
 
 use detect::detect_prefix;
 use run::{Halt, Run};

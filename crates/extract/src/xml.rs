@@ -57,7 +57,7 @@ impl Rules {
 /// XML that could not be parsed to its end (the text before the damage is still returned).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum XmlError {
+pub(crate) enum XmlError {
     /// Malformed XML.
     #[error("malformed XML at byte {position}: {message}")]
     Malformed {
