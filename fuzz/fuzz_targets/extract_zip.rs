@@ -1,5 +1,6 @@
-//! Extractor::extract_bytes on arbitrary bytes put in a zip entry (the reader sees a valid archive whose member is fuzzed): no panic, no hang, no
-//! unbounded memory, and the sink protocol (begin/text/end) kept.
+//! Extractor::extract_bytes on a valid zip whose one member is the fuzzer's bytes (so the
+//! member readers are reached), and on the bytes themselves: no panic, no hang, no unbounded
+//! memory, and the sink protocol (begin/text/end) kept.
 #![no_main]
 
 use std::time::Duration;
@@ -81,10 +82,12 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
-    assert!(!sink.open);
-    assert!(summary.bytes_expanded <= 4 << 20);
-});
+}

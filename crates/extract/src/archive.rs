@@ -150,6 +150,28 @@ pub(crate) fn zip(
     }
 }
 
+/// A zip appended to other content (a picture, an executable: self-extracting archives and
+/// polyglot files). Read if one opens; silence otherwise, since most binaries hold no zip.
+pub(crate) fn appended_zip(
+    run: &mut Run<'_>,
+    bytes: &[u8],
+    location: &Location,
+    depth: usize,
+) -> Result<(), Halt> {
+    if declared_entries(bytes).is_none()
+        || depth >= run.limits.max_depth.min(crate::MAX_DEPTH_CEILING)
+    {
+        return Ok(());
+    }
+    if matches!(
+        guarded(|| zip::ZipArchive::new(Cursor::new(bytes)).is_ok()),
+        Ok(true)
+    ) {
+        zip(run, bytes, location, depth)?;
+    }
+    Ok(())
+}
+
 fn plain_zip(
     run: &mut Run<'_>,
     archive: &mut Zip<'_>,
@@ -226,6 +248,7 @@ pub(crate) fn tar(
 ) -> Result<(), Halt> {
     // List the members first (names and where their data lies in `bytes`), then read them: the
     // tar crate only parses headers, the data is sliced from memory without copying.
+    let most = run.entries_left().saturating_add(1);
     let listed = guarded(|| {
         let mut members: Vec<(String, usize, usize)> = Vec::new();
         let mut archive = tar::Archive::new(bytes);
@@ -245,8 +268,8 @@ pub(crate) fn tar(
             let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
             let len = usize::try_from(entry.size()).unwrap_or(usize::MAX);
             members.push((name, start, len));
-            if members.len() > 1_000_000 {
-                break;
+            if members.len() >= most {
+                break; // one past the limit: reading it reports the limit
             }
         }
         (members, None)
@@ -285,4 +308,41 @@ pub(crate) fn tar(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_fall_back_to_cp932() {
+        assert_eq!(entry_name("資料/社外秘.txt".as_bytes()), "資料/社外秘.txt");
+        let (cp932, _, _) = encoding_rs::SHIFT_JIS.encode("資料/社外秘.txt");
+        assert_eq!(entry_name(&cp932), "資料/社外秘.txt");
+    }
+
+    #[test]
+    fn declared_entry_count_is_read_from_the_end_record() {
+        let mut eocd = b"junk PK\x05\x06\0\0\0\0\x07\0\x07\0".to_vec();
+        eocd.extend_from_slice(&[0u8; 10]);
+        assert_eq!(declared_entries(&eocd), Some(7));
+        let mut zip64 = b"PK\x05\x06\0\0\0\0\xff\xff\xff\xff".to_vec();
+        zip64.extend_from_slice(&[0u8; 10]);
+        assert_eq!(declared_entries(&zip64), None);
+        assert_eq!(declared_entries(b"PK\x05\x06short"), None);
+        assert_eq!(declared_entries(b""), None);
+    }
+
+    #[test]
+    fn gzip_names_are_read_from_the_header() {
+        let mut header = vec![0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 3];
+        header.extend_from_slice(b"backup.tar\0");
+        assert_eq!(gzip_name(&header).as_deref(), Some("backup.tar"));
+        header[3] = 0;
+        assert_eq!(gzip_name(&header), None);
+        assert_eq!(
+            gzip_name(&[0x1f, 0x8b, 8, 0x0c, 0, 0, 0, 0, 0, 3, 0xff, 0xff]),
+            None
+        );
+    }
 }

@@ -51,8 +51,8 @@ pub(crate) fn extract(
         .collect();
     match classify_ole(&file) {
         ContentKind::Xls => xls(run, bytes, &mut file, location)?,
-        ContentKind::Doc => doc(run, &mut file, location)?,
-        ContentKind::Ppt => ppt(run, &mut file, location)?,
+        ContentKind::Doc => doc(run, &mut file, bytes.len(), location)?,
+        ContentKind::Ppt => ppt(run, &mut file, bytes.len(), location)?,
         _ => {}
     }
     // Embedded objects, and Outlook message properties and attachments.
@@ -265,8 +265,12 @@ fn cell_text(cell: &calamine::Data) -> String {
 }
 
 /// Word 97-2003: the text of every piece of the piece table.
-fn doc(run: &mut Run<'_>, file: &mut Compound<'_>, location: &Location) -> Result<(), Halt> {
-    let max = usize::MAX >> 1;
+fn doc(
+    run: &mut Run<'_>,
+    file: &mut Compound<'_>,
+    max: usize,
+    location: &Location,
+) -> Result<(), Halt> {
     let Some(word) = read_stream(file, std::path::Path::new("/WordDocument"), max) else {
         run.report(
             location,
@@ -347,12 +351,13 @@ fn doc_text(word: &[u8], table: &[u8]) -> Option<String> {
 }
 
 /// PowerPoint 97-2003: text atoms of the PowerPoint Document stream.
-fn ppt(run: &mut Run<'_>, file: &mut Compound<'_>, location: &Location) -> Result<(), Halt> {
-    let Some(stream) = read_stream(
-        file,
-        std::path::Path::new("/PowerPoint Document"),
-        usize::MAX >> 1,
-    ) else {
+fn ppt(
+    run: &mut Run<'_>,
+    file: &mut Compound<'_>,
+    max: usize,
+    location: &Location,
+) -> Result<(), Halt> {
+    let Some(stream) = read_stream(file, std::path::Path::new("/PowerPoint Document"), max) else {
         return Ok(());
     };
     run.emit(location, &ppt_text(&stream))

@@ -56,7 +56,6 @@ mod text;
 mod xml;
 
 pub use detect::ContentKind;
-pub use xml::XmlError;
 
 use detect::detect_prefix;
 use run::{Halt, Run};
@@ -67,7 +66,9 @@ use run::{Halt, Run};
 pub struct Limits {
     /// Largest input accepted, in bytes (top-level content; plain text is streamed past it).
     pub max_input_bytes: u64,
-    /// Deepest container nesting (zip in zip in docx...).
+    /// Deepest container nesting (zip in zip in docx...). Values above [`MAX_DEPTH_CEILING`]
+    /// are treated as that ceiling, so a configuration cannot make extraction recurse without
+    /// bound.
     pub max_depth: usize,
     /// Most bytes expanded from all compressed members of one input together.
     pub max_expanded_bytes: u64,
@@ -97,6 +98,9 @@ impl Default for Limits {
         }
     }
 }
+
+/// The deepest nesting [`Limits::max_depth`] can allow.
+pub const MAX_DEPTH_CEILING: usize = 32;
 
 /// Receives the text of an input, part by part.
 ///
@@ -173,7 +177,7 @@ impl Extractor {
         len: u64,
         sink: &mut dyn TextSink,
     ) -> std::io::Result<Summary> {
-        let mut sample = Vec::with_capacity(text::SAMPLE_BYTES.min(len as usize + 1));
+        let mut sample = Vec::with_capacity(text::SAMPLE_BYTES);
         (&mut *reader)
             .take(text::SAMPLE_BYTES as u64)
             .read_to_end(&mut sample)?;
@@ -190,7 +194,7 @@ impl Extractor {
             return Ok(summary(run, read));
         }
         let max = self.limits.max_input_bytes;
-        if len > max {
+        if len > max || sample.len() as u64 > max {
             let mut run = Run::new(&self.limits, sink);
             run.content_type = Some(kind.content_type());
             run.report(&Location::root(), UninspectableReason::TooLarge);
@@ -203,7 +207,7 @@ impl Extractor {
                 .saturating_sub(bytes.len()),
         );
         reader
-            .take(max + 1 - bytes.len() as u64)
+            .take((max + 1).saturating_sub(bytes.len() as u64))
             .read_to_end(&mut bytes)?;
         if bytes.len() as u64 > max {
             // The file grew while being read.
@@ -282,7 +286,7 @@ fn dispatch_kind(
     depth: usize,
     top: bool,
 ) -> Result<(), Halt> {
-    if kind.is_container() && depth >= run.limits.max_depth {
+    if kind.is_container() && depth >= run.limits.max_depth.min(MAX_DEPTH_CEILING) {
         run.report(location, UninspectableReason::TooDeep);
         return Ok(());
     }
@@ -341,6 +345,8 @@ fn dispatch_kind(
             );
             Ok(())
         }
-        ContentKind::Binary(_) | ContentKind::Unknown => Ok(()),
+        ContentKind::Binary(_) | ContentKind::Unknown => {
+            archive::appended_zip(run, bytes, location, depth)
+        }
     }
 }

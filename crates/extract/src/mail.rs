@@ -129,7 +129,7 @@ fn message_text(
                     format!("message {unnamed}")
                 }));
                 run.count_entry(&part_location)?;
-                if depth + 1 >= run.limits.max_depth {
+                if depth + 1 >= run.limits.max_depth.min(crate::MAX_DEPTH_CEILING) {
                     run.report(&part_location, UninspectableReason::TooDeep);
                 } else {
                     message_text(run, inner, &part_location, depth + 1)?;

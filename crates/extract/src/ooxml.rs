@@ -30,6 +30,7 @@ const WORD: Rules = Rules {
         ("textpath", "string"),
         ("docPr", "descr"),
         ("docPr", "title"),
+        ("fldSimple", "instr"),
     ],
 };
 
@@ -565,7 +566,16 @@ fn sheet_text(
             Event::Start(e) => match e.local_name().as_ref() {
                 "row" => cells_in_row = 0,
                 "c" => {
-                    cell_type = xml::attribute(&e, "t").unwrap_or_default();
+                    // Hot loop: read the type attribute without allocating or checking duplicates.
+                    cell_type.clear();
+                    if let Some(t) = e
+                        .attributes()
+                        .with_checks(false)
+                        .flatten()
+                        .find(|a| a.key.local_name().as_ref() == "t")
+                    {
+                        cell_type.push_str(&t.value);
+                    }
                     value.clear();
                 }
                 "v" => inside = In::Value,

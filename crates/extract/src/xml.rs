@@ -57,7 +57,7 @@ impl Rules {
 /// XML that could not be parsed to its end (the text before the damage is still returned).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum XmlError {
+pub(crate) enum XmlError {
     /// Malformed XML.
     #[error("malformed XML at byte {position}: {message}")]
     Malformed {
@@ -98,7 +98,10 @@ pub(crate) fn decode_xml(bytes: &[u8]) -> Cow<'_, str> {
             }
         }
     }
-    String::from_utf8_lossy(bytes)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 pub(crate) fn reader(xml: &str) -> Reader<&[u8]> {
@@ -128,10 +131,6 @@ pub(crate) fn push_ref(out: &mut String, reference: &BytesRef<'_>) {
             out.push(';');
         }
     }
-}
-
-pub(crate) fn local(e: &BytesStart<'_>) -> String {
-    e.local_name().as_ref().to_owned()
 }
 
 fn named(list: &[&str], name: &str) -> bool {
@@ -200,8 +199,9 @@ pub(crate) fn extract(xml: &str, rules: &Rules, deadline: Deadline) -> (String, 
         };
         match event {
             Event::Start(e) => {
-                let name = local(&e);
-                if named(rules.skip, &name) {
+                let local_name = e.local_name();
+                let name: &str = local_name.as_ref();
+                if named(rules.skip, name) {
                     if let Err(e) = reader.read_to_end(e.name()) {
                         let error = XmlError::Malformed {
                             position: reader.error_position(),
@@ -211,33 +211,35 @@ pub(crate) fn extract(xml: &str, rules: &Rules, deadline: Deadline) -> (String, 
                     }
                     continue;
                 }
-                attributes(&e, &name, rules, &mut out);
-                if in_keep_list(&name) {
+                attributes(&e, name, rules, &mut out);
+                if in_keep_list(name) {
                     keep_depth += 1;
                 }
             }
             Event::Empty(e) => {
-                let name = local(&e);
-                attributes(&e, &name, rules, &mut out);
-                if named(rules.tabs, &name) {
+                let local_name = e.local_name();
+                let name: &str = local_name.as_ref();
+                attributes(&e, name, rules, &mut out);
+                if named(rules.tabs, name) {
                     out.push('\t');
-                } else if named(rules.breaks, &name) {
+                } else if named(rules.breaks, name) {
                     out.push('\n');
-                } else if named(rules.spaces, &name) {
+                } else if named(rules.spaces, name) {
                     let count = attribute(&e, "c")
                         .and_then(|c| c.parse::<usize>().ok())
                         .unwrap_or(1);
                     out.extend(std::iter::repeat_n(' ', count.min(1024)));
-                } else if every || named(rules.paragraphs, &name) {
+                } else if every || named(rules.paragraphs, name) {
                     push_line(&mut out);
                 }
             }
             Event::End(e) => {
-                let name = e.local_name().as_ref().to_owned();
-                if in_keep_list(&name) {
+                let local_name = e.local_name();
+                let name: &str = local_name.as_ref();
+                if in_keep_list(name) {
                     keep_depth = keep_depth.saturating_sub(1);
                 }
-                if every || named(rules.paragraphs, &name) {
+                if every || named(rules.paragraphs, name) {
                     push_line(&mut out);
                 }
             }
@@ -254,6 +256,9 @@ pub(crate) fn extract(xml: &str, rules: &Rules, deadline: Deadline) -> (String, 
 }
 
 fn attributes(e: &BytesStart<'_>, name: &str, rules: &Rules, out: &mut String) {
+    if rules.attributes.is_empty() {
+        return;
+    }
     for &(element, attr) in rules.attributes {
         if element != name {
             continue;

@@ -599,3 +599,180 @@ fn unsupported_and_binary_content() {
     assert_eq!(summary.content_type, "application/octet-stream");
     assert!(sink.parts.is_empty() && sink.problems.is_empty());
 }
+
+#[test]
+fn legacy_xls_every_sheet() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hidden-sheet.xls"
+    ))
+    .unwrap();
+    let (summary, sink) = extract(&bytes);
+    assert_eq!(summary.content_type, "application/vnd.ms-excel");
+    assert!(sink.problems.is_empty(), "{:?}", sink.problems);
+    let list = sink.at("一覧");
+    assert!(list.contains("山田太郎\t123456789018"), "{list:?}");
+    assert!(list.contains("3.5"), "{list:?}");
+    assert_eq!(sink.at("秘密"), "隠しシートの社外秘\n");
+}
+
+/// A minimal Word 97 file: a FIB pointing at a piece table with one UTF-16 piece and one
+/// compressed (8-bit) piece.
+fn word97(unicode: &str, ascii: &str) -> Vec<u8> {
+    let mut word = vec![0u8; 0x400];
+    word[0..2].copy_from_slice(&0xA5ECu16.to_le_bytes());
+    word[0x0A..0x0C].copy_from_slice(&0x0200u16.to_le_bytes()); // 1Table
+    let units: Vec<u8> = unicode.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let unicode_at = word.len();
+    word.extend_from_slice(&units);
+    let ascii_at = word.len();
+    word.extend_from_slice(ascii.as_bytes());
+    let n1 = unicode.encode_utf16().count() as u32;
+    let n2 = ascii.len() as u32;
+    let mut plc = Vec::new();
+    for cp in [0, n1, n1 + n2] {
+        plc.extend_from_slice(&cp.to_le_bytes());
+    }
+    for fc in [unicode_at as u32, (ascii_at as u32 * 2) | 0x4000_0000] {
+        plc.extend_from_slice(&0u16.to_le_bytes());
+        plc.extend_from_slice(&fc.to_le_bytes());
+        plc.extend_from_slice(&0u16.to_le_bytes());
+    }
+    let mut clx = vec![0x02];
+    clx.extend_from_slice(&(plc.len() as u32).to_le_bytes());
+    clx.extend_from_slice(&plc);
+    word[0x1A2..0x1A6].copy_from_slice(&0u32.to_le_bytes());
+    word[0x1A6..0x1AA].copy_from_slice(&(clx.len() as u32).to_le_bytes());
+    cfb(&[("WordDocument", &word), ("1Table", &clx)])
+}
+
+#[test]
+fn legacy_doc_piece_table() {
+    let (summary, sink) = extract(&word97("社外秘の議事録\r表\u{7}", " ascii part\r"));
+    assert_eq!(summary.content_type, "application/msword");
+    assert!(sink.problems.is_empty(), "{:?}", sink.problems);
+    assert_eq!(sink.all(), "社外秘の議事録\n表\t ascii part\n");
+}
+
+#[test]
+fn legacy_doc_encrypted_flag() {
+    let mut doc = word97("x", "y");
+    // Flip fEncrypted in the FIB copy inside the compound file.
+    let at = doc
+        .windows(2)
+        .position(|w| w == 0xA5ECu16.to_le_bytes())
+        .unwrap();
+    doc[at + 0x0A + 1] |= 0x01;
+    let (_, sink) = extract(&doc);
+    assert_eq!(sink.problem_kinds(), [(String::new(), "encrypted")]);
+}
+
+#[test]
+fn zip_appended_to_a_picture_is_read() {
+    let mut polyglot = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+    polyglot.extend_from_slice(&zip(&[("hidden.txt", "画像に隠した社外秘".as_bytes())]));
+    let (summary, sink) = extract(&polyglot);
+    assert_eq!(summary.content_type, "image/png");
+    assert_eq!(
+        sink.at("hidden.txt"),
+        "画像に隠した社外秘",
+        "{:?}",
+        sink.problems
+    );
+}
+
+#[test]
+fn reader_with_a_wrong_length_and_a_tiny_input_limit() {
+    let archive = zip(&[("a.txt", &vec![b'a'; 300_000])]);
+    let mut padded = archive.clone();
+    padded.resize(archive.len().max(100_000), 0);
+    let limits = Limits {
+        max_input_bytes: 1_000,
+        ..Limits::default()
+    };
+    let mut sink = Collect::default();
+    // The caller claims the content is empty: the limit still holds, nothing panics.
+    let summary = Extractor::new(limits)
+        .extract_reader(&mut std::io::Cursor::new(&padded[..]), 0, &mut sink)
+        .unwrap();
+    assert_eq!(summary.content_type, "application/zip");
+    assert_eq!(sink.problem_kinds(), [(String::new(), "too_large")]);
+}
+
+#[test]
+fn outlook_msg_properties_and_attachments() {
+    use std::io::Write;
+    let subject: Vec<u8> = "件名：社外秘"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let body: Vec<u8> = "本文：関係者外秘"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let attached = docx(&w_p(&["添付文書の極秘"]), &[]);
+    let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+    file.create_stream("__substg1.0_0037001F")
+        .unwrap()
+        .write_all(&subject)
+        .unwrap();
+    file.create_stream("__substg1.0_1000001F")
+        .unwrap()
+        .write_all(&body)
+        .unwrap();
+    file.create_storage("__attach_version1.0_#00000000")
+        .unwrap();
+    file.create_stream("__attach_version1.0_#00000000/__substg1.0_37010102")
+        .unwrap()
+        .write_all(&attached)
+        .unwrap();
+    file.flush().unwrap();
+    let msg = file.into_inner().into_inner();
+    let (summary, sink) = extract(&msg);
+    assert_eq!(summary.content_type, "application/x-ole-storage");
+    assert!(sink.problems.is_empty(), "{:?}", sink.problems);
+    let text = sink.all();
+    assert!(
+        text.contains("件名：社外秘") && text.contains("本文：関係者外秘"),
+        "{text:?}"
+    );
+    assert!(
+        sink.at("attachment 1 > word/document.xml")
+            .contains("添付文書の極秘"),
+        "{:?}",
+        sink.locations()
+    );
+}
+
+#[test]
+fn docx_simple_field_instructions() {
+    let body = r#"<w:p><w:fldSimple w:instr=" DOCPROPERTY 社外秘区分 "><w:r><w:t>値</w:t></w:r></w:fldSimple></w:p>"#;
+    let (_, sink) = extract(&docx(body, &[]));
+    let text = sink.at("word/document.xml");
+    assert!(
+        text.contains("DOCPROPERTY 社外秘区分") && text.contains("値"),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn legacy_ppt_text_atoms() {
+    let chars: Vec<u8> = "スライドの社外秘"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut stream = Vec::new();
+    stream.extend_from_slice(&0x000Fu16.to_le_bytes()); // a container
+    stream.extend_from_slice(&0x03E8u16.to_le_bytes());
+    stream.extend_from_slice(&(8 + chars.len() as u32).to_le_bytes());
+    stream.extend_from_slice(&0u16.to_le_bytes()); // TextCharsAtom
+    stream.extend_from_slice(&0x0FA0u16.to_le_bytes());
+    stream.extend_from_slice(&(chars.len() as u32).to_le_bytes());
+    stream.extend_from_slice(&chars);
+    let (summary, sink) = extract(&cfb(&[
+        ("PowerPoint Document", &stream),
+        ("Current User", b"x"),
+    ]));
+    assert_eq!(summary.content_type, "application/vnd.ms-powerpoint");
+    assert!(sink.all().contains("スライドの社外秘"), "{:?}", sink.parts);
+}
