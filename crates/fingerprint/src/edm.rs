@@ -117,6 +117,12 @@ impl EdmKey {
         h.finish()
     }
 
+    /// Seed of the quick pre-filter hash (derived from the key, so the filter bits say
+    /// nothing to someone without it).
+    fn quick_seed(&self) -> u64 {
+        self.hash(b"\0mamori edm quick filter")
+    }
+
     /// A value stored in each table to recognise the key it was made with.
     fn check_value(&self) -> u64 {
         self.hash(b"\0mamori edm key check")
@@ -172,6 +178,8 @@ pub struct EdmTable {
     hashes: Vec<u64>,
     row_ids: Vec<u32>,
     cols: Vec<u8>,
+    /// Quick pre-filter over the cells (see [`quick_step`]), about 16 bits per cell.
+    filter: Vec<u64>,
     buckets: Vec<u32>,
 }
 
@@ -278,6 +286,8 @@ impl EdmTable {
             });
         }
         let mut entries: Vec<(u64, u32, u8)> = Vec::new();
+        let mut quick: Vec<u64> = Vec::new();
+        let quick_seed = key.quick_seed();
         let mut report = EdmBuildReport::default();
         let mut length_mask = 0u64;
         let mut record = csv::StringRecord::new();
@@ -306,6 +316,7 @@ impl EdmTable {
                 }
                 length_mask |= 1 << (chars - 1);
                 entries.push((key.hash(cell.as_bytes()), row, col as u8));
+                quick.push(quick_step(quick_seed, cell.as_bytes()));
                 report.cells += 1;
             }
         }
@@ -324,6 +335,7 @@ impl EdmTable {
             hashes: entries.iter().map(|e| e.0).collect(),
             row_ids: entries.iter().map(|e| e.1).collect(),
             cols: entries.iter().map(|e| e.2).collect(),
+            filter: build_filter(quick.len(), quick.iter().copied()),
             buckets: Vec::new(),
         };
         table.rebuild_buckets();
@@ -371,7 +383,7 @@ impl EdmTable {
     }
     /// Bytes the table takes in memory (about its file size).
     pub fn memory_bytes(&self) -> usize {
-        self.hashes.len() * 13 + self.buckets.len() * 4
+        self.hashes.len() * 13 + self.buckets.len() * 4 + self.filter.len() * 8
     }
 
     /// True when `key` is the key the table was made with.
@@ -424,6 +436,10 @@ impl EdmTable {
         for &c in &self.cols {
             w.u8(c);
         }
+        w.u64(self.filter.len() as u64);
+        for &f in &self.filter {
+            w.u64(f);
+        }
         w.finish()
     }
 
@@ -466,7 +482,15 @@ impl EdmTable {
         let hashes = r.u64_array(count, "cell hashes")?;
         let row_ids = r.u32_array(count, "cell rows")?;
         let cols = r.u8_array(count, "cell columns")?;
+        let filter_words = r.u64()?;
+        let filter = r.u64_array(filter_words, "cell filter")?;
         r.expect_end()?;
+        if filter.len() < 64 || !filter.len().is_power_of_two() {
+            return Err(format!(
+                "cell filter of {} words (a power of two >= 64 expected)",
+                filter.len()
+            ));
+        }
         if min_cells == 0 || window == 0 {
             return Err(format!(
                 "min_cells {min_cells} and window {window} must be positive"
@@ -494,6 +518,7 @@ impl EdmTable {
             hashes,
             row_ids,
             cols,
+            filter,
             buckets: Vec::new(),
         };
         table.rebuild_buckets();
@@ -510,6 +535,34 @@ impl EdmTable {
     pub fn save(&self, path: &Path) -> Result<()> {
         codec::write_atomic(path, &self.to_bytes())
     }
+}
+
+/// One step of the quick pre-filter hash (FNV-1a over bytes from a keyed seed): cheap enough
+/// to extend a candidate cell character by character, so that the keyed SipHash runs only on
+/// candidates the filter lets through.
+#[inline]
+fn quick_step(h: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(h, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[inline]
+fn filter_bit(filter: &[u64], h: u64) -> bool {
+    let mask = (filter.len() as u64 * 64) - 1;
+    let bit = crate::winnow::mix64(h) & mask;
+    filter[(bit >> 6) as usize] & (1 << (bit & 63)) != 0
+}
+
+fn build_filter(cells: usize, quick: impl Iterator<Item = u64>) -> Vec<u64> {
+    let bits = (cells * 16).next_power_of_two().clamp(1 << 12, 1 << 31);
+    let mut filter = vec![0u64; bits / 64];
+    let mask = (bits - 1) as u64;
+    for h in quick {
+        let bit = crate::winnow::mix64(h) & mask;
+        filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+    }
+    filter
 }
 
 /// Table names become file names and detector ids: keep them simple.
@@ -578,6 +631,9 @@ impl CompactStream {
             if c.is_ascii() {
                 lower_buf[0] = c.to_ascii_lowercase();
                 n = 1;
+            } else if crate::normalize::is_caseless_japanese_letter(c) {
+                lower_buf[0] = c;
+                n = 1;
             } else {
                 for l in c.to_lowercase().filter(|l| l.is_alphanumeric()).take(3) {
                     lower_buf[n] = l;
@@ -623,19 +679,20 @@ impl TableScan {
         if mask == 0 {
             return;
         }
+        let max_len = 64 - mask.leading_zeros() as usize;
+        let seed = key.quick_seed();
         for start in 0..n {
             if !stream.cut[start] {
                 continue;
             }
-            let mut lengths = mask;
-            while lengths != 0 {
-                let len = lengths.trailing_zeros() as usize + 1;
-                lengths &= lengths - 1;
-                let end = start + len;
-                if end > n {
-                    break;
+            let mut quick = seed;
+            for end in start + 1..=n.min(start + max_len) {
+                quick = quick_step(quick, stream.slice(end - 1, end));
+                let len = end - start;
+                if mask & (1 << (len - 1)) == 0 || !stream.cut[end] {
+                    continue;
                 }
-                if !stream.cut[end] {
+                if !filter_bit(&table.filter, quick) {
                     continue;
                 }
                 let (lo, hi) = table.lookup(key.hash(stream.slice(start, end)));
