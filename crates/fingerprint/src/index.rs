@@ -246,9 +246,10 @@ impl FingerprintIndex {
         out
     }
 
-    /// Registers the extracted text of a document. Takes effect at the next
+    /// Registers the extracted text of a document and returns how many distinct fingerprints
+    /// it has (before boilerplate is removed). Takes effect at the next
     /// [`FingerprintIndex::commit`] (which [`FingerprintIndex::save`] does).
-    pub fn add_document(&mut self, name: &str, level: &str, text: &str) -> Result<()> {
+    pub fn add_document(&mut self, name: &str, level: &str, text: &str) -> Result<u32> {
         check_label("name", name)?;
         check_label("level", level)?;
         if self.documents.iter().any(|d| d.name == name) {
@@ -267,7 +268,7 @@ impl FingerprintIndex {
             text_bytes: text.len() as u64,
             added_unix: now_unix(),
         });
-        Ok(())
+        Ok(fps.len() as u32)
     }
 
     /// Declares `text` common (letterheads, disclaimers, templates): its fingerprints never
