@@ -109,8 +109,8 @@ fn reformatted(text: &str, rng: &mut Rng) -> String {
     out
 }
 
-/// A contiguous excerpt starting at a random place: `min_chars` non-blank characters (or, for
-/// English, `min_words` words).
+/// A contiguous excerpt starting at a random place: `size` letters and digits (punctuation,
+/// symbols and spaces come along but do not count), or, for English, `size` words.
 fn excerpt(text: &str, english: bool, size: usize, rng: &mut Rng) -> String {
     if english {
         let words: Vec<&str> = text.split_whitespace().collect();
@@ -119,7 +119,7 @@ fn excerpt(text: &str, english: bool, size: usize, rng: &mut Rng) -> String {
         return words[start..start + size].join(" ");
     }
     let chars: Vec<char> = text.chars().collect();
-    let nonblank = chars.iter().filter(|c| !c.is_whitespace()).count();
+    let nonblank = chars.iter().filter(|c| c.is_alphanumeric()).count();
     let size = size.min(nonblank);
     // pick a start such that enough non-blank characters follow
     let mut starts = Vec::new();
@@ -128,7 +128,7 @@ fn excerpt(text: &str, english: bool, size: usize, rng: &mut Rng) -> String {
         if seen + size <= nonblank {
             starts.push(i);
         }
-        if !c.is_whitespace() {
+        if c.is_alphanumeric() {
             seen += 1;
         }
     }
@@ -140,7 +140,7 @@ fn excerpt(text: &str, english: bool, size: usize, rng: &mut Rng) -> String {
             break;
         }
         out.push(c);
-        if !c.is_whitespace() {
+        if c.is_alphanumeric() {
             taken += 1;
         }
     }
@@ -162,7 +162,7 @@ fn nonblank_len(text: &str, english: bool) -> usize {
     if english {
         text.split_whitespace().count()
     } else {
-        text.chars().filter(|c| !c.is_whitespace()).count()
+        text.chars().filter(|c| c.is_alphanumeric()).count()
     }
 }
 
@@ -398,7 +398,7 @@ fn quality(corpus: &Path) {
                     );
                 }
             }
-            for (b, d, text) in derived.iter().filter(|x| x.0 == 0) {
+            for (b, d, text) in derived.iter().filter(|x| x.0 == 0 || x.0 == 3) {
                 let doc = &index.documents()[*d];
                 if index
                     .scan_text(text, 6)
