@@ -754,7 +754,11 @@ impl Tally {
                 entry.run = 1;
                 entry.pending.clear();
             }
-            if entry.run < self.min_run {
+            // A short document cannot produce a long run: ask at most for all of it.
+            let needed = index.documents.get(d as usize).map_or(self.min_run, |doc| {
+                self.min_run.min(doc.fingerprints.max(1))
+            });
+            if entry.run < needed {
                 entry.pending.push(hash);
                 continue;
             }
@@ -875,6 +879,22 @@ mod tests {
         let hits = index.scan_text(&body[..body.len() / 2], DEFAULT_MIN_SHARED);
         assert_eq!(hits.len(), 4, "{hits:?}");
         assert!(hits.iter().all(|h| h.containment > 0.3), "{hits:?}");
+    }
+
+    #[test]
+    fn short_document_with_few_fingerprints_is_found_whole() {
+        // A document of exactly 3 fingerprints: fewer than the run length of 4.
+        let probe = FingerprintIndex::with_seed(IndexParams::default(), 99);
+        let short = (100..300)
+            .map(|n| para(4000, n))
+            .find(|t| probe.fingerprints_of(t).len() == 3)
+            .unwrap();
+        let index = index_with(&[("short", short.clone()), ("long", para(4001, 3000))]);
+        assert_eq!(index.documents()[0].fingerprints, 3);
+        let mail = format!("{}{short}{}", para(4002, 300), para(4003, 300));
+        let hits = index.scan_text(&mail, DEFAULT_MIN_SHARED);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].document.name, "short");
     }
 
     #[test]
