@@ -171,8 +171,11 @@ pub struct EdmTable {
     min_cells: u32,
     window: u32,
     rows: u32,
-    /// Bit `L - 1` set when some cell is `L` normalised characters long.
-    length_mask: u64,
+    /// Per class of a cell's first character (digit, letter, CJK): bit `L - 1` set when some
+    /// cell starting with that class is `L` normalised characters long. Candidates in scanned
+    /// text are only tried at these lengths (Japanese names are short even when addresses and
+    /// mail addresses are long).
+    length_masks: [u64; 3],
     key_check: u64,
     /// Entries sorted by (hash, row, column).
     hashes: Vec<u64>,
@@ -289,7 +292,7 @@ impl EdmTable {
         let mut quick: Vec<u64> = Vec::new();
         let quick_seed = key.quick_seed();
         let mut report = EdmBuildReport::default();
-        let mut length_mask = 0u64;
+        let mut length_masks = [0u64; 3];
         let mut record = csv::StringRecord::new();
         loop {
             match csv.read_record(&mut record) {
@@ -314,7 +317,8 @@ impl EdmTable {
                     report.skipped_cells += 1;
                     continue;
                 }
-                length_mask |= 1 << (chars - 1);
+                let first = cell.chars().next().map_or(CharClass::Word, class_of);
+                length_masks[first as usize] |= 1 << (chars - 1);
                 entries.push((key.hash(cell.as_bytes()), row, col as u8));
                 quick.push(quick_step(quick_seed, cell.as_bytes()));
                 report.cells += 1;
@@ -330,7 +334,7 @@ impl EdmTable {
             min_cells: options.min_cells,
             window: options.window.max(1),
             rows: report.rows as u32,
-            length_mask,
+            length_masks,
             key_check: key.check_value(),
             hashes: entries.iter().map(|e| e.0).collect(),
             row_ids: entries.iter().map(|e| e.1).collect(),
@@ -423,7 +427,9 @@ impl EdmTable {
         w.u32(self.min_cells);
         w.u32(self.window);
         w.u32(self.rows);
-        w.u64(self.length_mask);
+        for mask in self.length_masks {
+            w.u64(mask);
+        }
         w.u64(self.key_check);
         w.u64(self.hashes.len() as u64);
         w.bytes.reserve(self.hashes.len() * 13 + 4);
@@ -475,7 +481,7 @@ impl EdmTable {
         let min_cells = r.u32()?;
         let window = r.u32()?;
         let rows = r.u32()?;
-        let length_mask = r.u64()?;
+        let length_masks = [r.u64()?, r.u64()?, r.u64()?];
         let key_check = r.u64()?;
         let count = r.u64()?;
         r.check_room(count, 13, "cells")?;
@@ -513,7 +519,7 @@ impl EdmTable {
             min_cells,
             window,
             rows,
-            length_mask,
+            length_masks,
             key_check,
             hashes,
             row_ids,
@@ -583,10 +589,11 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum CharClass {
-    Digit,
-    Word,
-    Cjk,
+    Digit = 0,
+    Word = 1,
+    Cjk = 2,
 }
 
 fn class_of(c: char) -> CharClass {
@@ -607,6 +614,8 @@ struct CompactStream {
     offsets: Vec<u32>,
     /// `cut[p]`: a cell may start or end before character `p` (`p == len` is the end).
     cut: Vec<bool>,
+    /// Class of each character.
+    class: Vec<CharClass>,
 }
 
 impl CompactStream {
@@ -614,6 +623,7 @@ impl CompactStream {
         self.text.clear();
         self.offsets.clear();
         self.cut.clear();
+        self.class.clear();
         let nfkc = if text.is_ascii() {
             std::borrow::Cow::Borrowed(text)
         } else {
@@ -647,6 +657,7 @@ impl CompactStream {
                     || class == CharClass::Cjk;
                 self.offsets.push(self.text.len() as u32);
                 self.cut.push(cut);
+                self.class.push(class);
                 self.text.push(l);
                 previous = Some(class);
                 gap = false;
@@ -675,16 +686,19 @@ struct TableScan {
 impl TableScan {
     fn collect(&mut self, table: &EdmTable, key: &EdmKey, stream: &CompactStream, base: u64) {
         let n = stream.chars();
-        let mask = table.length_mask;
-        if mask == 0 {
+        if table.length_masks.iter().all(|&m| m == 0) {
             return;
         }
-        let max_len = 64 - mask.leading_zeros() as usize;
         let seed = key.quick_seed();
         for start in 0..n {
             if !stream.cut[start] {
                 continue;
             }
+            let mask = table.length_masks[stream.class[start] as usize];
+            if mask == 0 {
+                continue;
+            }
+            let max_len = 64 - mask.leading_zeros() as usize;
             let mut quick = seed;
             for end in start + 1..=n.min(start + max_len) {
                 quick = quick_step(quick, stream.slice(end - 1, end));
