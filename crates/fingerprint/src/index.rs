@@ -706,7 +706,8 @@ pub(crate) struct Tally {
 /// in its run (tolerates an edited word or a line break moved inside the copied text).
 const RUN_GAP: u64 = 3;
 
-/// Consecutive matches of one document needed before they count (see [`Tally`]).
+/// Consecutive matches of one document needed before they count: copying gives runs of
+/// matches, coincidental shared phrases give isolated ones (see `docs/benchmarks.md`).
 pub const DEFAULT_MIN_RUN: u32 = 4;
 
 #[derive(Debug, Default, Clone)]
