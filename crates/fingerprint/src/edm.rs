@@ -55,6 +55,8 @@ pub const MAX_CELL_CHARS: usize = 64;
 pub const MAX_ANCHOR_ROWS: usize = 256;
 /// Most cell hits kept per scanned document (bounds memory on hostile input).
 const MAX_HITS: usize = 1 << 20;
+/// Most (anchor row, nearby cell) pairs examined per table and document.
+const MAX_PAIRING_STEPS: u64 = 50_000_000;
 /// Most columns in one table (column numbers are stored in a byte).
 const MAX_COLUMNS: usize = 255;
 
@@ -721,7 +723,10 @@ impl TableScan {
         let window = u64::from(table.window);
         // row -> bit set of matched columns
         let mut matched: BTreeMap<u32, Vec<bool>> = BTreeMap::new();
-        for (i, &(pos, lo, hi)) in self.hits.iter().enumerate() {
+        // Bounds the pairing work on hostile text full of registered values: past the budget,
+        // what was found so far is reported.
+        let mut budget = MAX_PAIRING_STEPS;
+        'anchors: for (i, &(pos, lo, hi)) in self.hits.iter().enumerate() {
             if (hi - lo) as usize > MAX_ANCHOR_ROWS {
                 continue;
             }
@@ -740,6 +745,10 @@ impl TableScan {
                     if from + j == i {
                         continue;
                     }
+                    if budget == 0 {
+                        break 'anchors;
+                    }
+                    budget -= 1;
                     let range = lo2 as usize..hi2 as usize;
                     let rows = &table.row_ids[range.clone()];
                     let at = rows.partition_point(|&r| r < row);
