@@ -55,6 +55,8 @@ pub const MAX_CELL_CHARS: usize = 64;
 pub const MAX_ANCHOR_ROWS: usize = 256;
 /// Most cell hits kept per scanned document (bounds memory on hostile input).
 const MAX_HITS: usize = 1 << 20;
+/// Most (anchor row, nearby cell) pairs examined per table and document.
+const MAX_PAIRING_STEPS: u64 = 50_000_000;
 /// Most columns in one table (column numbers are stored in a byte).
 const MAX_COLUMNS: usize = 255;
 
@@ -117,6 +119,12 @@ impl EdmKey {
         h.finish()
     }
 
+    /// Seed of the quick pre-filter hash (derived from the key, so the filter bits say
+    /// nothing to someone without it).
+    fn quick_seed(&self) -> u64 {
+        self.hash(b"\0mamori edm quick filter")
+    }
+
     /// A value stored in each table to recognise the key it was made with.
     fn check_value(&self) -> u64 {
         self.hash(b"\0mamori edm key check")
@@ -165,13 +173,18 @@ pub struct EdmTable {
     min_cells: u32,
     window: u32,
     rows: u32,
-    /// Bit `L - 1` set when some cell is `L` normalised characters long.
-    length_mask: u64,
+    /// Per class of a cell's first character (digit, letter, CJK): bit `L - 1` set when some
+    /// cell starting with that class is `L` normalised characters long. Candidates in scanned
+    /// text are only tried at these lengths (Japanese names are short even when addresses and
+    /// mail addresses are long).
+    length_masks: [u64; 3],
     key_check: u64,
     /// Entries sorted by (hash, row, column).
     hashes: Vec<u64>,
     row_ids: Vec<u32>,
     cols: Vec<u8>,
+    /// Quick pre-filter over the cells (see [`quick_step`]), about 16 bits per cell.
+    filter: Vec<u64>,
     buckets: Vec<u32>,
 }
 
@@ -278,8 +291,10 @@ impl EdmTable {
             });
         }
         let mut entries: Vec<(u64, u32, u8)> = Vec::new();
+        let mut quick: Vec<u64> = Vec::new();
+        let quick_seed = key.quick_seed();
         let mut report = EdmBuildReport::default();
-        let mut length_mask = 0u64;
+        let mut length_masks = [0u64; 3];
         let mut record = csv::StringRecord::new();
         loop {
             match csv.read_record(&mut record) {
@@ -304,8 +319,10 @@ impl EdmTable {
                     report.skipped_cells += 1;
                     continue;
                 }
-                length_mask |= 1 << (chars - 1);
+                let first = cell.chars().next().map_or(CharClass::Word, class_of);
+                length_masks[first as usize] |= 1 << (chars - 1);
                 entries.push((key.hash(cell.as_bytes()), row, col as u8));
+                quick.push(quick_step(quick_seed, cell.as_bytes()));
                 report.cells += 1;
             }
         }
@@ -319,11 +336,12 @@ impl EdmTable {
             min_cells: options.min_cells,
             window: options.window.max(1),
             rows: report.rows as u32,
-            length_mask,
+            length_masks,
             key_check: key.check_value(),
             hashes: entries.iter().map(|e| e.0).collect(),
             row_ids: entries.iter().map(|e| e.1).collect(),
             cols: entries.iter().map(|e| e.2).collect(),
+            filter: build_filter(quick.len(), quick.iter().copied()),
             buckets: Vec::new(),
         };
         table.rebuild_buckets();
@@ -371,7 +389,7 @@ impl EdmTable {
     }
     /// Bytes the table takes in memory (about its file size).
     pub fn memory_bytes(&self) -> usize {
-        self.hashes.len() * 13 + self.buckets.len() * 4
+        self.hashes.len() * 13 + self.buckets.len() * 4 + self.filter.len() * 8
     }
 
     /// True when `key` is the key the table was made with.
@@ -411,7 +429,9 @@ impl EdmTable {
         w.u32(self.min_cells);
         w.u32(self.window);
         w.u32(self.rows);
-        w.u64(self.length_mask);
+        for mask in self.length_masks {
+            w.u64(mask);
+        }
         w.u64(self.key_check);
         w.u64(self.hashes.len() as u64);
         w.bytes.reserve(self.hashes.len() * 13 + 4);
@@ -423,6 +443,10 @@ impl EdmTable {
         }
         for &c in &self.cols {
             w.u8(c);
+        }
+        w.u64(self.filter.len() as u64);
+        for &f in &self.filter {
+            w.u64(f);
         }
         w.finish()
     }
@@ -459,14 +483,22 @@ impl EdmTable {
         let min_cells = r.u32()?;
         let window = r.u32()?;
         let rows = r.u32()?;
-        let length_mask = r.u64()?;
+        let length_masks = [r.u64()?, r.u64()?, r.u64()?];
         let key_check = r.u64()?;
         let count = r.u64()?;
         r.check_room(count, 13, "cells")?;
         let hashes = r.u64_array(count, "cell hashes")?;
         let row_ids = r.u32_array(count, "cell rows")?;
         let cols = r.u8_array(count, "cell columns")?;
+        let filter_words = r.u64()?;
+        let filter = r.u64_array(filter_words, "cell filter")?;
         r.expect_end()?;
+        if filter.len() < 64 || !filter.len().is_power_of_two() {
+            return Err(format!(
+                "cell filter of {} words (a power of two >= 64 expected)",
+                filter.len()
+            ));
+        }
         if min_cells == 0 || window == 0 {
             return Err(format!(
                 "min_cells {min_cells} and window {window} must be positive"
@@ -489,11 +521,12 @@ impl EdmTable {
             min_cells,
             window,
             rows,
-            length_mask,
+            length_masks,
             key_check,
             hashes,
             row_ids,
             cols,
+            filter,
             buckets: Vec::new(),
         };
         table.rebuild_buckets();
@@ -510,6 +543,34 @@ impl EdmTable {
     pub fn save(&self, path: &Path) -> Result<()> {
         codec::write_atomic(path, &self.to_bytes())
     }
+}
+
+/// One step of the quick pre-filter hash (FNV-1a over bytes from a keyed seed): cheap enough
+/// to extend a candidate cell character by character, so that the keyed SipHash runs only on
+/// candidates the filter lets through.
+#[inline]
+fn quick_step(h: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(h, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[inline]
+fn filter_bit(filter: &[u64], h: u64) -> bool {
+    let mask = (filter.len() as u64 * 64) - 1;
+    let bit = crate::winnow::mix64(h) & mask;
+    filter[(bit >> 6) as usize] & (1 << (bit & 63)) != 0
+}
+
+fn build_filter(cells: usize, quick: impl Iterator<Item = u64>) -> Vec<u64> {
+    let bits = (cells * 16).next_power_of_two().clamp(1 << 12, 1 << 31);
+    let mut filter = vec![0u64; bits / 64];
+    let mask = (bits - 1) as u64;
+    for h in quick {
+        let bit = crate::winnow::mix64(h) & mask;
+        filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+    }
+    filter
 }
 
 /// Table names become file names and detector ids: keep them simple.
@@ -530,10 +591,11 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum CharClass {
-    Digit,
-    Word,
-    Cjk,
+    Digit = 0,
+    Word = 1,
+    Cjk = 2,
 }
 
 fn class_of(c: char) -> CharClass {
@@ -554,6 +616,8 @@ struct CompactStream {
     offsets: Vec<u32>,
     /// `cut[p]`: a cell may start or end before character `p` (`p == len` is the end).
     cut: Vec<bool>,
+    /// Class of each character.
+    class: Vec<CharClass>,
 }
 
 impl CompactStream {
@@ -561,6 +625,7 @@ impl CompactStream {
         self.text.clear();
         self.offsets.clear();
         self.cut.clear();
+        self.class.clear();
         let nfkc = if text.is_ascii() {
             std::borrow::Cow::Borrowed(text)
         } else {
@@ -578,6 +643,9 @@ impl CompactStream {
             if c.is_ascii() {
                 lower_buf[0] = c.to_ascii_lowercase();
                 n = 1;
+            } else if crate::normalize::is_caseless_japanese_letter(c) {
+                lower_buf[0] = c;
+                n = 1;
             } else {
                 for l in c.to_lowercase().filter(|l| l.is_alphanumeric()).take(3) {
                     lower_buf[n] = l;
@@ -591,6 +659,7 @@ impl CompactStream {
                     || class == CharClass::Cjk;
                 self.offsets.push(self.text.len() as u32);
                 self.cut.push(cut);
+                self.class.push(class);
                 self.text.push(l);
                 previous = Some(class);
                 gap = false;
@@ -619,23 +688,27 @@ struct TableScan {
 impl TableScan {
     fn collect(&mut self, table: &EdmTable, key: &EdmKey, stream: &CompactStream, base: u64) {
         let n = stream.chars();
-        let mask = table.length_mask;
-        if mask == 0 {
+        if table.length_masks.iter().all(|&m| m == 0) {
             return;
         }
+        let seed = key.quick_seed();
         for start in 0..n {
             if !stream.cut[start] {
                 continue;
             }
-            let mut lengths = mask;
-            while lengths != 0 {
-                let len = lengths.trailing_zeros() as usize + 1;
-                lengths &= lengths - 1;
-                let end = start + len;
-                if end > n {
-                    break;
+            let mask = table.length_masks[stream.class[start] as usize];
+            if mask == 0 {
+                continue;
+            }
+            let max_len = 64 - mask.leading_zeros() as usize;
+            let mut quick = seed;
+            for end in start + 1..=n.min(start + max_len) {
+                quick = quick_step(quick, stream.slice(end - 1, end));
+                let len = end - start;
+                if mask & (1 << (len - 1)) == 0 || !stream.cut[end] {
+                    continue;
                 }
-                if !stream.cut[end] {
+                if !filter_bit(&table.filter, quick) {
                     continue;
                 }
                 let (lo, hi) = table.lookup(key.hash(stream.slice(start, end)));
@@ -650,7 +723,10 @@ impl TableScan {
         let window = u64::from(table.window);
         // row -> bit set of matched columns
         let mut matched: BTreeMap<u32, Vec<bool>> = BTreeMap::new();
-        for (i, &(pos, lo, hi)) in self.hits.iter().enumerate() {
+        // Bounds the pairing work on hostile text full of registered values: past the budget,
+        // what was found so far is reported.
+        let mut budget = MAX_PAIRING_STEPS;
+        'anchors: for (i, &(pos, lo, hi)) in self.hits.iter().enumerate() {
             if (hi - lo) as usize > MAX_ANCHOR_ROWS {
                 continue;
             }
@@ -669,6 +745,10 @@ impl TableScan {
                     if from + j == i {
                         continue;
                     }
+                    if budget == 0 {
+                        break 'anchors;
+                    }
+                    budget -= 1;
                     let range = lo2 as usize..hi2 as usize;
                     let rows = &table.row_ids[range.clone()];
                     let at = rows.partition_point(|&r| r < row);

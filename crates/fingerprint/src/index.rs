@@ -246,9 +246,10 @@ impl FingerprintIndex {
         out
     }
 
-    /// Registers the extracted text of a document. Takes effect at the next
+    /// Registers the extracted text of a document and returns how many distinct fingerprints
+    /// it has (before boilerplate is removed). Takes effect at the next
     /// [`FingerprintIndex::commit`] (which [`FingerprintIndex::save`] does).
-    pub fn add_document(&mut self, name: &str, level: &str, text: &str) -> Result<()> {
+    pub fn add_document(&mut self, name: &str, level: &str, text: &str) -> Result<u32> {
         check_label("name", name)?;
         check_label("level", level)?;
         if self.documents.iter().any(|d| d.name == name) {
@@ -267,7 +268,7 @@ impl FingerprintIndex {
             text_bytes: text.len() as u64,
             added_unix: now_unix(),
         });
-        Ok(())
+        Ok(fps.len() as u32)
     }
 
     /// Declares `text` common (letterheads, disclaimers, templates): its fingerprints never
@@ -705,7 +706,8 @@ pub(crate) struct Tally {
 /// in its run (tolerates an edited word or a line break moved inside the copied text).
 const RUN_GAP: u64 = 3;
 
-/// Consecutive matches of one document needed before they count (see [`Tally`]).
+/// Consecutive matches of one document needed before they count: copying gives runs of
+/// matches, coincidental shared phrases give isolated ones (see `docs/benchmarks.md`).
 pub const DEFAULT_MIN_RUN: u32 = 4;
 
 #[derive(Debug, Default, Clone)]
@@ -753,7 +755,11 @@ impl Tally {
                 entry.run = 1;
                 entry.pending.clear();
             }
-            if entry.run < self.min_run {
+            // A short document cannot produce a long run: ask at most for all of it.
+            let needed = index.documents.get(d as usize).map_or(self.min_run, |doc| {
+                self.min_run.min(doc.fingerprints.max(1))
+            });
+            if entry.run < needed {
                 entry.pending.push(hash);
                 continue;
             }
@@ -874,6 +880,22 @@ mod tests {
         let hits = index.scan_text(&body[..body.len() / 2], DEFAULT_MIN_SHARED);
         assert_eq!(hits.len(), 4, "{hits:?}");
         assert!(hits.iter().all(|h| h.containment > 0.3), "{hits:?}");
+    }
+
+    #[test]
+    fn short_document_with_few_fingerprints_is_found_whole() {
+        // A document of exactly 3 fingerprints: fewer than the run length of 4.
+        let probe = FingerprintIndex::with_seed(IndexParams::default(), 99);
+        let short = (100..300)
+            .map(|n| para(4000, n))
+            .find(|t| probe.fingerprints_of(t).len() == 3)
+            .unwrap();
+        let index = index_with(&[("short", short.clone()), ("long", para(4001, 3000))]);
+        assert_eq!(index.documents()[0].fingerprints, 3);
+        let mail = format!("{}{short}{}", para(4002, 300), para(4003, 300));
+        let hits = index.scan_text(&mail, DEFAULT_MIN_SHARED);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].document.name, "short");
     }
 
     #[test]

@@ -10,14 +10,18 @@
 //!   format, reflowed, re-spaced or converted to full-width, yields the same fingerprints.
 //!   Scanned text is reported with the registered document's name, level, and two ratios: how
 //!   much of the document is present (containment) and how much of the text comes from it
-//!   (coverage). Hashes found in several registered documents or in declared common text
-//!   (letterheads, disclaimers) are ignored.
+//!   (coverage). Hashes found in several registered documents (near-duplicate versions count
+//!   once) or in declared common text (letterheads, disclaimers) are ignored, and a match
+//!   counts only within a run of consecutive matches of the same document, which is what
+//!   copying produces and coincidental shared phrases do not. Defaults (k = 10, window 31,
+//!   6 shared fingerprints, runs of 4) are measured in `docs/benchmarks.md`.
 //! * **Exact data match** ([`EdmTable`], [`EdmDetector`]): each cell of a table of sensitive
 //!   records is stored as a keyed hash; a record is reported when several distinct cells of the
 //!   same row appear close together.
 //!
 //! Both detectors plug into the inspection engine through
-//! [`mamori_inspect::DocumentDetector`]. Index and table files hold hashes only, never text,
+//! [`mamori_inspect::DocumentDetector`]; [`FingerprintStore::load_detectors`] loads whatever a
+//! data directory holds (`<data-dir>/fingerprints/`). Index and table files hold hashes only, never text,
 //! are written atomically and are validated (checksum, bounds, ordering) when loaded.
 //!
 //! ```

@@ -52,8 +52,7 @@ fn push_normalized_char(c: char, out: &mut String) {
     }
     // Fast path for the bulk of Japanese text: kanji, hiragana and katakana letters have no
     // case and are letters (checked by the `cjk_fast_path_agrees` test).
-    if matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | '\u{30FC}')
-    {
+    if is_caseless_japanese_letter(c) {
         out.push(c);
         return;
     }
@@ -67,6 +66,13 @@ fn push_normalized_char(c: char, out: &mut String) {
             out.push(lower);
         }
     }
+}
+
+/// Kanji, hiragana and katakana letters and the long vowel mark: letters without case, the
+/// bulk of Japanese text (checked by the `cjk_fast_path_agrees` test).
+#[inline]
+pub(crate) fn is_caseless_japanese_letter(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | '\u{30FC}')
 }
 
 #[cfg(test)]

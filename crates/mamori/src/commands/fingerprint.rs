@@ -118,6 +118,25 @@ pub fn run(args: FingerprintArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Holds an exclusive lock on `<index>.lock` while an index is read, changed and written, so
+/// that two registrations at once do not lose each other's documents.
+fn lock_index(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", Path::new(&lock_path).display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", Path::new(&lock_path).display()))?;
+    Ok(file)
+}
+
 fn open_or_create(path: &Path) -> anyhow::Result<FingerprintIndex> {
     if path.exists() {
         Ok(FingerprintIndex::load(path)?)
@@ -215,6 +234,7 @@ fn add(
     paths: &[PathBuf],
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    let _lock = lock_index(index_path)?;
     let mut index = open_or_create(index_path)?;
     let files = expand_paths(paths, name)?;
     let mut added = Vec::new();
@@ -230,8 +250,7 @@ fn add(
                 }
                 index.remove_document(&doc_name)?;
             }
-            index.add_document(&doc_name, level, &text)?;
-            Ok(index.fingerprints_of(&text).len() as u32)
+            Ok(index.add_document(&doc_name, level, &text)?)
         })();
         match result {
             Ok(fingerprints) => {
@@ -268,6 +287,7 @@ fn add(
 }
 
 fn common(index_path: &Path, paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let _lock = lock_index(index_path)?;
     let mut index = open_or_create(index_path)?;
     let mut total = 0;
     for (file, _) in expand_paths(paths, None)? {
@@ -320,6 +340,10 @@ fn list(index_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn remove(index_path: &Path, names: &[String], json: bool) -> anyhow::Result<ExitCode> {
+    if !index_path.exists() {
+        open_existing(index_path)?;
+    }
+    let _lock = lock_index(index_path)?;
     let mut index = open_existing(index_path)?;
     let mut removed = Vec::new();
     for name in names {
