@@ -5,11 +5,18 @@
 mod support;
 
 fn main() -> std::io::Result<()> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "pdf-samples".into());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "pdf-samples".into());
     std::fs::create_dir_all(&dir)?;
-    let mut samples: Vec<(String, Vec<u8>)> =
-        support::readable_samples().into_iter().map(|s| (s.name.to_owned(), s.bytes)).collect();
-    samples.push(("identity_without_to_unicode".into(), support::identity_without_to_unicode()));
+    let mut samples: Vec<(String, Vec<u8>)> = support::readable_samples()
+        .into_iter()
+        .map(|s| (s.name.to_owned(), s.bytes))
+        .collect();
+    samples.push((
+        "identity_without_to_unicode".into(),
+        support::identity_without_to_unicode(),
+    ));
     samples.push(("scanned".into(), support::scanned(true)));
     for (name, bytes) in samples {
         let path = std::path::Path::new(&dir).join(format!("{name}.pdf"));

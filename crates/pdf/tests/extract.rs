@@ -16,7 +16,11 @@ fn every_sample_yields_its_expected_text() {
     for sample in readable_samples() {
         let text = read(&sample.bytes).text();
         for expected in &sample.expected {
-            assert!(text.contains(expected), "{}: {expected:?} not in {text:?}", sample.name);
+            assert!(
+                text.contains(expected),
+                "{}: {expected:?} not in {text:?}",
+                sample.name
+            );
         }
     }
 }
@@ -24,7 +28,10 @@ fn every_sample_yields_its_expected_text() {
 #[test]
 fn latin_text_keeps_words_split_across_tj_elements() {
     let text = read(&latin_helvetica());
-    assert_eq!(text.pages, ["Confidential\nTop Secret Report\nCafé “quoted” naïve"]);
+    assert_eq!(
+        text.pages,
+        ["Confidential\nTop Secret Report\nCafé “quoted” naïve"]
+    );
     assert_eq!(text.pages_without_text, 0);
 }
 
@@ -55,7 +62,10 @@ fn vertical_writing_keeps_a_column_together() {
 
 #[test]
 fn flate_content_streams_are_inflated() {
-    assert_eq!(read(&flate_content()).pages, ["Compressed stream with Confidential text"]);
+    assert_eq!(
+        read(&flate_content()).pages,
+        ["Compressed stream with Confidential text"]
+    );
 }
 
 #[test]
@@ -69,29 +79,46 @@ fn pages_come_out_in_order() {
     let text = read(&multi_page(5));
     assert_eq!(text.pages.len(), 5);
     for (i, page) in text.pages.iter().enumerate() {
-        assert_eq!(*page, format!("Page {} of 5\nSection {} body", i + 1, i + 1));
+        assert_eq!(
+            *page,
+            format!("Page {} of 5\nSection {} body", i + 1, i + 1)
+        );
     }
 }
 
 #[test]
 fn info_dictionary_and_xmp_are_read() {
     let text = read(&with_metadata());
-    let get = |key: &str| text.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let get = |key: &str| {
+        text.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
     assert_eq!(get("Title"), Some("社外秘 報告書"));
     assert_eq!(get("Author"), Some("Jérôme"));
     assert_eq!(get("MSIP_Label_0000_Name"), Some("Confidential"));
     assert_eq!(get("dc:title"), Some("極秘 計画"));
-    assert_eq!(extract_metadata(&with_metadata(), &PdfLimits::default()).unwrap(), text.metadata);
+    assert_eq!(
+        extract_metadata(&with_metadata(), &PdfLimits::default()).unwrap(),
+        text.metadata
+    );
 }
 
 #[test]
 fn identity_h_without_to_unicode_is_no_text_layer_not_garbage() {
-    assert_eq!(extract(&identity_without_to_unicode(), &PdfLimits::default()), Err(PdfError::NoTextLayer));
+    assert_eq!(
+        extract(&identity_without_to_unicode(), &PdfLimits::default()),
+        Err(PdfError::NoTextLayer)
+    );
 }
 
 #[test]
 fn scanned_pages_are_counted() {
-    assert_eq!(extract(&scanned(false), &PdfLimits::default()), Err(PdfError::NoTextLayer));
+    assert_eq!(
+        extract(&scanned(false), &PdfLimits::default()),
+        Err(PdfError::NoTextLayer)
+    );
     let mixed = read(&scanned(true));
     assert_eq!(mixed.pages, ["Cover page", ""]);
     assert_eq!(mixed.pages_without_text, 1);
@@ -110,7 +137,10 @@ fn blank_pages_are_not_missing_text() {
 
 fn encrypt(bytes: &[u8], user_password: &str) -> Vec<u8> {
     let mut doc = lopdf::Document::load_mem(bytes).unwrap();
-    let id = lopdf::Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Hexadecimal);
+    let id = lopdf::Object::String(
+        b"0123456789abcdef".to_vec(),
+        lopdf::StringFormat::Hexadecimal,
+    );
     doc.trailer.set("ID", vec![id.clone(), id]);
     let version = lopdf::EncryptionVersion::V2 {
         document: &doc,
@@ -130,7 +160,10 @@ fn encrypt(bytes: &[u8], user_password: &str) -> Vec<u8> {
 fn encrypted_with_a_user_password_is_reported() {
     let locked = encrypt(&latin_helvetica(), "user-secret");
     assert!(locked.windows(8).any(|w| w == b"/Encrypt"));
-    assert_eq!(extract(&locked, &PdfLimits::default()), Err(PdfError::Encrypted));
+    assert_eq!(
+        extract(&locked, &PdfLimits::default()),
+        Err(PdfError::Encrypted)
+    );
 }
 
 #[test]
@@ -148,7 +181,10 @@ fn a_bare_encrypt_entry_without_a_usable_dictionary_is_not_read_as_plain() {
         "/Encrypt << /Filter /Standard /V 1 /R 2 /O <00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF> \
          /U <FFEEDDCCBBAA99887766554433221100FFEEDDCCBBAA99887766554433221100> /P -4 >> /ID [<0123456789ABCDEF0123456789ABCDEF> <0123456789ABCDEF0123456789ABCDEF>]",
     );
-    assert_eq!(extract(&bytes, &PdfLimits::default()), Err(PdfError::Encrypted));
+    assert_eq!(
+        extract(&bytes, &PdfLimits::default()),
+        Err(PdfError::Encrypted)
+    );
 }
 
 #[test]
@@ -156,41 +192,84 @@ fn object_streams_and_xref_streams_are_read() {
     let mut doc = lopdf::Document::load_mem(&identity_to_unicode()).unwrap();
     let mut modern = Vec::new();
     doc.save_modern(&mut modern).unwrap();
-    assert!(modern.windows(7).any(|w| w == b"/ObjStm"), "the sample should use object streams");
+    assert!(
+        modern.windows(7).any(|w| w == b"/ObjStm"),
+        "the sample should use object streams"
+    );
     assert_eq!(read(&modern).pages, ["社外秘\n番号：123456789018"]);
 }
 
 #[test]
 fn a_stream_bomb_hits_the_stream_limit() {
     let bomb = bomb(64 << 20);
-    assert!(bomb.len() < 200_000, "the bomb should be small: {}", bomb.len());
-    let limits = PdfLimits { max_stream_bytes: 1 << 20, ..PdfLimits::default() };
-    assert_eq!(extract(&bomb, &limits), Err(PdfError::LimitExceeded("stream bytes")));
-    let limits = PdfLimits { max_total_decoded: 1 << 20, ..PdfLimits::default() };
-    assert_eq!(extract(&bomb, &limits), Err(PdfError::LimitExceeded("total decoded bytes")));
+    assert!(
+        bomb.len() < 200_000,
+        "the bomb should be small: {}",
+        bomb.len()
+    );
+    let limits = PdfLimits {
+        max_stream_bytes: 1 << 20,
+        ..PdfLimits::default()
+    };
+    assert_eq!(
+        extract(&bomb, &limits),
+        Err(PdfError::LimitExceeded("stream bytes"))
+    );
+    let limits = PdfLimits {
+        max_total_decoded: 1 << 20,
+        ..PdfLimits::default()
+    };
+    assert_eq!(
+        extract(&bomb, &limits),
+        Err(PdfError::LimitExceeded("total decoded bytes"))
+    );
 }
 
 #[test]
 fn many_small_streams_hit_the_total_limit() {
     let text = multi_page(50);
-    let limits = PdfLimits { max_total_decoded: 2000, ..PdfLimits::default() };
-    assert_eq!(extract(&text, &limits), Err(PdfError::LimitExceeded("total decoded bytes")));
+    let limits = PdfLimits {
+        max_total_decoded: 2000,
+        ..PdfLimits::default()
+    };
+    assert_eq!(
+        extract(&text, &limits),
+        Err(PdfError::LimitExceeded("total decoded bytes"))
+    );
 }
 
 #[test]
 fn page_and_object_limits_are_enforced() {
     let doc = multi_page(20);
-    let limits = PdfLimits { max_pages: 19, ..PdfLimits::default() };
-    assert_eq!(extract(&doc, &limits), Err(PdfError::LimitExceeded("pages")));
-    let limits = PdfLimits { max_pages: 20, ..PdfLimits::default() };
+    let limits = PdfLimits {
+        max_pages: 19,
+        ..PdfLimits::default()
+    };
+    assert_eq!(
+        extract(&doc, &limits),
+        Err(PdfError::LimitExceeded("pages"))
+    );
+    let limits = PdfLimits {
+        max_pages: 20,
+        ..PdfLimits::default()
+    };
     assert_eq!(extract(&doc, &limits).unwrap().pages.len(), 20);
-    let limits = PdfLimits { max_objects: 10, ..PdfLimits::default() };
-    assert_eq!(extract(&doc, &limits), Err(PdfError::LimitExceeded("objects")));
+    let limits = PdfLimits {
+        max_objects: 10,
+        ..PdfLimits::default()
+    };
+    assert_eq!(
+        extract(&doc, &limits),
+        Err(PdfError::LimitExceeded("objects"))
+    );
 }
 
 #[test]
 fn a_past_deadline_times_out() {
-    let limits = PdfLimits { deadline: Some(Instant::now() - Duration::from_secs(1)), ..PdfLimits::default() };
+    let limits = PdfLimits {
+        deadline: Some(Instant::now() - Duration::from_secs(1)),
+        ..PdfLimits::default()
+    };
     assert_eq!(extract(&multi_page(3), &limits), Err(PdfError::Timeout));
 }
 
@@ -201,21 +280,41 @@ fn a_deadline_stops_a_huge_content_stream() {
     doc.font("F1", HELVETICA);
     doc.page_flate(&b"BT /F1 12 Tf 1 0 Td (x) Tj ET q Q ".repeat(400_000));
     let bytes = doc.build();
-    let limits = PdfLimits { deadline: Some(Instant::now() + Duration::from_millis(1)), ..PdfLimits::default() };
+    let limits = PdfLimits {
+        deadline: Some(Instant::now() + Duration::from_millis(1)),
+        ..PdfLimits::default()
+    };
     std::thread::sleep(Duration::from_millis(2));
     assert_eq!(extract(&bytes, &limits), Err(PdfError::Timeout));
 }
 
 #[test]
 fn garbage_and_truncated_files_are_corrupt_never_a_panic() {
-    assert!(matches!(extract(b"", &PdfLimits::default()), Err(PdfError::Corrupt(_))));
-    assert!(matches!(extract(b"hello world", &PdfLimits::default()), Err(PdfError::Corrupt(_))));
-    assert!(matches!(extract(b"%PDF-1.4\n", &PdfLimits::default()), Err(PdfError::Corrupt(_))));
+    assert!(matches!(
+        extract(b"", &PdfLimits::default()),
+        Err(PdfError::Corrupt(_))
+    ));
+    assert!(matches!(
+        extract(b"hello world", &PdfLimits::default()),
+        Err(PdfError::Corrupt(_))
+    ));
+    assert!(matches!(
+        extract(b"%PDF-1.4\n", &PdfLimits::default()),
+        Err(PdfError::Corrupt(_))
+    ));
     for sample in readable_samples() {
-        for cut in [9, 20, sample.bytes.len() / 3, sample.bytes.len() / 2, sample.bytes.len() - 30] {
+        for cut in [
+            9,
+            20,
+            sample.bytes.len() / 3,
+            sample.bytes.len() / 2,
+            sample.bytes.len() - 30,
+        ] {
             // Any outcome but a panic is acceptable; lopdf recovers many truncated files.
             match extract(&sample.bytes[..cut], &PdfLimits::default()) {
-                Err(PdfError::Panicked(message)) => panic!("{} cut at {cut}: panicked: {message}", sample.name),
+                Err(PdfError::Panicked(message)) => {
+                    panic!("{} cut at {cut}: panicked: {message}", sample.name)
+                }
                 _ => {}
             }
         }
@@ -229,5 +328,9 @@ fn a_broken_xref_is_recovered() {
     bytes.truncate(xref);
     bytes.extend_from_slice(b"trailer\n<< /Root 3 0 R >>\n%%EOF\n");
     let text = extract(&bytes, &PdfLimits::default());
-    assert!(matches!(&text, Ok(t) if t.text().contains("Confidential")) || matches!(text, Err(PdfError::Corrupt(_))), "{text:?}");
+    assert!(
+        matches!(&text, Ok(t) if t.text().contains("Confidential"))
+            || matches!(text, Err(PdfError::Corrupt(_))),
+        "{text:?}"
+    );
 }

@@ -90,9 +90,12 @@ pub struct Doc {
     pages: Vec<u32>,
     info: Option<String>,
     metadata: Option<u32>,
+    /// The pages' `/MediaBox`; US Letter unless set.
+    pub media_box: Option<String>,
 }
 
-pub const HELVETICA: &str = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>";
+pub const HELVETICA: &str =
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>";
 
 impl Doc {
     pub fn new() -> Doc {
@@ -153,13 +156,24 @@ impl Doc {
 
     /// Adds an XMP packet to the catalog.
     pub fn xmp(&mut self, packet: &str) {
-        self.metadata = Some(self.writer.add_stream("/Type /Metadata /Subtype /XML", packet.as_bytes()));
+        self.metadata = Some(
+            self.writer
+                .add_stream("/Type /Metadata /Subtype /XML", packet.as_bytes()),
+        );
     }
 
     /// The resources dictionary shared by all pages.
     pub fn resources(&self) -> String {
-        let fonts: String = self.fonts.iter().map(|(n, id)| format!("/{n} {id} 0 R ")).collect();
-        let xobjects: String = self.xobjects.iter().map(|(n, id)| format!("/{n} {id} 0 R ")).collect();
+        let fonts: String = self
+            .fonts
+            .iter()
+            .map(|(n, id)| format!("/{n} {id} 0 R "))
+            .collect();
+        let xobjects: String = self
+            .xobjects
+            .iter()
+            .map(|(n, id)| format!("/{n} {id} 0 R "))
+            .collect();
         format!("<< /Font << {fonts}>> /XObject << {xobjects}>> >>")
     }
 
@@ -173,19 +187,34 @@ impl Doc {
         let resources = self.resources();
         let resources = self.writer.add(resources);
         let pages = self.writer.reserve();
+        let media_box = self
+            .media_box
+            .clone()
+            .unwrap_or_else(|| "0 0 612 792".into());
         let kids: Vec<u32> = self
             .pages
             .iter()
             .map(|content| {
                 self.writer.add(format!(
-                    "<< /Type /Page /Parent {pages} 0 R /MediaBox [0 0 612 792] /Resources {resources} 0 R /Contents {content} 0 R >>"
+                    "<< /Type /Page /Parent {pages} 0 R /MediaBox [{media_box}] /Resources {resources} 0 R /Contents {content} 0 R >>"
                 ))
             })
             .collect();
         let kid_refs: String = kids.iter().map(|k| format!("{k} 0 R ")).collect();
-        self.writer.set(pages, format!("<< /Type /Pages /Kids [{kid_refs}] /Count {} >>", kids.len()));
-        let metadata = self.metadata.map(|m| format!("/Metadata {m} 0 R")).unwrap_or_default();
-        let root = self.writer.add(format!("<< /Type /Catalog /Pages {pages} 0 R {metadata} >>"));
+        self.writer.set(
+            pages,
+            format!(
+                "<< /Type /Pages /Kids [{kid_refs}] /Count {} >>",
+                kids.len()
+            ),
+        );
+        let metadata = self
+            .metadata
+            .map(|m| format!("/Metadata {m} 0 R"))
+            .unwrap_or_default();
+        let root = self.writer.add(format!(
+            "<< /Type /Catalog /Pages {pages} 0 R {metadata} >>"
+        ));
         let mut trailer = trailer_extra.to_owned();
         if let Some(info) = &self.info {
             let info = self.writer.add(format!("<< {info} >>"));
@@ -222,7 +251,11 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Encodes text with an `encoding_rs` encoding (Shift_JIS, EUC-JP).
 pub fn encode(encoding: &'static encoding_rs::Encoding, text: &str) -> Vec<u8> {
     let (bytes, _, unmappable) = encoding.encode(text);
-    assert!(!unmappable, "{text} is not representable in {}", encoding.name());
+    assert!(
+        !unmappable,
+        "{text} is not representable in {}",
+        encoding.name()
+    );
     bytes.into_owned()
 }
 
@@ -240,7 +273,11 @@ fn identity_codes(text: &str, map: &[(u16, &str)]) -> String {
     let mut out = String::new();
     for ch in text.chars() {
         let s = ch.to_string();
-        let code = map.iter().find(|(_, t)| *t == s).map(|(c, _)| *c).expect("code for char");
+        let code = map
+            .iter()
+            .find(|(_, t)| *t == s)
+            .map(|(c, _)| *c)
+            .expect("code for char");
         write!(out, "{code:04X}").unwrap();
     }
     out
@@ -273,7 +310,7 @@ pub fn identity_to_unicode() -> Vec<u8> {
         (0x0119, "9"),
         (0x0120, "番"),
         (0x0121, "号"),
-        (0x0122, "：" ),
+        (0x0122, "："),
     ];
     let mut doc = Doc::new();
     doc.cjk_font("F1", "Identity-H", Some(&to_unicode(&map)));
@@ -297,7 +334,10 @@ pub fn ucs2(text: &str) -> Vec<u8> {
 }
 
 pub fn jis_row_cell(text: &str) -> Vec<u8> {
-    encode(encoding_rs::EUC_JP, text).into_iter().map(|b| b & 0x7F).collect()
+    encode(encoding_rs::EUC_JP, text)
+        .into_iter()
+        .map(|b| b & 0x7F)
+        .collect()
 }
 
 pub fn flate_content() -> Vec<u8> {
@@ -323,7 +363,12 @@ pub fn multi_page(pages: usize) -> Vec<u8> {
     let mut doc = Doc::new();
     doc.font("F1", HELVETICA);
     for n in 1..=pages {
-        doc.page(format!("BT /F1 12 Tf 72 720 Td (Page {n} of {pages}) Tj 0 -16 Td (Section {n} body) Tj ET").as_bytes());
+        doc.page(
+            format!(
+                "BT /F1 12 Tf 72 720 Td (Page {n} of {pages}) Tj 0 -16 Td (Section {n} body) Tj ET"
+            )
+            .as_bytes(),
+        );
     }
     doc.build()
 }
@@ -389,8 +434,16 @@ pub fn readable_samples() -> Vec<Sample> {
             bytes: latin_helvetica(),
             expected: vec!["Confidential", "Top Secret Report", "Café “quoted” naïve"],
         },
-        Sample { name: "identity_to_unicode", bytes: identity_to_unicode(), expected: vec!["社外秘", "番号：123456789018"] },
-        Sample { name: "unijis_ucs2", bytes: predefined("UniJIS-UCS2-H", ucs2), expected: vec!["極秘資料", "社外秘"] },
+        Sample {
+            name: "identity_to_unicode",
+            bytes: identity_to_unicode(),
+            expected: vec!["社外秘", "番号：123456789018"],
+        },
+        Sample {
+            name: "unijis_ucs2",
+            bytes: predefined("UniJIS-UCS2-H", ucs2),
+            expected: vec!["極秘資料", "社外秘"],
+        },
         Sample {
             name: "rksj",
             bytes: predefined("90ms-RKSJ-H", |t| encode(encoding_rs::SHIFT_JIS, t)),
@@ -401,15 +454,35 @@ pub fn readable_samples() -> Vec<Sample> {
             bytes: predefined("EUC-H", |t| encode(encoding_rs::EUC_JP, t)),
             expected: vec!["極秘資料", "社外秘"],
         },
-        Sample { name: "jis_h", bytes: predefined("H", jis_row_cell), expected: vec!["極秘資料", "社外秘"] },
+        Sample {
+            name: "jis_h",
+            bytes: predefined("H", jis_row_cell),
+            expected: vec!["極秘資料", "社外秘"],
+        },
         Sample {
             name: "flate",
             bytes: flate_content(),
             expected: vec!["Compressed stream with Confidential text"],
         },
-        Sample { name: "form_xobject", bytes: form_xobject(), expected: vec!["Body text", "Watermark Internal"] },
-        Sample { name: "multi_page", bytes: multi_page(3), expected: vec!["Page 1 of 3", "Page 3 of 3"] },
-        Sample { name: "metadata", bytes: with_metadata(), expected: vec!["Quarterly numbers"] },
-        Sample { name: "vertical", bytes: vertical(), expected: vec!["縦書きの社外秘"] },
+        Sample {
+            name: "form_xobject",
+            bytes: form_xobject(),
+            expected: vec!["Body text", "Watermark Internal"],
+        },
+        Sample {
+            name: "multi_page",
+            bytes: multi_page(3),
+            expected: vec!["Page 1 of 3", "Page 3 of 3"],
+        },
+        Sample {
+            name: "metadata",
+            bytes: with_metadata(),
+            expected: vec!["Quarterly numbers"],
+        },
+        Sample {
+            name: "vertical",
+            bytes: vertical(),
+            expected: vec!["縦書きの社外秘"],
+        },
     ]
 }
