@@ -513,11 +513,7 @@ impl<'d, 'b> Interpreter<'d, 'b> {
             operands.get(index)?.number()
         };
         match op {
-            b"q" => {
-                if self.saved.len() < MAX_STATE_DEPTH {
-                    self.saved.push(self.state.clone());
-                }
-            }
+            b"q" if self.saved.len() < MAX_STATE_DEPTH => self.saved.push(self.state.clone()),
             b"Q" => {
                 if let Some(state) = self.saved.pop() {
                     self.state = state;

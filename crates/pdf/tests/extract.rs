@@ -43,7 +43,8 @@ fn identity_h_with_to_unicode_reads_japanese_and_digits() {
 
 #[test]
 fn predefined_japanese_cmaps_read_without_to_unicode() {
-    let cases: [(&str, fn(&str) -> Vec<u8>); 4] = [
+    type Encoder = fn(&str) -> Vec<u8>;
+    let cases: [(&str, Encoder); 4] = [
         ("UniJIS-UCS2-H", ucs2),
         ("90ms-RKSJ-H", |t| encode(encoding_rs::SHIFT_JIS, t)),
         ("EUC-H", |t| encode(encoding_rs::EUC_JP, t)),
@@ -311,11 +312,10 @@ fn garbage_and_truncated_files_are_corrupt_never_a_panic() {
             sample.bytes.len() - 30,
         ] {
             // Any outcome but a panic is acceptable; lopdf recovers many truncated files.
-            match extract(&sample.bytes[..cut], &PdfLimits::default()) {
-                Err(PdfError::Panicked(message)) => {
-                    panic!("{} cut at {cut}: panicked: {message}", sample.name)
-                }
-                _ => {}
+            if let Err(PdfError::Panicked(message)) =
+                extract(&sample.bytes[..cut], &PdfLimits::default())
+            {
+                panic!("{} cut at {cut}: panicked: {message}", sample.name);
             }
         }
     }

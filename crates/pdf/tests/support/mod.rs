@@ -49,7 +49,7 @@ impl PdfWriter {
         let mut offsets = Vec::new();
         for (index, body) in self.objects.iter().enumerate() {
             offsets.push(out.len());
-            write!(out, "{} 0 obj\n", index + 1).unwrap();
+            writeln!(out, "{} 0 obj", index + 1).unwrap();
             out.extend_from_slice(body.as_deref().unwrap_or(b"null"));
             out.extend_from_slice(b"\nendobj\n");
         }
