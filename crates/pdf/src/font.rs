@@ -55,16 +55,19 @@ impl Predefined {
             Predefined::Utf8
         } else if name.starts_with("Uni") && name.contains("UTF32") {
             Predefined::Utf32
-        } else if name == "EUC-H" || name == "EUC-V" {
-            Predefined::EucJp
-        } else if name == "H" || name == "V" {
-            Predefined::JisRowCell
         } else if name.starts_with("GB") {
             Predefined::Gbk
         } else if name.starts_with("B5") || name.starts_with("ETen") || name.starts_with("HKscs") {
             Predefined::Big5
         } else if name.starts_with("KSC") {
             Predefined::EucKr
+        } else if matches!(name, "EUC-H" | "EUC-V" | "78-EUC-H" | "78-EUC-V") {
+            Predefined::EucJp
+        } else if matches!(
+            name,
+            "H" | "V" | "78-H" | "78-V" | "Add-H" | "Add-V" | "Ext-H" | "Ext-V" | "NWP-H" | "NWP-V"
+        ) {
+            Predefined::JisRowCell
         } else {
             return None;
         };
@@ -187,6 +190,15 @@ pub(crate) struct Font {
     pub(crate) vertical: bool,
     /// Type3 fonts scale glyph widths by their `/FontMatrix`.
     width_scale: f64,
+    /// CID → Unicode of the font's character collection, for CID-keyed (CFF) fonts of the
+    /// Adobe-Japan1 collection whose codes reach CIDs directly (`Identity-H`, embedded CMaps).
+    collection: Option<&'static CMap>,
+}
+
+/// Adobe's Adobe-Japan1-UCS2 CMap (BSD-3-Clause, copyright notice in the file), parsed once.
+fn adobe_japan1() -> &'static CMap {
+    static TABLE: std::sync::OnceLock<CMap> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| CMap::parse(include_bytes!("../data/Adobe-Japan1-UCS2")))
 }
 
 /// One glyph of a shown string.
@@ -338,6 +350,7 @@ impl Font {
             base_font,
             vertical: false,
             width_scale,
+            collection: None,
         })
     }
 
@@ -389,6 +402,21 @@ impl Font {
         };
         let mut widths = BTreeMap::new();
         let mut default_width = 1000.0;
+        let reaches_cids = matches!(code_map, CodeMap::Identity | CodeMap::Embedded(_, None));
+        let collection = descendant
+            .filter(|d| {
+                reaches_cids && name_of(doc, d.get(b"Subtype").ok()) == Some(b"CIDFontType0")
+            })
+            .and_then(|d| dict(doc, d.get(b"CIDSystemInfo").ok()))
+            .filter(|info| {
+                let string = |key: &[u8]| match info.get(key).ok().map(|o| filters::resolve(doc, o))
+                {
+                    Some(Object::String(s, _)) => s.clone(),
+                    _ => Vec::new(),
+                };
+                string(b"Registry") == b"Adobe" && string(b"Ordering") == b"Japan1"
+            })
+            .map(|_| adobe_japan1());
         if let Some(descendant) = descendant {
             default_width = descendant
                 .get(b"DW")
@@ -411,6 +439,7 @@ impl Font {
             base_font,
             vertical,
             width_scale: 1.0,
+            collection,
         })
     }
 
@@ -418,7 +447,7 @@ impl Font {
     /// `Identity-H` and unknown or embedded CMaps without a `/ToUnicode` map (what
     /// `cupsfilter`/`texttopdf` produce), whose bytes are glyph ids.
     pub(crate) fn has_text_mapping(&self) -> bool {
-        if self.to_unicode.is_some() {
+        if self.to_unicode.is_some() || self.collection.is_some() {
             return true;
         }
         match &self.kind {
@@ -517,6 +546,11 @@ impl Font {
                         cmap.cid(code),
                     ),
                 };
+                let text = text.or_else(|| {
+                    let cid = u16::try_from(cid?).ok()?;
+                    let mapped = self.collection?.lookup(&cid.to_be_bytes())?;
+                    (mapped != "\u{FFFD}").then(|| mapped.to_owned())
+                });
                 let width = match cid.and_then(|cid| cid_width(widths, cid)) {
                     Some(w) => w,
                     // Without a CID we cannot look widths up: half width for one-byte codes
@@ -677,6 +711,28 @@ mod tests {
         );
         // Bytes that are not Shift_JIS are reported, not guessed.
         assert_eq!(text(&font("90ms-RKSJ-H"), b"\x81\x20").1, 1);
+    }
+
+    #[test]
+    fn adobe_japan1_cids_read_without_to_unicode() {
+        let mut doc = Document::new();
+        let descendant = doc.add_object(dictionary! {
+            "Type" => "Font",
+            "Subtype" => "CIDFontType0",
+            "CIDSystemInfo" => dictionary! {
+                "Registry" => Object::string_literal("Adobe"),
+                "Ordering" => Object::string_literal("Japan1"),
+                "Supplement" => 6,
+            },
+        });
+        let font = load(
+            dictionary! { "Subtype" => "Type0", "Encoding" => "Identity-H", "DescendantFonts" => vec![descendant.into()] },
+            &doc,
+        );
+        assert!(font.has_text_mapping());
+        // CIDs 34 (A), 17 (0) and 2302 (社) of Adobe-Japan1.
+        assert_eq!(text(&font, b"\x00\x22\x00\x11\x08\xFE"), ("A0社".into(), 0));
+        assert_eq!(text(&font, b"\x00\x00").1, 1, "CID 0 (.notdef) is not text");
     }
 
     #[test]

@@ -112,13 +112,25 @@ impl Doc {
     /// Adds a Type0 font with a predefined or Identity CMap over a CIDFontType0 (Adobe-Japan1)
     /// descendant; `to_unicode` adds a ToUnicode stream.
     pub fn cjk_font(&mut self, name: &str, cmap: &str, to_unicode: Option<&[u8]>) -> u32 {
-        let descendant = self.writer.add(
-            "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /MS-Mincho \
-             /CIDSystemInfo << /Registry (Adobe) /Ordering (Japan1) /Supplement 2 >> \
+        self.cid_font(name, cmap, "CIDFontType0", "Japan1", to_unicode)
+    }
+
+    /// Adds a Type0 font over a descendant of the given subtype and CIDSystemInfo ordering.
+    pub fn cid_font(
+        &mut self,
+        name: &str,
+        cmap: &str,
+        subtype: &str,
+        ordering: &str,
+        to_unicode: Option<&[u8]>,
+    ) -> u32 {
+        let descendant = self.writer.add(format!(
+            "<< /Type /Font /Subtype /{subtype} /BaseFont /MS-Mincho \
+             /CIDSystemInfo << /Registry (Adobe) /Ordering ({ordering}) /Supplement 2 >> \
              /FontDescriptor << /Type /FontDescriptor /FontName /MS-Mincho /Flags 6 \
              /FontBBox [0 -141 1000 859] /ItalicAngle 0 /Ascent 859 /Descent -141 /CapHeight 700 /StemV 80 >> \
-             /DW 1000 /W [231 [500] 232 389 500] >>",
-        );
+             /DW 1000 /W [231 [500] 232 389 500] >>"
+        ));
         let to_unicode = match to_unicode {
             Some(map) => format!("/ToUnicode {} 0 R", self.writer.add_stream("", map)),
             None => String::new(),
@@ -340,6 +352,15 @@ pub fn jis_row_cell(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A CID-keyed font of the Adobe-Japan1 collection shown through Identity-H without ToUnicode:
+/// the CIDs are collection CIDs (2302 is 社, 34 is A, 17 is 0).
+pub fn japan1_identity() -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.cjk_font("F1", "Identity-H", None);
+    doc.page(b"BT /F1 14 Tf 72 720 Td <08FE00220011> Tj ET");
+    doc.build()
+}
+
 pub fn flate_content() -> Vec<u8> {
     let mut doc = Doc::new();
     doc.font("F1", HELVETICA);
@@ -387,9 +408,11 @@ pub fn with_metadata() -> Vec<u8> {
     doc.build()
 }
 
+/// What cupsfilter/texttopdf write: a TrueType CID font, Identity-H, no ToUnicode, so the
+/// codes are glyph ids with no way back to characters.
 pub fn identity_without_to_unicode() -> Vec<u8> {
     let mut doc = Doc::new();
-    doc.cjk_font("F1", "Identity-H", None);
+    doc.cid_font("F1", "Identity-H", "CIDFontType2", "Identity", None);
     doc.page(b"BT /F1 12 Tf 72 720 Td <0021002200230024> Tj ET");
     doc.build()
 }
@@ -453,6 +476,11 @@ pub fn readable_samples() -> Vec<Sample> {
             name: "euc",
             bytes: predefined("EUC-H", |t| encode(encoding_rs::EUC_JP, t)),
             expected: vec!["極秘資料", "社外秘"],
+        },
+        Sample {
+            name: "japan1_identity",
+            bytes: japan1_identity(),
+            expected: vec!["社A0"],
         },
         Sample {
             name: "jis_h",
