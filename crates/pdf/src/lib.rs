@@ -294,7 +294,14 @@ fn extract_document(
         if seen.readable_glyphs == 0 && (seen.unreadable_glyphs > 0 || seen.images > 0) {
             pages_without_text += 1;
         }
-        pages.push(seen.text);
+        let mut text = seen.text;
+        for extra in annotation_texts(doc, page, budget, &mut fonts)? {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&extra);
+        }
+        pages.push(text);
     }
     if pages_without_text == pages.len() {
         return Err(PdfError::NoTextLayer);
@@ -355,4 +362,104 @@ fn page_resources<'a>(doc: &'a Document, page: &'a Dictionary) -> Option<&'a Dic
         }
     }
     None
+}
+
+/// Most annotations read on one page.
+const MAX_ANNOTATIONS: usize = 4096;
+
+/// The text of a page's annotations: comments (`/Contents`), form field values (`/V`), stamp
+/// names (`/Confidential`…) and the text drawn by their appearance streams (stamps, free text,
+/// filled-in fields), which viewers and printers show although it is not in the page content.
+fn annotation_texts(
+    doc: &Document,
+    page: &Dictionary,
+    budget: &mut Budget,
+    fonts: &mut FontCache,
+) -> Result<Vec<String>, PdfError> {
+    let mut texts: Vec<String> = Vec::new();
+    let Some(Object::Array(annotations)) =
+        page.get(b"Annots").ok().map(|o| filters::resolve(doc, o))
+    else {
+        return Ok(texts);
+    };
+    let push = |texts: &mut Vec<String>, text: String| {
+        let text = text.trim();
+        if !text.is_empty() && !texts.iter().any(|t| t == text) {
+            texts.push(text.to_owned());
+        }
+    };
+    for annotation in annotations.iter().take(MAX_ANNOTATIONS) {
+        budget.check_time()?;
+        let Object::Dictionary(annotation) = filters::resolve(doc, annotation) else {
+            continue;
+        };
+        let name = |key: &[u8]| match annotation.get(key).ok().map(|o| filters::resolve(doc, o)) {
+            Some(Object::Name(n)) => Some(n.as_slice()),
+            _ => None,
+        };
+        let subtype = name(b"Subtype").unwrap_or_default();
+        if matches!(subtype, b"Link" | b"Popup") {
+            continue;
+        }
+        if let Some(stream) = appearance(doc, annotation, name(b"AS")) {
+            match filters::decode_stream(stream, doc, budget) {
+                Ok(content) => {
+                    let resources = match stream
+                        .dict
+                        .get(b"Resources")
+                        .ok()
+                        .map(|o| filters::resolve(doc, o))
+                    {
+                        Some(Object::Dictionary(d)) => Some(d),
+                        _ => None,
+                    };
+                    let seen =
+                        Interpreter::new(doc, budget, fonts).run_page(&content, resources)?;
+                    push(&mut texts, seen.text);
+                }
+                Err(DecodeError::Fatal(error)) => return Err(error),
+                Err(DecodeError::Unsupported) => {}
+            }
+        }
+        for key in [&b"Contents"[..], b"V", b"RC"] {
+            if let Some(Object::String(bytes, _)) =
+                annotation.get(key).ok().map(|o| filters::resolve(doc, o))
+            {
+                let text = encodings::decode_text_string(bytes);
+                // Rich text (`/RC`) is XHTML: keep its text only.
+                let text = if key == b"RC" {
+                    metadata::strip_tags(&text)
+                } else {
+                    text
+                };
+                push(&mut texts, text);
+            }
+        }
+        if subtype == b"Stamp"
+            && let Some(stamp) = name(b"Name")
+        {
+            push(&mut texts, String::from_utf8_lossy(stamp).into_owned());
+        }
+    }
+    Ok(texts)
+}
+
+/// The normal appearance stream of an annotation, picking the current state (`/AS`) when the
+/// appearance has several.
+fn appearance<'a>(
+    doc: &'a Document,
+    annotation: &'a Dictionary,
+    state: Option<&[u8]>,
+) -> Option<&'a lopdf::Stream> {
+    let Object::Dictionary(ap) = filters::resolve(doc, annotation.get(b"AP").ok()?) else {
+        return None;
+    };
+    match filters::resolve(doc, ap.get(b"N").ok()?) {
+        Object::Stream(stream) => Some(stream),
+        Object::Dictionary(states) => match filters::resolve(doc, states.get(state?).ok()?) {
+            Object::Stream(stream) => Some(stream),
+            _ => None,
+        },
+        _ => None,
+    }
 }

@@ -175,6 +175,29 @@ pub(crate) fn xmp_entries(xml: &str) -> Vec<(String, String)> {
     entries
 }
 
+/// The text of an XML or XHTML fragment (rich-text annotation contents), tags removed.
+pub(crate) fn strip_tags(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        match rest[lt..].find('>') {
+            Some(gt) => {
+                out.push(' ');
+                rest = &rest[lt + gt + 1..];
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    unescape(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `key="value"` and `key='value'` pairs of a tag.
 fn attributes(mut text: &str) -> Vec<(&str, &str)> {
     let mut out = Vec::new();
@@ -232,6 +255,15 @@ mod tests {
                 .iter()
                 .all(|(k, _)| !k.starts_with("xmlns") && k != "rdf:about")
         );
+    }
+
+    #[test]
+    fn rich_text_keeps_only_text() {
+        assert_eq!(
+            strip_tags("<body><p>社外秘 <b>draft</b></p><p>&amp; more</p></body>"),
+            "社外秘 draft & more"
+        );
+        assert_eq!(strip_tags("plain <unclosed"), "plain");
     }
 
     #[test]

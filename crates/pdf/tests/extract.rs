@@ -107,6 +107,15 @@ fn info_dictionary_and_xmp_are_read() {
 }
 
 #[test]
+fn annotations_comments_stamps_and_fields_are_read() {
+    let text = read(&annotated());
+    assert_eq!(
+        text.pages,
+        ["Application form\n社外秘コメント\nCONFIDENTIAL\nConfidential\nYamada Taro"]
+    );
+}
+
+#[test]
 fn identity_h_without_to_unicode_is_no_text_layer_not_garbage() {
     assert_eq!(
         extract(&identity_without_to_unicode(), &PdfLimits::default()),

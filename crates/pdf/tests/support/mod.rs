@@ -92,6 +92,8 @@ pub struct Doc {
     metadata: Option<u32>,
     /// The pages' `/MediaBox`; US Letter unless set.
     pub media_box: Option<String>,
+    /// Annotation dictionaries put on every page.
+    pub annotations: Vec<String>,
 }
 
 pub const HELVETICA: &str =
@@ -203,12 +205,29 @@ impl Doc {
             .media_box
             .clone()
             .unwrap_or_else(|| "0 0 612 792".into());
+        let annotations: Vec<u32> = self
+            .annotations
+            .clone()
+            .iter()
+            .map(|a| self.writer.add(a))
+            .collect();
+        let annots = if annotations.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "/Annots [{}]",
+                annotations
+                    .iter()
+                    .map(|a| format!("{a} 0 R "))
+                    .collect::<String>()
+            )
+        };
         let kids: Vec<u32> = self
             .pages
             .iter()
             .map(|content| {
                 self.writer.add(format!(
-                    "<< /Type /Page /Parent {pages} 0 R /MediaBox [{media_box}] /Resources {resources} 0 R /Contents {content} 0 R >>"
+                    "<< /Type /Page /Parent {pages} 0 R /MediaBox [{media_box}] /Resources {resources} 0 R /Contents {content} 0 R {annots} >>"
                 ))
             })
             .collect();
@@ -253,6 +272,35 @@ pub fn to_unicode(pairs: &[(u16, &str)]) -> Vec<u8> {
     }
     out.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
     out.into_bytes()
+}
+
+/// A page with a comment, a stamp with an appearance stream and a filled-in form field.
+pub fn annotated() -> Vec<u8> {
+    let mut doc = Doc::new();
+    let font = doc.font("F1", HELVETICA);
+    let stamp = doc.writer.add_stream(
+        &format!("/Type /XObject /Subtype /Form /BBox [0 0 200 50] /Resources << /Font << /F1 {font} 0 R >> >>"),
+        b"BT /F1 24 Tf 10 15 Td (CONFIDENTIAL) Tj ET",
+    );
+    let field = doc.writer.add_stream(
+        &format!("/Type /XObject /Subtype /Form /BBox [0 0 200 20] /Resources << /Font << /F1 {font} 0 R >> >>"),
+        b"/Tx BMC BT /F1 10 Tf 2 5 Td (Yamada Taro) Tj ET EMC",
+    );
+    doc.annotations = vec![
+        format!(
+            "<< /Type /Annot /Subtype /Text /Rect [10 10 30 30] /Contents <FEFF{}> >>",
+            utf16_hex("社外秘コメント")
+        ),
+        format!(
+            "<< /Type /Annot /Subtype /Stamp /Rect [300 600 500 650] /Name /Confidential /AP << /N {stamp} 0 R >> >>"
+        ),
+        format!(
+            "<< /Type /Annot /Subtype /Widget /FT /Tx /T (name) /V (Yamada Taro) /Rect [72 500 272 520] /AP << /N {field} 0 R >> >>"
+        ),
+        "<< /Type /Annot /Subtype /Link /Rect [0 0 1 1] /Contents (skipped link) >>".to_owned(),
+    ];
+    doc.page(b"BT /F1 12 Tf 72 720 Td (Application form) Tj ET");
+    doc.build()
 }
 
 /// Hex of bytes, for `<...> Tj`.
@@ -476,6 +524,17 @@ pub fn readable_samples() -> Vec<Sample> {
             name: "euc",
             bytes: predefined("EUC-H", |t| encode(encoding_rs::EUC_JP, t)),
             expected: vec!["極秘資料", "社外秘"],
+        },
+        Sample {
+            name: "annotated",
+            bytes: annotated(),
+            expected: vec![
+                "Application form",
+                "CONFIDENTIAL",
+                "社外秘コメント",
+                "Yamada Taro",
+                "Confidential",
+            ],
         },
         Sample {
             name: "japan1_identity",
