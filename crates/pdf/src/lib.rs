@@ -9,12 +9,18 @@
 //! * composite (Type 0) fonts through `/ToUnicode`, or through the predefined CJK CMaps whose
 //!   codes are a known encoding: `*-RKSJ-*` (Shift_JIS), `EUC-H/V`, `H/V` (JIS X 0208),
 //!   `Uni*-UCS2-*`, `Uni*-UTF16-*`, `Uni*-UTF8-*`, and the Chinese and Korean equivalents;
-//! * form XObjects, recursively.
+//! * CID-keyed fonts of the Adobe-Japan1 collection without `/ToUnicode`, through Adobe's
+//!   Adobe-Japan1-UCS2 table;
+//! * form XObjects, recursively, and annotations: comments, form field values, stamps and the
+//!   text of their appearance streams;
+//! * embedded files ([`PdfText::attachments`]), for the caller to inspect in turn; bookmarks
+//!   go into the metadata.
 //!
 //! Text that cannot be read is reported, never returned as garbage: `Identity-H` fonts without a
 //! `/ToUnicode` map (what `cupsfilter`/`texttopdf` produce) and scanned pages (images, no text)
-//! count in [`PdfText::pages_without_text`]; a document none of whose pages has a text layer is
-//! [`PdfError::NoTextLayer`]. Encrypted documents are read when the empty user password opens
+//! count in [`PdfText::pages_without_text`]; a document with nothing readable at all (no page
+//! with a text layer, no annotation text, no attachment) is [`PdfError::NoTextLayer`]
+//! ([`extract_metadata`] still reads its metadata). Encrypted documents are read when the empty user password opens
 //! them (documents that only restrict printing or copying) and are [`PdfError::Encrypted`]
 //! otherwise.
 //!
@@ -62,6 +68,7 @@
 
 mod cmap;
 mod content;
+mod embedded;
 mod encodings;
 mod filters;
 mod font;
@@ -73,6 +80,7 @@ use std::time::Instant;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::content::{FontCache, Interpreter};
+use crate::embedded::Attachments;
 use crate::filters::{Budget, DecodeError};
 
 /// Hard limits on what extracting one PDF may cost.
@@ -116,6 +124,18 @@ pub struct PdfText {
     /// any way to map glyphs to characters (`Identity-H` without `/ToUnicode`). Blank pages do
     /// not count.
     pub pages_without_text: usize,
+    /// Files embedded in the document (`/EmbeddedFiles` and file attachment annotations),
+    /// decoded, for the caller to inspect in turn.
+    pub attachments: Vec<PdfAttachment>,
+}
+
+/// A file embedded in a PDF.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PdfAttachment {
+    /// Its file name as the document gives it (may be empty or a path).
+    pub name: String,
+    /// Its decoded bytes.
+    pub data: Vec<u8>,
 }
 
 impl PdfText {
@@ -279,6 +299,9 @@ fn extract_document(
         ));
     }
     let metadata = metadata::read(doc, budget)?;
+    let mut attachments = Attachments::default();
+    attachments.collect_from_catalog(doc, budget)?;
+    let mut annotations_read = false;
     let mut fonts = FontCache::default();
     let mut pages = Vec::with_capacity(page_ids.len());
     let mut pages_without_text = 0;
@@ -295,7 +318,8 @@ fn extract_document(
             pages_without_text += 1;
         }
         let mut text = seen.text;
-        for extra in annotation_texts(doc, page, budget, &mut fonts)? {
+        for extra in annotation_texts(doc, page, budget, &mut fonts, &mut attachments)? {
+            annotations_read = true;
             if !text.is_empty() {
                 text.push('\n');
             }
@@ -303,13 +327,15 @@ fn extract_document(
         }
         pages.push(text);
     }
-    if pages_without_text == pages.len() {
+    let attachments = attachments.into_vec();
+    if pages_without_text == pages.len() && !annotations_read && attachments.is_empty() {
         return Err(PdfError::NoTextLayer);
     }
     Ok(PdfText {
         pages,
         metadata,
         pages_without_text,
+        attachments,
     })
 }
 
@@ -375,6 +401,7 @@ fn annotation_texts(
     page: &Dictionary,
     budget: &mut Budget,
     fonts: &mut FontCache,
+    attachments: &mut Attachments,
 ) -> Result<Vec<String>, PdfError> {
     let mut texts: Vec<String> = Vec::new();
     let Some(Object::Array(annotations)) =
@@ -434,6 +461,9 @@ fn annotation_texts(
                 };
                 push(&mut texts, text);
             }
+        }
+        if subtype == b"FileAttachment" {
+            attachments.collect_from_annotation(doc, annotation, budget)?;
         }
         if subtype == b"Stamp"
             && let Some(stamp) = name(b"Name")

@@ -37,6 +37,7 @@ pub(crate) fn read(doc: &Document, budget: &mut Budget) -> Result<Vec<(String, S
             );
         }
     }
+    outline_titles(doc, &mut entries);
     let xmp = doc
         .catalog()
         .ok()
@@ -54,6 +55,49 @@ pub(crate) fn read(doc: &Document, budget: &mut Budget) -> Result<Vec<(String, S
         }
     }
     Ok(entries)
+}
+
+/// Most bookmarks read.
+const MAX_OUTLINE_ITEMS: usize = 10_000;
+
+/// Bookmark titles, as `("Outline", title)` entries, in document order.
+fn outline_titles(doc: &Document, entries: &mut Vec<(String, String)>) {
+    let Some(Object::Dictionary(outlines)) = doc
+        .catalog()
+        .ok()
+        .and_then(|catalog| catalog.get(b"Outlines").ok())
+        .map(|o| filters::resolve(doc, o))
+    else {
+        return;
+    };
+    let mut seen = std::collections::HashSet::new();
+    // Items still to visit, the last to visit first.
+    let mut stack: Vec<&Object> = outlines.get(b"First").ok().into_iter().collect();
+    while let Some(item) = stack.pop() {
+        if seen.len() >= MAX_OUTLINE_ITEMS {
+            break;
+        }
+        if let Object::Reference(id) = item
+            && !seen.insert(*id)
+        {
+            continue;
+        }
+        let Object::Dictionary(item) = filters::resolve(doc, item) else {
+            continue;
+        };
+        if let Some(Object::String(bytes, _)) =
+            item.get(b"Title").ok().map(|o| filters::resolve(doc, o))
+        {
+            push(entries, "Outline".to_owned(), decode_text_string(bytes));
+        }
+        // Depth first: children before the next sibling.
+        if let Ok(next) = item.get(b"Next") {
+            stack.push(next);
+        }
+        if let Ok(first) = item.get(b"First") {
+            stack.push(first);
+        }
+    }
 }
 
 fn push(entries: &mut Vec<(String, String)>, key: String, value: String) {

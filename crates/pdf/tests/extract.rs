@@ -116,6 +116,45 @@ fn annotations_comments_stamps_and_fields_are_read() {
 }
 
 #[test]
+fn attachments_and_bookmarks_are_returned() {
+    let text = read(&attachments_and_outline());
+    let attachments: Vec<(&str, &[u8])> = text
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.data.as_slice()))
+        .collect();
+    assert_eq!(
+        attachments,
+        [
+            (
+                "顧客一覧.csv",
+                &b"customer,my_number\nYamada,123456789018\n"[..]
+            ),
+            ("note.txt", &b"attached note: Confidential"[..]),
+        ]
+    );
+    let outline: Vec<&str> = text
+        .metadata
+        .iter()
+        .filter(|(k, _)| k == "Outline")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(outline, ["第1章 社外秘", "Budget", "Appendix"]);
+}
+
+#[test]
+fn attachments_count_against_the_decoded_total() {
+    let limits = PdfLimits {
+        max_total_decoded: 100,
+        ..PdfLimits::default()
+    };
+    assert_eq!(
+        extract(&attachments_and_outline(), &limits),
+        Err(PdfError::LimitExceeded("total decoded bytes"))
+    );
+}
+
+#[test]
 fn identity_h_without_to_unicode_is_no_text_layer_not_garbage() {
     assert_eq!(
         extract(&identity_without_to_unicode(), &PdfLimits::default()),

@@ -94,6 +94,8 @@ pub struct Doc {
     pub media_box: Option<String>,
     /// Annotation dictionaries put on every page.
     pub annotations: Vec<String>,
+    /// Extra catalog entries (`/Names`, `/Outlines`).
+    pub catalog_extra: String,
 }
 
 pub const HELVETICA: &str =
@@ -244,7 +246,8 @@ impl Doc {
             .map(|m| format!("/Metadata {m} 0 R"))
             .unwrap_or_default();
         let root = self.writer.add(format!(
-            "<< /Type /Catalog /Pages {pages} 0 R {metadata} >>"
+            "<< /Type /Catalog /Pages {pages} 0 R {metadata} {} >>",
+            self.catalog_extra
         ));
         let mut trailer = trailer_extra.to_owned();
         if let Some(info) = &self.info {
@@ -300,6 +303,49 @@ pub fn annotated() -> Vec<u8> {
         "<< /Type /Annot /Subtype /Link /Rect [0 0 1 1] /Contents (skipped link) >>".to_owned(),
     ];
     doc.page(b"BT /F1 12 Tf 72 720 Td (Application form) Tj ET");
+    doc.build()
+}
+
+/// A document with an embedded file (name tree), a file attachment annotation and bookmarks.
+pub fn attachments_and_outline() -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.font("F1", HELVETICA);
+    let first = doc.writer.add_flate_stream(
+        "/Type /EmbeddedFile",
+        b"customer,my_number\nYamada,123456789018\n",
+    );
+    let spec = doc.writer.add(format!(
+        "<< /Type /Filespec /F (list.csv) /UF <FEFF{}> /EF << /F {first} 0 R >> >>",
+        utf16_hex("顧客一覧.csv")
+    ));
+    let second = doc
+        .writer
+        .add_stream("/Type /EmbeddedFile", b"attached note: Confidential");
+    doc.annotations = vec![format!(
+        "<< /Type /Annot /Subtype /FileAttachment /Rect [0 0 10 10] /FS << /Type /Filespec /F (note.txt) /EF << /F {second} 0 R >> >> >>"
+    )];
+    let outlines = doc.writer.reserve();
+    let chapter = doc.writer.reserve();
+    let section = doc.writer.reserve();
+    let appendix = doc.writer.reserve();
+    doc.writer.set(
+        outlines,
+        format!("<< /Type /Outlines /First {chapter} 0 R /Last {appendix} 0 R /Count 3 >>"),
+    );
+    doc.writer.set(chapter, format!("<< /Title <FEFF{}> /Parent {outlines} 0 R /First {section} 0 R /Last {section} 0 R /Next {appendix} 0 R >>", utf16_hex("第1章 社外秘")));
+    // The section's /Next points back at the chapter: a cycle the reader must survive.
+    doc.writer.set(
+        section,
+        format!("<< /Title (Budget) /Parent {chapter} 0 R /Next {chapter} 0 R >>"),
+    );
+    doc.writer.set(
+        appendix,
+        format!("<< /Title (Appendix) /Parent {outlines} 0 R /Prev {chapter} 0 R >>"),
+    );
+    doc.catalog_extra = format!(
+        "/Names << /EmbeddedFiles << /Names [(list.csv) {spec} 0 R] >> >> /Outlines {outlines} 0 R"
+    );
+    doc.page(b"BT /F1 12 Tf 72 720 Td (See the attached list) Tj ET");
     doc.build()
 }
 
