@@ -127,6 +127,9 @@ pub struct PdfText {
     /// Files embedded in the document (`/EmbeddedFiles` and file attachment annotations),
     /// decoded, for the caller to inspect in turn.
     pub attachments: Vec<PdfAttachment>,
+    /// Embedded files that could not be decoded (a filter Mamori does not implement): not
+    /// inspected, so a caller should treat them as uninspectable content.
+    pub attachments_unreadable: usize,
 }
 
 /// A file embedded in a PDF.
@@ -327,6 +330,7 @@ fn extract_document(
         }
         pages.push(text);
     }
+    let attachments_unreadable = attachments.unreadable;
     let attachments = attachments.into_vec();
     if pages_without_text == pages.len() && !annotations_read && attachments.is_empty() {
         return Err(PdfError::NoTextLayer);
@@ -336,6 +340,7 @@ fn extract_document(
         metadata,
         pages_without_text,
         attachments,
+        attachments_unreadable,
     })
 }
 

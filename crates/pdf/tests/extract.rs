@@ -143,6 +143,23 @@ fn attachments_and_bookmarks_are_returned() {
 }
 
 #[test]
+fn an_attachment_in_an_unknown_filter_is_counted_not_dropped() {
+    let mut doc = Doc::new();
+    doc.font("F1", HELVETICA);
+    let file = doc
+        .writer
+        .add_stream("/Type /EmbeddedFile /Filter /JBIG2Decode", b"\x00\x01");
+    let spec = doc.writer.add(format!(
+        "<< /Type /Filespec /F (scan.bin) /EF << /F {file} 0 R >> >>"
+    ));
+    doc.catalog_extra = format!("/Names << /EmbeddedFiles << /Names [(scan.bin) {spec} 0 R] >> >>");
+    doc.page(b"BT /F1 12 Tf 72 720 Td (Cover) Tj ET");
+    let text = read(&doc.build());
+    assert!(text.attachments.is_empty());
+    assert_eq!(text.attachments_unreadable, 1);
+}
+
+#[test]
 fn attachments_count_against_the_decoded_total() {
     let limits = PdfLimits {
         max_total_decoded: 100,
