@@ -190,7 +190,12 @@ impl Iterator for Lexer<'_> {
 
 /// Text for a `bfrange` destination `base` advanced by `offset`: the last UTF-16 code unit is
 /// incremented, as the specification says (9.10.3).
+/// Longest destination kept from one mapping, in bytes (the specification allows 512; longer
+/// ones would let each glyph of a page expand into megabytes of text).
+const MAX_DESTINATION_BYTES: usize = 512;
+
 fn offset_text(base: &[u8], offset: u32) -> Option<Box<str>> {
+    let base = &base[..base.len().min(MAX_DESTINATION_BYTES)];
     let mut units: Vec<u16> = base
         .chunks(2)
         .map(|c| {
@@ -214,6 +219,7 @@ fn utf16_text(units: &[u16]) -> Box<str> {
 }
 
 fn bytes_text(bytes: &[u8]) -> Box<str> {
+    let bytes = &bytes[..bytes.len().min(MAX_DESTINATION_BYTES)];
     let units: Vec<u16> = bytes
         .chunks(2)
         .map(|c| {

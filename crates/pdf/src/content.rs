@@ -433,6 +433,8 @@ impl<'d, 'b> Interpreter<'d, 'b> {
         self.run(content, resources)?;
         let trimmed = self.page.text.trim_end().len();
         self.page.text.truncate(trimmed);
+        // Text is memory too: it counts against the document's total.
+        self.budget.charge(self.page.text.len() as u64)?;
         Ok(self.page)
     }
 
@@ -491,6 +493,9 @@ impl<'d, 'b> Interpreter<'d, 'b> {
                         self.page.images += 1;
                     } else {
                         self.operator(op, &operands, resources)?;
+                        if self.page.text.len() as u64 > self.budget.stream_cap() {
+                            return Err(self.budget.text_over_cap());
+                        }
                     }
                     operands.clear();
                 }

@@ -305,6 +305,24 @@ fn many_small_streams_hit_the_total_limit() {
 }
 
 #[test]
+fn text_expanding_glyphs_hit_the_text_limit() {
+    // Each two-byte code maps to 256 characters: 4,000 codes would be a megabyte of text.
+    let long = "秘".repeat(256);
+    let mut doc = Doc::new();
+    doc.cjk_font("F1", "Identity-H", Some(&to_unicode(&[(1, long.as_str())])));
+    let codes = "0001".repeat(4000);
+    doc.page(format!("BT /F1 12 Tf 72 720 Td <{codes}> Tj ET").as_bytes());
+    let limits = PdfLimits {
+        max_stream_bytes: 256 << 10,
+        ..PdfLimits::default()
+    };
+    assert_eq!(
+        extract(&doc.build(), &limits),
+        Err(PdfError::LimitExceeded("text bytes"))
+    );
+}
+
+#[test]
 fn page_and_object_limits_are_enforced() {
     let doc = multi_page(20);
     let limits = PdfLimits {
