@@ -225,12 +225,21 @@ fn count(haystack: &[u8], needle: &[u8]) -> usize {
 /// Parses the object structure with lopdf, bounding what it may decode and allocate.
 fn load(bytes: &[u8], limits: &PdfLimits, budget: &mut Budget) -> Result<Document, PdfError> {
     budget.check_time()?;
-    let head = &bytes[..bytes.len().min(1024)];
-    if !head.windows(5).any(|w| w == b"%PDF-") {
+    // Viewers accept a header anywhere (files with junk or a mail header in front), and open
+    // files without one that still hold objects (poppler does): stripping the
+    // header must not hide a document from inspection. Such a file gets a header in front and
+    // its cross-reference table rebuilt by lopdf's scan.
+    let with_header: Vec<u8>;
+    let bytes = if bytes.windows(5).any(|w| w == b"%PDF-") {
+        bytes
+    } else if count(bytes, b"endobj") > 0 {
+        with_header = [&b"%PDF-1.7\n"[..], bytes].concat();
+        &with_header
+    } else {
         return Err(PdfError::Corrupt(
-            "no %PDF- header in the first 1024 bytes".into(),
+            "no %PDF- header and no objects / PDF ではありません".into(),
         ));
-    }
+    };
     // Objects written `N G obj` at file level are visible in the raw bytes: refuse a file with
     // far too many before lopdf builds them. Objects inside object streams are counted after
     // loading (their streams are capped meanwhile).

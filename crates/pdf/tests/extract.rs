@@ -405,6 +405,15 @@ fn garbage_and_truncated_files_are_corrupt_never_a_panic() {
 }
 
 #[test]
+fn a_stripped_header_does_not_hide_the_text() {
+    // Viewers open such files; an inspector must too.
+    let bytes = latin_helvetica();
+    let start = bytes.windows(7).position(|w| w == b"1 0 obj").unwrap();
+    let text = read(&bytes[start..]);
+    assert!(text.text().contains("Confidential"), "{text:?}");
+}
+
+#[test]
 fn a_broken_xref_is_recovered() {
     let mut bytes = latin_helvetica();
     let xref = bytes.windows(4).rposition(|w| w == b"xref").unwrap();
