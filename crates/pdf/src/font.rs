@@ -286,7 +286,31 @@ impl Font {
         } else {
             BaseEncoding::Standard
         });
-        if !is_symbolic || encoding.is_some() {
+        let explicit_base = match encoding {
+            Some(Object::Name(_)) => true,
+            Some(Object::Dictionary(d)) => d.has(b"BaseEncoding"),
+            _ => false,
+        };
+        // An embedded Type 1 font without an explicit base encoding uses its own (TeX fonts
+        // put bullets, ligatures and math there).
+        let builtin = if !explicit_base && matches!(subtype, b"Type1" | b"MMType1") {
+            let descriptor = dict(doc, font.get(b"FontDescriptor").ok());
+            match descriptor.and_then(|d| d.get(b"FontFile").ok()) {
+                Some(program) => stream_data(doc, Some(program), budget)?
+                    .and_then(|data| type1_builtin_encoding(&data)),
+                None => None,
+            }
+        } else {
+            None
+        };
+        if let Some(builtin) = builtin {
+            for (slot, name) in codes.iter_mut().zip(builtin.iter()) {
+                *slot = name
+                    .as_deref()
+                    .and_then(encodings::glyph_name_to_text)
+                    .map(String::into_boxed_str);
+            }
+        } else if !is_symbolic || encoding.is_some() {
             for (code, slot) in codes.iter_mut().enumerate() {
                 *slot = base
                     .decode(code as u8)
@@ -569,6 +593,40 @@ impl Font {
     }
 }
 
+/// The built-in encoding of a Type 1 font program (`/Encoding 256 array ... dup 15 /bullet put
+/// ... readonly def` in its clear-text part), or `None` when it uses StandardEncoding or has
+/// none that can be read.
+fn type1_builtin_encoding(program: &[u8]) -> Option<Vec<Option<String>>> {
+    let clear_end = program
+        .windows(5)
+        .position(|w| w == b"eexec")
+        .unwrap_or(program.len());
+    let clear = &program[..clear_end];
+    let start = clear.windows(9).position(|w| w == b"/Encoding")?;
+    let text = String::from_utf8_lossy(&clear[start..]);
+    if text[9..].trim_start().starts_with("StandardEncoding") {
+        return None;
+    }
+    let mut names: Vec<Option<String>> = vec![None; 256];
+    let mut found = false;
+    let tokens: Vec<&str> = text.split_ascii_whitespace().take(256 * 4 + 64).collect();
+    for window in tokens.windows(4) {
+        if window[0] == "def" {
+            break;
+        }
+        if window[0] == "dup"
+            && window[3] == "put"
+            && let Ok(code) = window[1].parse::<usize>()
+            && let Some(name) = window[2].strip_prefix('/')
+            && code < 256
+        {
+            names[code] = Some(name.to_owned());
+            found = true;
+        }
+    }
+    found.then_some(names)
+}
+
 /// Parses a CIDFont `/W` array: `c [w1 w2 ...]` and `c_first c_last w` entries.
 fn parse_cid_widths(doc: &Document, w: &[Object], widths: &mut BTreeMap<u32, (u32, f64)>) {
     let mut i = 0;
@@ -773,6 +831,33 @@ mod tests {
             (glyphs[4].width - 0.278).abs() < 1e-9,
             "Helvetica's space from the built-in metrics"
         );
+    }
+
+    #[test]
+    fn type1_builtin_encodings_are_read_from_the_program() {
+        let program = b"%!PS-AdobeFont-1.0: CMSY10\n/Encoding 256 array\n0 1 255 {1 index exch /.notdef put} for\n\
+            dup 15 /bullet put\ndup 32 /space put\ndup 102 /braceleft put\nreadonly def\ncurrentfile eexec\n\x80\x81dup 1 /a put";
+        let names = type1_builtin_encoding(program).unwrap();
+        assert_eq!(names[15].as_deref(), Some("bullet"));
+        assert_eq!(names[102].as_deref(), Some("braceleft"));
+        assert_eq!(names[1], None, "nothing after eexec is read");
+        assert_eq!(
+            type1_builtin_encoding(b"/Encoding StandardEncoding def currentfile eexec"),
+            None
+        );
+        assert_eq!(type1_builtin_encoding(b"garbage"), None);
+
+        let mut doc = Document::new();
+        let file = doc.add_object(lopdf::Stream::new(Dictionary::new(), program.to_vec()));
+        let font = load(
+            dictionary! {
+                "Subtype" => "Type1",
+                "BaseFont" => "AQTFCU+CMSY10",
+                "FontDescriptor" => dictionary! { "FontFile" => file },
+            },
+            &doc,
+        );
+        assert_eq!(text(&font, b"\x0F f"), ("• {".into(), 0));
     }
 
     #[test]
