@@ -118,7 +118,8 @@ pub struct PdfText {
     /// text layer has an empty string here.
     pub pages: Vec<String>,
     /// Metadata entries: Info dictionary keys (`Title`, `Author`, custom keys such as
-    /// `MSIP_Label_…`) and XMP properties (`dc:title`, `dc:creator`, `pdf:Keywords`…).
+    /// `MSIP_Label_…`), XMP properties (`dc:title`, `dc:creator`, `pdf:Keywords`…) and
+    /// bookmark titles (`Outline`), in that order.
     pub metadata: Vec<(String, String)>,
     /// Pages with content that has no readable text: scanned images, or text in fonts without
     /// any way to map glyphs to characters (`Identity-H` without `/ToUnicode`). Blank pages do
@@ -155,7 +156,9 @@ pub enum PdfError {
     /// The document is encrypted and the empty user password does not open it.
     #[error("PDF is encrypted with a password / パスワードで暗号化された PDF です")]
     Encrypted,
-    /// No page has readable text: a scanned document, or fonts without a Unicode mapping.
+    /// Nothing readable at all: no page with a text layer (a scanned document, or fonts without
+    /// a Unicode mapping), no annotation text, no attachment. [`extract_metadata`] still reads
+    /// the metadata of such a document.
     #[error(
         "PDF has no readable text layer (scanned, or fonts without ToUnicode) / テキスト層がない PDF です（スキャン画像、または ToUnicode のないフォント）"
     )]
@@ -169,7 +172,8 @@ pub enum PdfError {
     /// [`PdfLimits::deadline`] passed.
     #[error("PDF extraction timed out / PDF の抽出が時間切れです")]
     Timeout,
-    /// The parser panicked; the string is the panic message. The process is unharmed.
+    /// The parser panicked; the string is the panic message. The process is unharmed (as long
+    /// as it is built with the default `panic = "unwind"`).
     #[error("PDF parser panicked / PDF パーサが異常終了しました: {0}")]
     Panicked(String),
 }
