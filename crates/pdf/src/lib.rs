@@ -220,10 +220,7 @@ fn guarded<T>(work: impl FnOnce() -> Result<T, PdfError>) -> Result<T, PdfError>
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
+    memchr::memmem::find_iter(haystack, needle).count()
 }
 
 /// Parses the object structure with lopdf, bounding what it may decode and allocate.
@@ -234,7 +231,7 @@ fn load(bytes: &[u8], limits: &PdfLimits, budget: &mut Budget) -> Result<Documen
     // header must not hide a document from inspection. Such a file gets a header in front and
     // its cross-reference table rebuilt by lopdf's scan.
     let with_header: Vec<u8>;
-    let bytes = if bytes.windows(5).any(|w| w == b"%PDF-") {
+    let bytes = if memchr::memmem::find(bytes, b"%PDF-").is_some() {
         bytes
     } else if count(bytes, b"endobj") > 0 {
         with_header = [&b"%PDF-1.7\n"[..], bytes].concat();
