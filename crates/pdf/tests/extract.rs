@@ -426,3 +426,46 @@ fn a_broken_xref_is_recovered() {
         "{text:?}"
     );
 }
+
+/// A small deterministic generator (xorshift), so the mutation test needs no dependency and
+/// fails the same way every time.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn mutated_samples_never_panic() {
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let limits = PdfLimits {
+        max_stream_bytes: 1 << 20,
+        max_total_decoded: 4 << 20,
+        deadline: Some(Instant::now() + Duration::from_secs(120)),
+        ..PdfLimits::default()
+    };
+    let mut samples: Vec<Vec<u8>> = readable_samples().into_iter().map(|s| s.bytes).collect();
+    samples.push(attachments_and_outline());
+    samples.push(identity_without_to_unicode());
+    for sample in &samples {
+        for _ in 0..60 {
+            let mut bytes = sample.clone();
+            for _ in 0..1 + rng.next() % 4 {
+                let at = (rng.next() % bytes.len() as u64) as usize;
+                bytes[at] = match rng.next() % 4 {
+                    0 => b'0' + (rng.next() % 10) as u8,
+                    1 => b"()<>[]/ \n"[(rng.next() % 9) as usize],
+                    _ => rng.next() as u8,
+                };
+            }
+            if let Err(PdfError::Panicked(message)) = extract(&bytes, &limits) {
+                panic!("panicked on a mutated sample: {message}");
+            }
+        }
+    }
+}
