@@ -18,6 +18,11 @@ fn main() -> std::io::Result<()> {
         support::identity_without_to_unicode(),
     ));
     samples.push(("scanned".into(), support::scanned(true)));
+    samples.push((
+        "attachments_and_outline".into(),
+        support::attachments_and_outline(),
+    ));
+    samples.push(("small_bomb".into(), support::bomb(8 << 20)));
     for (name, bytes) in samples {
         let path = std::path::Path::new(&dir).join(format!("{name}.pdf"));
         std::fs::write(&path, bytes)?;

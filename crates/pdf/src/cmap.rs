@@ -190,7 +190,12 @@ impl Iterator for Lexer<'_> {
 
 /// Text for a `bfrange` destination `base` advanced by `offset`: the last UTF-16 code unit is
 /// incremented, as the specification says (9.10.3).
+/// Longest destination kept from one mapping, in bytes (the specification allows 512; longer
+/// ones would let each glyph of a page expand into megabytes of text).
+const MAX_DESTINATION_BYTES: usize = 512;
+
 fn offset_text(base: &[u8], offset: u32) -> Option<Box<str>> {
+    let base = &base[..base.len().min(MAX_DESTINATION_BYTES)];
     let mut units: Vec<u16> = base
         .chunks(2)
         .map(|c| {
@@ -214,6 +219,7 @@ fn utf16_text(units: &[u16]) -> Box<str> {
 }
 
 fn bytes_text(bytes: &[u8]) -> Box<str> {
+    let bytes = &bytes[..bytes.len().min(MAX_DESTINATION_BYTES)];
     let units: Vec<u16> = bytes
         .chunks(2)
         .map(|c| {
@@ -325,6 +331,9 @@ impl CMap {
             }
             previous = Some(token);
         }
+        // Sorted for `cid`; the stable sort keeps later duplicates after earlier ones, so the
+        // later definition wins, as in a sequential reading.
+        cmap.cid_ranges.sort_by_key(|r| (r.len, r.low));
         cmap
     }
 
@@ -416,14 +425,23 @@ impl CMap {
             .map(|t| &**t)
     }
 
-    /// The CID a code maps to, by `cidrange`/`cidchar`.
+    /// The CID a code maps to, by `cidrange`/`cidchar`: a binary search over the ranges
+    /// sorted when parsing ended (a linear scan per glyph would let a CMap with a hundred
+    /// thousand ranges stall the interpreter).
     pub(crate) fn cid(&self, code: &[u8]) -> Option<u32> {
         let value = code_value(code);
-        self.cid_ranges
+        let len = code.len();
+        let after = self
+            .cid_ranges
+            .partition_point(|r| (r.len, r.low) <= (len, value));
+        // Ranges may nest (a `cidchar` overriding part of a `cidrange`): look back a little for
+        // the innermost range that holds the code.
+        let range = self.cid_ranges[..after]
             .iter()
             .rev()
-            .find(|r| r.len == code.len() && r.low <= value && value <= r.high)
-            .map(|r| r.first_cid + (value - r.low))
+            .take(64)
+            .find(|r| r.len == len && value <= r.high)?;
+        Some(range.first_cid.saturating_add(value - range.low))
     }
 }
 
@@ -498,6 +516,12 @@ end
         assert_eq!(cmap.cid(b"\x81\x41"), Some(634));
         assert_eq!(cmap.cid(b"A"), Some(34));
         assert_eq!(cmap.cid(b"B"), None);
+        let nested = CMap::parse(
+            b"1 begincidrange <8140> <817E> 633 endcidrange 1 begincidchar <8150> 9000 endcidchar",
+        );
+        assert_eq!(nested.cid(b"\x81\x50"), Some(9000));
+        assert_eq!(nested.cid(b"\x81\x51"), Some(650));
+        assert_eq!(nested.cid(b"\x81\x7F"), None);
         assert_eq!(cmap.wmode, 1);
     }
 

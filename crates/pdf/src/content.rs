@@ -433,6 +433,11 @@ impl<'d, 'b> Interpreter<'d, 'b> {
         self.run(content, resources)?;
         let trimmed = self.page.text.trim_end().len();
         self.page.text.truncate(trimmed);
+        if self.page.text.contains("-\n") {
+            self.page.text = join_hyphenated(&self.page.text);
+        }
+        // Text is memory too: it counts against the document's total.
+        self.budget.charge(self.page.text.len() as u64)?;
         Ok(self.page)
     }
 
@@ -491,6 +496,9 @@ impl<'d, 'b> Interpreter<'d, 'b> {
                         self.page.images += 1;
                     } else {
                         self.operator(op, &operands, resources)?;
+                        if self.page.text.len() as u64 > self.budget.stream_cap() {
+                            return Err(self.budget.text_over_cap());
+                        }
                     }
                     operands.clear();
                 }
@@ -513,11 +521,7 @@ impl<'d, 'b> Interpreter<'d, 'b> {
             operands.get(index)?.number()
         };
         match op {
-            b"q" => {
-                if self.saved.len() < MAX_STATE_DEPTH {
-                    self.saved.push(self.state.clone());
-                }
-            }
+            b"q" if self.saved.len() < MAX_STATE_DEPTH => self.saved.push(self.state.clone()),
             b"Q" => {
                 if let Some(state) = self.saved.pop() {
                     self.state = state;
@@ -715,64 +719,62 @@ impl<'d, 'b> Interpreter<'d, 'b> {
         text: Option<&str>,
     ) {
         let page = &mut self.page;
-        let Some(text) = text else {
-            page.unreadable_glyphs += 1;
-            self.last = Some(LastGlyph {
-                end,
-                direction: unit,
-                size,
-            });
-            return;
-        };
-        if text.trim().is_empty() {
-            if !page.text.is_empty() && !page.text.ends_with(char::is_whitespace) {
+        // First the separator the position calls for, for every glyph: a space glyph or an
+        // unreadable one at the start of a line must not swallow the line break.
+        if size > 0.0
+            && let Some(last) = self.last
+        {
+            let direction = (unit.0 / size, unit.1 / size);
+            let size_ref = size.max(last.size).max(1e-9);
+            let same_direction = last.size > 0.0
+                && direction.0 * last.direction.0 / last.size
+                    + direction.1 * last.direction.1 / last.size
+                    > 0.9;
+            let (dx, dy) = (origin.0 - last.end.0, origin.1 - last.end.1);
+            let along = dx * direction.0 + dy * direction.1;
+            let across = -dx * direction.1 + dy * direction.0;
+            if !same_direction || across.abs() > LINE_SHIFT * size_ref {
+                if !page.text.is_empty() && !page.text.ends_with('\n') {
+                    let trimmed = page.text.trim_end_matches(' ').len();
+                    page.text.truncate(trimmed);
+                    page.text.push('\n');
+                }
+            } else if (along > WORD_GAP * size_ref || along < -size_ref)
+                && !page.text.is_empty()
+                && !page.text.ends_with(char::is_whitespace)
+            {
                 page.text.push(' ');
             }
-            self.last = Some(LastGlyph {
-                end,
-                direction: unit,
-                size,
-            });
-            return;
-        }
-        if size > 0.0 {
-            let direction = (unit.0 / size, unit.1 / size);
-            if let Some(last) = self.last {
-                let size_ref = size.max(last.size).max(1e-9);
-                let same_direction = last.size > 0.0
-                    && direction.0 * last.direction.0 / last.size
-                        + direction.1 * last.direction.1 / last.size
-                        > 0.9;
-                let (dx, dy) = (origin.0 - last.end.0, origin.1 - last.end.1);
-                let along = dx * direction.0 + dy * direction.1;
-                let across = -dx * direction.1 + dy * direction.0;
-                if !same_direction || across.abs() > LINE_SHIFT * size_ref {
-                    if !page.text.is_empty() && !page.text.ends_with('\n') {
-                        let trimmed = page.text.trim_end_matches(' ').len();
-                        page.text.truncate(trimmed);
-                        page.text.push('\n');
-                    }
-                } else if (along > WORD_GAP * size_ref || along < -size_ref)
-                    && !page.text.is_empty()
-                    && !page.text.ends_with(char::is_whitespace)
-                {
-                    page.text.push(' ');
-                }
-            }
-        }
-        page.readable_glyphs += 1;
-        for ch in text.chars() {
-            page.text.push(if ch.is_control() && ch != '\n' {
-                ' '
-            } else {
-                ch
-            });
         }
         self.last = Some(LastGlyph {
             end,
             direction: unit,
             size,
         });
+        match text {
+            // An unreadable glyph still separates what is around it.
+            None => {
+                page.unreadable_glyphs += 1;
+                if !page.text.is_empty() && !page.text.ends_with(char::is_whitespace) {
+                    page.text.push(' ');
+                }
+            }
+            Some(text) if text.trim().is_empty() => {
+                if !page.text.is_empty() && !page.text.ends_with(char::is_whitespace) {
+                    page.text.push(' ');
+                }
+            }
+            Some(text) => {
+                page.readable_glyphs += 1;
+                for ch in text.chars() {
+                    page.text.push(if ch.is_control() && ch != '\n' {
+                        ' '
+                    } else {
+                        ch
+                    });
+                }
+            }
+        }
     }
 
     fn draw_xobject(
@@ -854,6 +856,25 @@ impl<'d, 'b> Interpreter<'d, 'b> {
         }
         Ok(())
     }
+}
+
+/// Joins words hyphenated at a line end (`manip-` / `ulation` → `manipulation`), as pdftotext
+/// does: a hyphen after a letter, at the end of a line, before a lower-case letter.
+fn join_hyphenated(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("-\n") {
+        let (before, after) = (&rest[..at], &rest[at + 2..]);
+        out.push_str(before);
+        let letter_before = before.chars().next_back().is_some_and(char::is_alphabetic);
+        let lower_after = after.chars().next().is_some_and(char::is_lowercase);
+        if !(letter_before && lower_after) {
+            out.push_str("-\n");
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A dictionary-valued entry of a resources dictionary (`/Font`, `/XObject`).
@@ -962,6 +983,22 @@ mod tests {
             b"BT /F1 12 Tf 14 TL 72 720 Td (one) Tj T* (two) Tj 100 0 Td (three) Tj (four) ' ET",
         );
         assert_eq!(page.text, "one\ntwo three\nfour");
+    }
+
+    #[test]
+    fn a_space_or_unreadable_glyph_at_a_line_start_keeps_the_line_break() {
+        let page =
+            run(b"BT /F1 12 Tf 72 720 Td (one) Tj 0 -20 Td ( two) Tj 0 -20 Td (\\005three) Tj ET");
+        assert_eq!(page.text, "one\ntwo\nthree");
+        assert_eq!(page.unreadable_glyphs, 1);
+    }
+
+    #[test]
+    fn hyphenated_line_ends_are_joined() {
+        let page = run(b"BT /F1 12 Tf 14 TL 72 720 Td (manip-) Tj T* (ulation and e-) Tj T* (Mail; 3-) Tj T* (4 pages) Tj ET");
+        assert_eq!(page.text, "manipulation and e-\nMail; 3-\n4 pages");
+        assert_eq!(join_hyphenated("a-\nb-\nc"), "abc");
+        assert_eq!(join_hyphenated("-\nx"), "-\nx");
     }
 
     #[test]

@@ -37,8 +37,8 @@ impl Budget {
         }
     }
 
-    /// The most bytes the next stream may decode to.
-    fn stream_cap(&self) -> u64 {
+    /// The most bytes the next stream may decode to; also the most text one page may yield.
+    pub(crate) fn stream_cap(&self) -> u64 {
         self.max_stream_bytes.min(self.remaining_total)
     }
 
@@ -50,6 +50,16 @@ impl Budget {
         }
         self.remaining_total -= bytes;
         Ok(())
+    }
+
+    /// The error for page text that outgrew [`Budget::stream_cap`]: which of the two limits
+    /// it hit.
+    pub(crate) fn text_over_cap(&self) -> PdfError {
+        if self.remaining_total < self.max_stream_bytes {
+            PdfError::LimitExceeded("total decoded bytes")
+        } else {
+            PdfError::LimitExceeded("text bytes")
+        }
     }
 
     /// The error for a stream that outgrew [`Budget::stream_cap`]: which of the two limits

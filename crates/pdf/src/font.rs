@@ -55,16 +55,19 @@ impl Predefined {
             Predefined::Utf8
         } else if name.starts_with("Uni") && name.contains("UTF32") {
             Predefined::Utf32
-        } else if name == "EUC-H" || name == "EUC-V" {
-            Predefined::EucJp
-        } else if name == "H" || name == "V" {
-            Predefined::JisRowCell
         } else if name.starts_with("GB") {
             Predefined::Gbk
         } else if name.starts_with("B5") || name.starts_with("ETen") || name.starts_with("HKscs") {
             Predefined::Big5
         } else if name.starts_with("KSC") {
             Predefined::EucKr
+        } else if matches!(name, "EUC-H" | "EUC-V" | "78-EUC-H" | "78-EUC-V") {
+            Predefined::EucJp
+        } else if matches!(
+            name,
+            "H" | "V" | "78-H" | "78-V" | "Add-H" | "Add-V" | "Ext-H" | "Ext-V" | "NWP-H" | "NWP-V"
+        ) {
+            Predefined::JisRowCell
         } else {
             return None;
         };
@@ -187,6 +190,15 @@ pub(crate) struct Font {
     pub(crate) vertical: bool,
     /// Type3 fonts scale glyph widths by their `/FontMatrix`.
     width_scale: f64,
+    /// CID → Unicode of the font's character collection, for CID-keyed (CFF) fonts of the
+    /// Adobe-Japan1 collection whose codes reach CIDs directly (`Identity-H`, embedded CMaps).
+    collection: Option<&'static CMap>,
+}
+
+/// Adobe's Adobe-Japan1-UCS2 CMap (BSD-3-Clause, copyright notice in the file), parsed once.
+fn adobe_japan1() -> &'static CMap {
+    static TABLE: std::sync::OnceLock<CMap> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| CMap::parse(include_bytes!("../data/Adobe-Japan1-UCS2")))
 }
 
 /// One glyph of a shown string.
@@ -274,7 +286,31 @@ impl Font {
         } else {
             BaseEncoding::Standard
         });
-        if !is_symbolic || encoding.is_some() {
+        let explicit_base = match encoding {
+            Some(Object::Name(_)) => true,
+            Some(Object::Dictionary(d)) => d.has(b"BaseEncoding"),
+            _ => false,
+        };
+        // An embedded Type 1 font without an explicit base encoding uses its own (TeX fonts
+        // put bullets, ligatures and math there).
+        let builtin = if !explicit_base && matches!(subtype, b"Type1" | b"MMType1") {
+            let descriptor = dict(doc, font.get(b"FontDescriptor").ok());
+            match descriptor.and_then(|d| d.get(b"FontFile").ok()) {
+                Some(program) => stream_data(doc, Some(program), budget)?
+                    .and_then(|data| type1_builtin_encoding(&data)),
+                None => None,
+            }
+        } else {
+            None
+        };
+        if let Some(builtin) = builtin {
+            for (slot, name) in codes.iter_mut().zip(builtin.iter()) {
+                *slot = name
+                    .as_deref()
+                    .and_then(encodings::glyph_name_to_text)
+                    .map(String::into_boxed_str);
+            }
+        } else if !is_symbolic || encoding.is_some() {
             for (code, slot) in codes.iter_mut().enumerate() {
                 *slot = base
                     .decode(code as u8)
@@ -338,6 +374,7 @@ impl Font {
             base_font,
             vertical: false,
             width_scale,
+            collection: None,
         })
     }
 
@@ -389,6 +426,21 @@ impl Font {
         };
         let mut widths = BTreeMap::new();
         let mut default_width = 1000.0;
+        let reaches_cids = matches!(code_map, CodeMap::Identity | CodeMap::Embedded(_, None));
+        let collection = descendant
+            .filter(|d| {
+                reaches_cids && name_of(doc, d.get(b"Subtype").ok()) == Some(b"CIDFontType0")
+            })
+            .and_then(|d| dict(doc, d.get(b"CIDSystemInfo").ok()))
+            .filter(|info| {
+                let string = |key: &[u8]| match info.get(key).ok().map(|o| filters::resolve(doc, o))
+                {
+                    Some(Object::String(s, _)) => s.clone(),
+                    _ => Vec::new(),
+                };
+                string(b"Registry") == b"Adobe" && string(b"Ordering") == b"Japan1"
+            })
+            .map(|_| adobe_japan1());
         if let Some(descendant) = descendant {
             default_width = descendant
                 .get(b"DW")
@@ -411,6 +463,7 @@ impl Font {
             base_font,
             vertical,
             width_scale: 1.0,
+            collection,
         })
     }
 
@@ -418,7 +471,7 @@ impl Font {
     /// `Identity-H` and unknown or embedded CMaps without a `/ToUnicode` map (what
     /// `cupsfilter`/`texttopdf` produce), whose bytes are glyph ids.
     pub(crate) fn has_text_mapping(&self) -> bool {
-        if self.to_unicode.is_some() {
+        if self.to_unicode.is_some() || self.collection.is_some() {
             return true;
         }
         match &self.kind {
@@ -517,6 +570,11 @@ impl Font {
                         cmap.cid(code),
                     ),
                 };
+                let text = text.or_else(|| {
+                    let cid = u16::try_from(cid?).ok()?;
+                    let mapped = self.collection?.lookup(&cid.to_be_bytes())?;
+                    (mapped != "\u{FFFD}").then(|| mapped.to_owned())
+                });
                 let width = match cid.and_then(|cid| cid_width(widths, cid)) {
                     Some(w) => w,
                     // Without a CID we cannot look widths up: half width for one-byte codes
@@ -533,6 +591,40 @@ impl Font {
             }
         }
     }
+}
+
+/// The built-in encoding of a Type 1 font program (`/Encoding 256 array ... dup 15 /bullet put
+/// ... readonly def` in its clear-text part), or `None` when it uses StandardEncoding or has
+/// none that can be read.
+fn type1_builtin_encoding(program: &[u8]) -> Option<Vec<Option<String>>> {
+    let clear_end = program
+        .windows(5)
+        .position(|w| w == b"eexec")
+        .unwrap_or(program.len());
+    let clear = &program[..clear_end];
+    let start = clear.windows(9).position(|w| w == b"/Encoding")?;
+    let text = String::from_utf8_lossy(&clear[start..]);
+    if text[9..].trim_start().starts_with("StandardEncoding") {
+        return None;
+    }
+    let mut names: Vec<Option<String>> = vec![None; 256];
+    let mut found = false;
+    let tokens: Vec<&str> = text.split_ascii_whitespace().take(256 * 4 + 64).collect();
+    for window in tokens.windows(4) {
+        if window[0] == "def" {
+            break;
+        }
+        if window[0] == "dup"
+            && window[3] == "put"
+            && let Ok(code) = window[1].parse::<usize>()
+            && let Some(name) = window[2].strip_prefix('/')
+            && code < 256
+        {
+            names[code] = Some(name.to_owned());
+            found = true;
+        }
+    }
+    found.then_some(names)
 }
 
 /// Parses a CIDFont `/W` array: `c [w1 w2 ...]` and `c_first c_last w` entries.
@@ -680,6 +772,28 @@ mod tests {
     }
 
     #[test]
+    fn adobe_japan1_cids_read_without_to_unicode() {
+        let mut doc = Document::new();
+        let descendant = doc.add_object(dictionary! {
+            "Type" => "Font",
+            "Subtype" => "CIDFontType0",
+            "CIDSystemInfo" => dictionary! {
+                "Registry" => Object::string_literal("Adobe"),
+                "Ordering" => Object::string_literal("Japan1"),
+                "Supplement" => 6,
+            },
+        });
+        let font = load(
+            dictionary! { "Subtype" => "Type0", "Encoding" => "Identity-H", "DescendantFonts" => vec![descendant.into()] },
+            &doc,
+        );
+        assert!(font.has_text_mapping());
+        // CIDs 34 (A), 17 (0) and 2302 (社) of Adobe-Japan1.
+        assert_eq!(text(&font, b"\x00\x22\x00\x11\x08\xFE"), ("A0社".into(), 0));
+        assert_eq!(text(&font, b"\x00\x00").1, 1, "CID 0 (.notdef) is not text");
+    }
+
+    #[test]
     fn identity_without_to_unicode_has_no_text() {
         let doc = Document::new();
         let font = load(
@@ -717,6 +831,33 @@ mod tests {
             (glyphs[4].width - 0.278).abs() < 1e-9,
             "Helvetica's space from the built-in metrics"
         );
+    }
+
+    #[test]
+    fn type1_builtin_encodings_are_read_from_the_program() {
+        let program = b"%!PS-AdobeFont-1.0: CMSY10\n/Encoding 256 array\n0 1 255 {1 index exch /.notdef put} for\n\
+            dup 15 /bullet put\ndup 32 /space put\ndup 102 /braceleft put\nreadonly def\ncurrentfile eexec\n\x80\x81dup 1 /a put";
+        let names = type1_builtin_encoding(program).unwrap();
+        assert_eq!(names[15].as_deref(), Some("bullet"));
+        assert_eq!(names[102].as_deref(), Some("braceleft"));
+        assert_eq!(names[1], None, "nothing after eexec is read");
+        assert_eq!(
+            type1_builtin_encoding(b"/Encoding StandardEncoding def currentfile eexec"),
+            None
+        );
+        assert_eq!(type1_builtin_encoding(b"garbage"), None);
+
+        let mut doc = Document::new();
+        let file = doc.add_object(lopdf::Stream::new(Dictionary::new(), program.to_vec()));
+        let font = load(
+            dictionary! {
+                "Subtype" => "Type1",
+                "BaseFont" => "AQTFCU+CMSY10",
+                "FontDescriptor" => dictionary! { "FontFile" => file },
+            },
+            &doc,
+        );
+        assert_eq!(text(&font, b"\x0F f"), ("• {".into(), 0));
     }
 
     #[test]

@@ -9,12 +9,18 @@
 //! * composite (Type 0) fonts through `/ToUnicode`, or through the predefined CJK CMaps whose
 //!   codes are a known encoding: `*-RKSJ-*` (Shift_JIS), `EUC-H/V`, `H/V` (JIS X 0208),
 //!   `Uni*-UCS2-*`, `Uni*-UTF16-*`, `Uni*-UTF8-*`, and the Chinese and Korean equivalents;
-//! * form XObjects, recursively.
+//! * CID-keyed fonts of the Adobe-Japan1 collection without `/ToUnicode`, through Adobe's
+//!   Adobe-Japan1-UCS2 table;
+//! * form XObjects, recursively, and annotations: comments, form field values, stamps and the
+//!   text of their appearance streams;
+//! * embedded files ([`PdfText::attachments`]), for the caller to inspect in turn; bookmarks
+//!   go into the metadata.
 //!
 //! Text that cannot be read is reported, never returned as garbage: `Identity-H` fonts without a
 //! `/ToUnicode` map (what `cupsfilter`/`texttopdf` produce) and scanned pages (images, no text)
-//! count in [`PdfText::pages_without_text`]; a document none of whose pages has a text layer is
-//! [`PdfError::NoTextLayer`]. Encrypted documents are read when the empty user password opens
+//! count in [`PdfText::pages_without_text`]; a document with nothing readable at all (no page
+//! with a text layer, no annotation text, no attachment) is [`PdfError::NoTextLayer`]
+//! ([`extract_metadata`] still reads its metadata). Encrypted documents are read when the empty user password opens
 //! them (documents that only restrict printing or copying) and are [`PdfError::Encrypted`]
 //! otherwise.
 //!
@@ -62,6 +68,7 @@
 
 mod cmap;
 mod content;
+mod embedded;
 mod encodings;
 mod filters;
 mod font;
@@ -73,6 +80,7 @@ use std::time::Instant;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::content::{FontCache, Interpreter};
+use crate::embedded::Attachments;
 use crate::filters::{Budget, DecodeError};
 
 /// Hard limits on what extracting one PDF may cost.
@@ -110,12 +118,28 @@ pub struct PdfText {
     /// text layer has an empty string here.
     pub pages: Vec<String>,
     /// Metadata entries: Info dictionary keys (`Title`, `Author`, custom keys such as
-    /// `MSIP_Label_…`) and XMP properties (`dc:title`, `dc:creator`, `pdf:Keywords`…).
+    /// `MSIP_Label_…`), XMP properties (`dc:title`, `dc:creator`, `pdf:Keywords`…) and
+    /// bookmark titles (`Outline`), in that order.
     pub metadata: Vec<(String, String)>,
     /// Pages with content that has no readable text: scanned images, or text in fonts without
     /// any way to map glyphs to characters (`Identity-H` without `/ToUnicode`). Blank pages do
     /// not count.
     pub pages_without_text: usize,
+    /// Files embedded in the document (`/EmbeddedFiles` and file attachment annotations),
+    /// decoded, for the caller to inspect in turn.
+    pub attachments: Vec<PdfAttachment>,
+    /// Embedded files that could not be decoded (a filter Mamori does not implement): not
+    /// inspected, so a caller should treat them as uninspectable content.
+    pub attachments_unreadable: usize,
+}
+
+/// A file embedded in a PDF.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PdfAttachment {
+    /// Its file name as the document gives it (may be empty or a path).
+    pub name: String,
+    /// Its decoded bytes.
+    pub data: Vec<u8>,
 }
 
 impl PdfText {
@@ -132,7 +156,9 @@ pub enum PdfError {
     /// The document is encrypted and the empty user password does not open it.
     #[error("PDF is encrypted with a password / パスワードで暗号化された PDF です")]
     Encrypted,
-    /// No page has readable text: a scanned document, or fonts without a Unicode mapping.
+    /// Nothing readable at all: no page with a text layer (a scanned document, or fonts without
+    /// a Unicode mapping), no annotation text, no attachment. [`extract_metadata`] still reads
+    /// the metadata of such a document.
     #[error(
         "PDF has no readable text layer (scanned, or fonts without ToUnicode) / テキスト層がない PDF です（スキャン画像、または ToUnicode のないフォント）"
     )]
@@ -146,7 +172,8 @@ pub enum PdfError {
     /// [`PdfLimits::deadline`] passed.
     #[error("PDF extraction timed out / PDF の抽出が時間切れです")]
     Timeout,
-    /// The parser panicked; the string is the panic message. The process is unharmed.
+    /// The parser panicked; the string is the panic message. The process is unharmed (as long
+    /// as it is built with the default `panic = "unwind"`).
     #[error("PDF parser panicked / PDF パーサが異常終了しました: {0}")]
     Panicked(String),
 }
@@ -193,21 +220,27 @@ fn guarded<T>(work: impl FnOnce() -> Result<T, PdfError>) -> Result<T, PdfError>
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
+    memchr::memmem::find_iter(haystack, needle).count()
 }
 
 /// Parses the object structure with lopdf, bounding what it may decode and allocate.
 fn load(bytes: &[u8], limits: &PdfLimits, budget: &mut Budget) -> Result<Document, PdfError> {
     budget.check_time()?;
-    let head = &bytes[..bytes.len().min(1024)];
-    if !head.windows(5).any(|w| w == b"%PDF-") {
+    // Viewers accept a header anywhere (files with junk or a mail header in front), and open
+    // files without one that still hold objects (poppler does): stripping the
+    // header must not hide a document from inspection. Such a file gets a header in front and
+    // its cross-reference table rebuilt by lopdf's scan.
+    let with_header: Vec<u8>;
+    let bytes = if memchr::memmem::find(bytes, b"%PDF-").is_some() {
+        bytes
+    } else if count(bytes, b"endobj") > 0 {
+        with_header = [&b"%PDF-1.7\n"[..], bytes].concat();
+        &with_header
+    } else {
         return Err(PdfError::Corrupt(
-            "no %PDF- header in the first 1024 bytes".into(),
+            "no %PDF- header and no objects / PDF ではありません".into(),
         ));
-    }
+    };
     // Objects written `N G obj` at file level are visible in the raw bytes: refuse a file with
     // far too many before lopdf builds them. Objects inside object streams are counted after
     // loading (their streams are capped meanwhile).
@@ -279,6 +312,9 @@ fn extract_document(
         ));
     }
     let metadata = metadata::read(doc, budget)?;
+    let mut attachments = Attachments::default();
+    attachments.collect_from_catalog(doc, budget)?;
+    let mut annotations_read = false;
     let mut fonts = FontCache::default();
     let mut pages = Vec::with_capacity(page_ids.len());
     let mut pages_without_text = 0;
@@ -294,15 +330,27 @@ fn extract_document(
         if seen.readable_glyphs == 0 && (seen.unreadable_glyphs > 0 || seen.images > 0) {
             pages_without_text += 1;
         }
-        pages.push(seen.text);
+        let mut text = seen.text;
+        for extra in annotation_texts(doc, page, budget, &mut fonts, &mut attachments)? {
+            annotations_read = true;
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&extra);
+        }
+        pages.push(text);
     }
-    if pages_without_text == pages.len() {
+    let attachments_unreadable = attachments.unreadable;
+    let attachments = attachments.into_vec();
+    if pages_without_text == pages.len() && !annotations_read && attachments.is_empty() {
         return Err(PdfError::NoTextLayer);
     }
     Ok(PdfText {
         pages,
         metadata,
         pages_without_text,
+        attachments,
+        attachments_unreadable,
     })
 }
 
@@ -355,4 +403,108 @@ fn page_resources<'a>(doc: &'a Document, page: &'a Dictionary) -> Option<&'a Dic
         }
     }
     None
+}
+
+/// Most annotations read on one page.
+const MAX_ANNOTATIONS: usize = 4096;
+
+/// The text of a page's annotations: comments (`/Contents`), form field values (`/V`), stamp
+/// names (`/Confidential`…) and the text drawn by their appearance streams (stamps, free text,
+/// filled-in fields), which viewers and printers show although it is not in the page content.
+fn annotation_texts(
+    doc: &Document,
+    page: &Dictionary,
+    budget: &mut Budget,
+    fonts: &mut FontCache,
+    attachments: &mut Attachments,
+) -> Result<Vec<String>, PdfError> {
+    let mut texts: Vec<String> = Vec::new();
+    let Some(Object::Array(annotations)) =
+        page.get(b"Annots").ok().map(|o| filters::resolve(doc, o))
+    else {
+        return Ok(texts);
+    };
+    let push = |texts: &mut Vec<String>, text: String| {
+        let text = text.trim();
+        if !text.is_empty() && !texts.iter().any(|t| t == text) {
+            texts.push(text.to_owned());
+        }
+    };
+    for annotation in annotations.iter().take(MAX_ANNOTATIONS) {
+        budget.check_time()?;
+        let Object::Dictionary(annotation) = filters::resolve(doc, annotation) else {
+            continue;
+        };
+        let name = |key: &[u8]| match annotation.get(key).ok().map(|o| filters::resolve(doc, o)) {
+            Some(Object::Name(n)) => Some(n.as_slice()),
+            _ => None,
+        };
+        let subtype = name(b"Subtype").unwrap_or_default();
+        if matches!(subtype, b"Link" | b"Popup") {
+            continue;
+        }
+        if let Some(stream) = appearance(doc, annotation, name(b"AS")) {
+            match filters::decode_stream(stream, doc, budget) {
+                Ok(content) => {
+                    let resources = match stream
+                        .dict
+                        .get(b"Resources")
+                        .ok()
+                        .map(|o| filters::resolve(doc, o))
+                    {
+                        Some(Object::Dictionary(d)) => Some(d),
+                        _ => None,
+                    };
+                    let seen =
+                        Interpreter::new(doc, budget, fonts).run_page(&content, resources)?;
+                    push(&mut texts, seen.text);
+                }
+                Err(DecodeError::Fatal(error)) => return Err(error),
+                Err(DecodeError::Unsupported) => {}
+            }
+        }
+        for key in [&b"Contents"[..], b"V", b"RC"] {
+            if let Some(Object::String(bytes, _)) =
+                annotation.get(key).ok().map(|o| filters::resolve(doc, o))
+            {
+                let text = encodings::decode_text_string(bytes);
+                // Rich text (`/RC`) is XHTML: keep its text only.
+                let text = if key == b"RC" {
+                    metadata::strip_tags(&text)
+                } else {
+                    text
+                };
+                push(&mut texts, text);
+            }
+        }
+        if subtype == b"FileAttachment" {
+            attachments.collect_from_annotation(doc, annotation, budget)?;
+        }
+        if subtype == b"Stamp"
+            && let Some(stamp) = name(b"Name")
+        {
+            push(&mut texts, String::from_utf8_lossy(stamp).into_owned());
+        }
+    }
+    Ok(texts)
+}
+
+/// The normal appearance stream of an annotation, picking the current state (`/AS`) when the
+/// appearance has several.
+fn appearance<'a>(
+    doc: &'a Document,
+    annotation: &'a Dictionary,
+    state: Option<&[u8]>,
+) -> Option<&'a lopdf::Stream> {
+    let Object::Dictionary(ap) = filters::resolve(doc, annotation.get(b"AP").ok()?) else {
+        return None;
+    };
+    match filters::resolve(doc, ap.get(b"N").ok()?) {
+        Object::Stream(stream) => Some(stream),
+        Object::Dictionary(states) => match filters::resolve(doc, states.get(state?).ok()?) {
+            Object::Stream(stream) => Some(stream),
+            _ => None,
+        },
+        _ => None,
+    }
 }

@@ -37,6 +37,7 @@ pub(crate) fn read(doc: &Document, budget: &mut Budget) -> Result<Vec<(String, S
             );
         }
     }
+    outline_titles(doc, &mut entries);
     let xmp = doc
         .catalog()
         .ok()
@@ -54,6 +55,49 @@ pub(crate) fn read(doc: &Document, budget: &mut Budget) -> Result<Vec<(String, S
         }
     }
     Ok(entries)
+}
+
+/// Most bookmarks read.
+const MAX_OUTLINE_ITEMS: usize = 10_000;
+
+/// Bookmark titles, as `("Outline", title)` entries, in document order.
+fn outline_titles(doc: &Document, entries: &mut Vec<(String, String)>) {
+    let Some(Object::Dictionary(outlines)) = doc
+        .catalog()
+        .ok()
+        .and_then(|catalog| catalog.get(b"Outlines").ok())
+        .map(|o| filters::resolve(doc, o))
+    else {
+        return;
+    };
+    let mut seen = std::collections::HashSet::new();
+    // Items still to visit, the last to visit first.
+    let mut stack: Vec<&Object> = outlines.get(b"First").ok().into_iter().collect();
+    while let Some(item) = stack.pop() {
+        if seen.len() >= MAX_OUTLINE_ITEMS {
+            break;
+        }
+        if let Object::Reference(id) = item
+            && !seen.insert(*id)
+        {
+            continue;
+        }
+        let Object::Dictionary(item) = filters::resolve(doc, item) else {
+            continue;
+        };
+        if let Some(Object::String(bytes, _)) =
+            item.get(b"Title").ok().map(|o| filters::resolve(doc, o))
+        {
+            push(entries, "Outline".to_owned(), decode_text_string(bytes));
+        }
+        // Depth first: children before the next sibling.
+        if let Ok(next) = item.get(b"Next") {
+            stack.push(next);
+        }
+        if let Ok(first) = item.get(b"First") {
+            stack.push(first);
+        }
+    }
 }
 
 fn push(entries: &mut Vec<(String, String)>, key: String, value: String) {
@@ -175,6 +219,29 @@ pub(crate) fn xmp_entries(xml: &str) -> Vec<(String, String)> {
     entries
 }
 
+/// The text of an XML or XHTML fragment (rich-text annotation contents), tags removed.
+pub(crate) fn strip_tags(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        match rest[lt..].find('>') {
+            Some(gt) => {
+                out.push(' ');
+                rest = &rest[lt + gt + 1..];
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    unescape(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `key="value"` and `key='value'` pairs of a tag.
 fn attributes(mut text: &str) -> Vec<(&str, &str)> {
     let mut out = Vec::new();
@@ -232,6 +299,15 @@ mod tests {
                 .iter()
                 .all(|(k, _)| !k.starts_with("xmlns") && k != "rdf:about")
         );
+    }
+
+    #[test]
+    fn rich_text_keeps_only_text() {
+        assert_eq!(
+            strip_tags("<body><p>社外秘 <b>draft</b></p><p>&amp; more</p></body>"),
+            "社外秘 draft & more"
+        );
+        assert_eq!(strip_tags("plain <unclosed"), "plain");
     }
 
     #[test]

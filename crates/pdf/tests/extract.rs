@@ -43,7 +43,8 @@ fn identity_h_with_to_unicode_reads_japanese_and_digits() {
 
 #[test]
 fn predefined_japanese_cmaps_read_without_to_unicode() {
-    let cases: [(&str, fn(&str) -> Vec<u8>); 4] = [
+    type Encoder = fn(&str) -> Vec<u8>;
+    let cases: [(&str, Encoder); 4] = [
         ("UniJIS-UCS2-H", ucs2),
         ("90ms-RKSJ-H", |t| encode(encoding_rs::SHIFT_JIS, t)),
         ("EUC-H", |t| encode(encoding_rs::EUC_JP, t)),
@@ -102,6 +103,71 @@ fn info_dictionary_and_xmp_are_read() {
     assert_eq!(
         extract_metadata(&with_metadata(), &PdfLimits::default()).unwrap(),
         text.metadata
+    );
+}
+
+#[test]
+fn annotations_comments_stamps_and_fields_are_read() {
+    let text = read(&annotated());
+    assert_eq!(
+        text.pages,
+        ["Application form\n社外秘コメント\nCONFIDENTIAL\nConfidential\nYamada Taro"]
+    );
+}
+
+#[test]
+fn attachments_and_bookmarks_are_returned() {
+    let text = read(&attachments_and_outline());
+    let attachments: Vec<(&str, &[u8])> = text
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.data.as_slice()))
+        .collect();
+    assert_eq!(
+        attachments,
+        [
+            (
+                "顧客一覧.csv",
+                &b"customer,my_number\nYamada,123456789018\n"[..]
+            ),
+            ("note.txt", &b"attached note: Confidential"[..]),
+        ]
+    );
+    let outline: Vec<&str> = text
+        .metadata
+        .iter()
+        .filter(|(k, _)| k == "Outline")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(outline, ["第1章 社外秘", "Budget", "Appendix"]);
+}
+
+#[test]
+fn an_attachment_in_an_unknown_filter_is_counted_not_dropped() {
+    let mut doc = Doc::new();
+    doc.font("F1", HELVETICA);
+    let file = doc
+        .writer
+        .add_stream("/Type /EmbeddedFile /Filter /JBIG2Decode", b"\x00\x01");
+    let spec = doc.writer.add(format!(
+        "<< /Type /Filespec /F (scan.bin) /EF << /F {file} 0 R >> >>"
+    ));
+    doc.catalog_extra = format!("/Names << /EmbeddedFiles << /Names [(scan.bin) {spec} 0 R] >> >>");
+    doc.page(b"BT /F1 12 Tf 72 720 Td (Cover) Tj ET");
+    let text = read(&doc.build());
+    assert!(text.attachments.is_empty());
+    assert_eq!(text.attachments_unreadable, 1);
+}
+
+#[test]
+fn attachments_count_against_the_decoded_total() {
+    let limits = PdfLimits {
+        max_total_decoded: 100,
+        ..PdfLimits::default()
+    };
+    assert_eq!(
+        extract(&attachments_and_outline(), &limits),
+        Err(PdfError::LimitExceeded("total decoded bytes"))
     );
 }
 
@@ -239,6 +305,24 @@ fn many_small_streams_hit_the_total_limit() {
 }
 
 #[test]
+fn text_expanding_glyphs_hit_the_text_limit() {
+    // Each two-byte code maps to 256 characters: 4,000 codes would be a megabyte of text.
+    let long = "秘".repeat(256);
+    let mut doc = Doc::new();
+    doc.cjk_font("F1", "Identity-H", Some(&to_unicode(&[(1, long.as_str())])));
+    let codes = "0001".repeat(4000);
+    doc.page(format!("BT /F1 12 Tf 72 720 Td <{codes}> Tj ET").as_bytes());
+    let limits = PdfLimits {
+        max_stream_bytes: 256 << 10,
+        ..PdfLimits::default()
+    };
+    assert_eq!(
+        extract(&doc.build(), &limits),
+        Err(PdfError::LimitExceeded("text bytes"))
+    );
+}
+
+#[test]
 fn page_and_object_limits_are_enforced() {
     let doc = multi_page(20);
     let limits = PdfLimits {
@@ -311,14 +395,22 @@ fn garbage_and_truncated_files_are_corrupt_never_a_panic() {
             sample.bytes.len() - 30,
         ] {
             // Any outcome but a panic is acceptable; lopdf recovers many truncated files.
-            match extract(&sample.bytes[..cut], &PdfLimits::default()) {
-                Err(PdfError::Panicked(message)) => {
-                    panic!("{} cut at {cut}: panicked: {message}", sample.name)
-                }
-                _ => {}
+            if let Err(PdfError::Panicked(message)) =
+                extract(&sample.bytes[..cut], &PdfLimits::default())
+            {
+                panic!("{} cut at {cut}: panicked: {message}", sample.name);
             }
         }
     }
+}
+
+#[test]
+fn a_stripped_header_does_not_hide_the_text() {
+    // Viewers open such files; an inspector must too.
+    let bytes = latin_helvetica();
+    let start = bytes.windows(7).position(|w| w == b"1 0 obj").unwrap();
+    let text = read(&bytes[start..]);
+    assert!(text.text().contains("Confidential"), "{text:?}");
 }
 
 #[test]
@@ -333,4 +425,47 @@ fn a_broken_xref_is_recovered() {
             || matches!(text, Err(PdfError::Corrupt(_))),
         "{text:?}"
     );
+}
+
+/// A small deterministic generator (xorshift), so the mutation test needs no dependency and
+/// fails the same way every time.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn mutated_samples_never_panic() {
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let limits = PdfLimits {
+        max_stream_bytes: 1 << 20,
+        max_total_decoded: 4 << 20,
+        deadline: Some(Instant::now() + Duration::from_secs(120)),
+        ..PdfLimits::default()
+    };
+    let mut samples: Vec<Vec<u8>> = readable_samples().into_iter().map(|s| s.bytes).collect();
+    samples.push(attachments_and_outline());
+    samples.push(identity_without_to_unicode());
+    for sample in &samples {
+        for _ in 0..60 {
+            let mut bytes = sample.clone();
+            for _ in 0..1 + rng.next() % 4 {
+                let at = (rng.next() % bytes.len() as u64) as usize;
+                bytes[at] = match rng.next() % 4 {
+                    0 => b'0' + (rng.next() % 10) as u8,
+                    1 => b"()<>[]/ \n"[(rng.next() % 9) as usize],
+                    _ => rng.next() as u8,
+                };
+            }
+            if let Err(PdfError::Panicked(message)) = extract(&bytes, &limits) {
+                panic!("panicked on a mutated sample: {message}");
+            }
+        }
+    }
 }

@@ -49,7 +49,7 @@ impl PdfWriter {
         let mut offsets = Vec::new();
         for (index, body) in self.objects.iter().enumerate() {
             offsets.push(out.len());
-            write!(out, "{} 0 obj\n", index + 1).unwrap();
+            writeln!(out, "{} 0 obj", index + 1).unwrap();
             out.extend_from_slice(body.as_deref().unwrap_or(b"null"));
             out.extend_from_slice(b"\nendobj\n");
         }
@@ -90,6 +90,12 @@ pub struct Doc {
     pages: Vec<u32>,
     info: Option<String>,
     metadata: Option<u32>,
+    /// The pages' `/MediaBox`; US Letter unless set.
+    pub media_box: Option<String>,
+    /// Annotation dictionaries put on every page.
+    pub annotations: Vec<String>,
+    /// Extra catalog entries (`/Names`, `/Outlines`).
+    pub catalog_extra: String,
 }
 
 pub const HELVETICA: &str =
@@ -110,13 +116,25 @@ impl Doc {
     /// Adds a Type0 font with a predefined or Identity CMap over a CIDFontType0 (Adobe-Japan1)
     /// descendant; `to_unicode` adds a ToUnicode stream.
     pub fn cjk_font(&mut self, name: &str, cmap: &str, to_unicode: Option<&[u8]>) -> u32 {
-        let descendant = self.writer.add(
-            "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /MS-Mincho \
-             /CIDSystemInfo << /Registry (Adobe) /Ordering (Japan1) /Supplement 2 >> \
+        self.cid_font(name, cmap, "CIDFontType0", "Japan1", to_unicode)
+    }
+
+    /// Adds a Type0 font over a descendant of the given subtype and CIDSystemInfo ordering.
+    pub fn cid_font(
+        &mut self,
+        name: &str,
+        cmap: &str,
+        subtype: &str,
+        ordering: &str,
+        to_unicode: Option<&[u8]>,
+    ) -> u32 {
+        let descendant = self.writer.add(format!(
+            "<< /Type /Font /Subtype /{subtype} /BaseFont /MS-Mincho \
+             /CIDSystemInfo << /Registry (Adobe) /Ordering ({ordering}) /Supplement 2 >> \
              /FontDescriptor << /Type /FontDescriptor /FontName /MS-Mincho /Flags 6 \
              /FontBBox [0 -141 1000 859] /ItalicAngle 0 /Ascent 859 /Descent -141 /CapHeight 700 /StemV 80 >> \
-             /DW 1000 /W [231 [500] 232 389 500] >>",
-        );
+             /DW 1000 /W [231 [500] 232 389 500] >>"
+        ));
         let to_unicode = match to_unicode {
             Some(map) => format!("/ToUnicode {} 0 R", self.writer.add_stream("", map)),
             None => String::new(),
@@ -185,12 +203,33 @@ impl Doc {
         let resources = self.resources();
         let resources = self.writer.add(resources);
         let pages = self.writer.reserve();
+        let media_box = self
+            .media_box
+            .clone()
+            .unwrap_or_else(|| "0 0 612 792".into());
+        let annotations: Vec<u32> = self
+            .annotations
+            .clone()
+            .iter()
+            .map(|a| self.writer.add(a))
+            .collect();
+        let annots = if annotations.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "/Annots [{}]",
+                annotations
+                    .iter()
+                    .map(|a| format!("{a} 0 R "))
+                    .collect::<String>()
+            )
+        };
         let kids: Vec<u32> = self
             .pages
             .iter()
             .map(|content| {
                 self.writer.add(format!(
-                    "<< /Type /Page /Parent {pages} 0 R /MediaBox [0 0 612 792] /Resources {resources} 0 R /Contents {content} 0 R >>"
+                    "<< /Type /Page /Parent {pages} 0 R /MediaBox [{media_box}] /Resources {resources} 0 R /Contents {content} 0 R {annots} >>"
                 ))
             })
             .collect();
@@ -207,7 +246,8 @@ impl Doc {
             .map(|m| format!("/Metadata {m} 0 R"))
             .unwrap_or_default();
         let root = self.writer.add(format!(
-            "<< /Type /Catalog /Pages {pages} 0 R {metadata} >>"
+            "<< /Type /Catalog /Pages {pages} 0 R {metadata} {} >>",
+            self.catalog_extra
         ));
         let mut trailer = trailer_extra.to_owned();
         if let Some(info) = &self.info {
@@ -235,6 +275,78 @@ pub fn to_unicode(pairs: &[(u16, &str)]) -> Vec<u8> {
     }
     out.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
     out.into_bytes()
+}
+
+/// A page with a comment, a stamp with an appearance stream and a filled-in form field.
+pub fn annotated() -> Vec<u8> {
+    let mut doc = Doc::new();
+    let font = doc.font("F1", HELVETICA);
+    let stamp = doc.writer.add_stream(
+        &format!("/Type /XObject /Subtype /Form /BBox [0 0 200 50] /Resources << /Font << /F1 {font} 0 R >> >>"),
+        b"BT /F1 24 Tf 10 15 Td (CONFIDENTIAL) Tj ET",
+    );
+    let field = doc.writer.add_stream(
+        &format!("/Type /XObject /Subtype /Form /BBox [0 0 200 20] /Resources << /Font << /F1 {font} 0 R >> >>"),
+        b"/Tx BMC BT /F1 10 Tf 2 5 Td (Yamada Taro) Tj ET EMC",
+    );
+    doc.annotations = vec![
+        format!(
+            "<< /Type /Annot /Subtype /Text /Rect [10 10 30 30] /Contents <FEFF{}> >>",
+            utf16_hex("社外秘コメント")
+        ),
+        format!(
+            "<< /Type /Annot /Subtype /Stamp /Rect [300 600 500 650] /Name /Confidential /AP << /N {stamp} 0 R >> >>"
+        ),
+        format!(
+            "<< /Type /Annot /Subtype /Widget /FT /Tx /T (name) /V (Yamada Taro) /Rect [72 500 272 520] /AP << /N {field} 0 R >> >>"
+        ),
+        "<< /Type /Annot /Subtype /Link /Rect [0 0 1 1] /Contents (skipped link) >>".to_owned(),
+    ];
+    doc.page(b"BT /F1 12 Tf 72 720 Td (Application form) Tj ET");
+    doc.build()
+}
+
+/// A document with an embedded file (name tree), a file attachment annotation and bookmarks.
+pub fn attachments_and_outline() -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.font("F1", HELVETICA);
+    let first = doc.writer.add_flate_stream(
+        "/Type /EmbeddedFile",
+        b"customer,my_number\nYamada,123456789018\n",
+    );
+    let spec = doc.writer.add(format!(
+        "<< /Type /Filespec /F (list.csv) /UF <FEFF{}> /EF << /F {first} 0 R >> >>",
+        utf16_hex("顧客一覧.csv")
+    ));
+    let second = doc
+        .writer
+        .add_stream("/Type /EmbeddedFile", b"attached note: Confidential");
+    doc.annotations = vec![format!(
+        "<< /Type /Annot /Subtype /FileAttachment /Rect [0 0 10 10] /FS << /Type /Filespec /F (note.txt) /EF << /F {second} 0 R >> >> >>"
+    )];
+    let outlines = doc.writer.reserve();
+    let chapter = doc.writer.reserve();
+    let section = doc.writer.reserve();
+    let appendix = doc.writer.reserve();
+    doc.writer.set(
+        outlines,
+        format!("<< /Type /Outlines /First {chapter} 0 R /Last {appendix} 0 R /Count 3 >>"),
+    );
+    doc.writer.set(chapter, format!("<< /Title <FEFF{}> /Parent {outlines} 0 R /First {section} 0 R /Last {section} 0 R /Next {appendix} 0 R >>", utf16_hex("第1章 社外秘")));
+    // The section's /Next points back at the chapter: a cycle the reader must survive.
+    doc.writer.set(
+        section,
+        format!("<< /Title (Budget) /Parent {chapter} 0 R /Next {chapter} 0 R >>"),
+    );
+    doc.writer.set(
+        appendix,
+        format!("<< /Title (Appendix) /Parent {outlines} 0 R /Prev {chapter} 0 R >>"),
+    );
+    doc.catalog_extra = format!(
+        "/Names << /EmbeddedFiles << /Names [(list.csv) {spec} 0 R] >> >> /Outlines {outlines} 0 R"
+    );
+    doc.page(b"BT /F1 12 Tf 72 720 Td (See the attached list) Tj ET");
+    doc.build()
 }
 
 /// Hex of bytes, for `<...> Tj`.
@@ -334,6 +446,15 @@ pub fn jis_row_cell(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A CID-keyed font of the Adobe-Japan1 collection shown through Identity-H without ToUnicode:
+/// the CIDs are collection CIDs (2302 is 社, 34 is A, 17 is 0).
+pub fn japan1_identity() -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.cjk_font("F1", "Identity-H", None);
+    doc.page(b"BT /F1 14 Tf 72 720 Td <08FE00220011> Tj ET");
+    doc.build()
+}
+
 pub fn flate_content() -> Vec<u8> {
     let mut doc = Doc::new();
     doc.font("F1", HELVETICA);
@@ -381,9 +502,11 @@ pub fn with_metadata() -> Vec<u8> {
     doc.build()
 }
 
+/// What cupsfilter/texttopdf write: a TrueType CID font, Identity-H, no ToUnicode, so the
+/// codes are glyph ids with no way back to characters.
 pub fn identity_without_to_unicode() -> Vec<u8> {
     let mut doc = Doc::new();
-    doc.cjk_font("F1", "Identity-H", None);
+    doc.cid_font("F1", "Identity-H", "CIDFontType2", "Identity", None);
     doc.page(b"BT /F1 12 Tf 72 720 Td <0021002200230024> Tj ET");
     doc.build()
 }
@@ -447,6 +570,22 @@ pub fn readable_samples() -> Vec<Sample> {
             name: "euc",
             bytes: predefined("EUC-H", |t| encode(encoding_rs::EUC_JP, t)),
             expected: vec!["極秘資料", "社外秘"],
+        },
+        Sample {
+            name: "annotated",
+            bytes: annotated(),
+            expected: vec![
+                "Application form",
+                "CONFIDENTIAL",
+                "社外秘コメント",
+                "Yamada Taro",
+                "Confidential",
+            ],
+        },
+        Sample {
+            name: "japan1_identity",
+            bytes: japan1_identity(),
+            expected: vec!["社A0"],
         },
         Sample {
             name: "jis_h",
