@@ -371,37 +371,6 @@ const PATTERNS: &[Pattern<'static>] = &[
         ],
         no_match: &["user@localhost", "@example.com"],
     },
-    Pattern {
-        id: "jp.passport",
-        category: Category::PersonalId,
-        pattern: r"(?-u:\b)[A-Z]{2}[0-9]{7}(?-u:\b)",
-        without_context: None,
-        with_context: Confidence::High,
-        context: &["パスポート", "旅券", "旅券番号", "passport"],
-        mask: MaskStyle::Partial,
-        ja: "旅券番号(パスポート)",
-        en: "Japanese passport number",
-        matches: &["旅券番号: TK1234567", "Passport No. ＭＺ１２３４５６７"],
-        no_match: &["TK1234567", "旅券番号 TK12345678"],
-    },
-    Pattern {
-        id: "jp.residence_card",
-        category: Category::PersonalId,
-        pattern: r"(?-u:\b)[A-Z]{2}[0-9]{8}[A-Z]{2}(?-u:\b)",
-        without_context: Some(Confidence::Low),
-        with_context: Confidence::High,
-        context: &[
-            "在留カード",
-            "在留カード番号",
-            "特別永住者証明書",
-            "residence card",
-        ],
-        mask: MaskStyle::Partial,
-        ja: "在留カード番号",
-        en: "residence card number",
-        matches: &["在留カード番号 AB12345678CD", "AB12345678CD"],
-        no_match: &["AB12345678C", "XAB12345678CD"],
-    },
 ];
 
 pub(crate) fn regexes() -> Vec<RegexRule> {
@@ -514,6 +483,25 @@ pub(crate) fn identifiers() -> Vec<IdentifierRule> {
                             "３５３０ １１１３ ３３３０ ００００",
                         ],
                         &["4111-1111-1111-1112", "1234567812345670"],
+                    ),
+                    IdKind::Passport => (
+                        &["パスポート", "旅券", "旅券番号", "passport"],
+                        "旅券番号(パスポート、文脈語が必要)",
+                        "Japanese passport number (needs context words)",
+                        &["旅券番号: TK1234567", "Passport No. ＭＺ１２３４５６７"],
+                        &["TK1234567", "旅券番号 TK12345678", "旅券番号 ATK1234567"],
+                    ),
+                    IdKind::ResidenceCard => (
+                        &[
+                            "在留カード",
+                            "在留カード番号",
+                            "特別永住者証明書",
+                            "residence card",
+                        ],
+                        "在留カード番号",
+                        "residence card number",
+                        &["在留カード番号 AB12345678CD", "AB12345678CD"],
+                        &["AB12345678C", "XAB12345678CD"],
                     ),
                     IdKind::Phone => (
                         &["電話", "TEL", "携帯", "FAX", "連絡先", "phone"],

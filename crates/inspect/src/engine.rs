@@ -119,11 +119,11 @@ impl Compiled {
                 DetectorMeta {
                     id: r.kind.id().to_string(),
                     category: r.kind.category(),
-                    mask: if r.kind == IdKind::CorporateNumber || r.kind == IdKind::InvoiceNumber {
+                    mask: match r.kind {
                         // Corporate numbers are published by the National Tax Agency.
-                        MaskStyle::Clear
-                    } else {
-                        MaskStyle::Digits
+                        IdKind::CorporateNumber | IdKind::InvoiceNumber => MaskStyle::Clear,
+                        IdKind::Passport | IdKind::ResidenceCard => MaskStyle::Partial,
+                        _ => MaskStyle::Digits,
                     },
                     window: r.window,
                     without_context: None,

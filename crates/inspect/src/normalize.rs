@@ -281,16 +281,20 @@ fn next_byte_trouble(text: &str, from: usize, limit: usize) -> Option<usize> {
             continue;
         }
         let width = utf8_width(b);
-        let hit = match b {
-            0xC2 => bytes.get(i + 1) == Some(&0xAD),
-            0xCD => bytes.get(i + 1) == Some(&0x8F),
-            0xE1 | 0xE2 | 0xE3 | 0xEF | 0xD8 => text[i..]
-                .chars()
-                .next()
-                .is_some_and(|c| is_format_char(c) || c == MARU_HI),
+        // Format characters, recognised by their first two bytes before decoding anything
+        // (kana and kanji, which share the lead byte 0xE3..0xE9, are passed over cheaply).
+        let second = bytes.get(i + 1).copied().unwrap_or(0);
+        let maybe_format = match b {
+            0xC2 => second == 0xAD,
+            0xCD => second == 0x8F,
+            0xD8 => second == 0x9C,
+            0xE1 => matches!(second, 0x85 | 0xA0),
+            0xE2 => matches!(second, 0x80 | 0x81),
+            0xE3 => second == 0x85,
+            0xEF => matches!(second, 0xB8 | 0xBB | 0xBE),
             _ => false,
         };
-        if hit {
+        if maybe_format && text[i..].chars().next().is_some_and(is_format_char) {
             return Some(i);
         }
         i += width;
@@ -400,6 +404,19 @@ fn rewrite_at(text: &str, at: usize, out: &mut String, map: &mut OffsetMap) -> u
             out.push(c);
             return at + len;
         }
+    }
+    // Full-width ASCII (（）：０-９Ａ-Ｚ), the most common non-normal characters in Japanese text,
+    // map one to one to ASCII; no need to ask the normaliser unless a mark follows.
+    if ('\u{FF01}'..='\u{FF5E}').contains(&c)
+        && !text[at + len..]
+            .chars()
+            .next()
+            .is_some_and(attaches_to_previous)
+    {
+        let ascii = char::from_u32(c as u32 - 0xFEE0).unwrap_or(c);
+        map.push(out.len(), at, len, false);
+        out.push(ascii);
+        return at + len;
     }
     // A character and the marks attached to it, normalised as one group.
     let mut end = at + len;
