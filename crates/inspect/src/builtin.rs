@@ -346,7 +346,7 @@ const PATTERNS: &[Pattern<'static>] = &[
         pattern: r"(?-u:\b)eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
         without_context: Some(Confidence::Medium),
         with_context: Confidence::High,
-        context: &["authorization", "bearer", "token", "トークン"],
+        context: &["authorization", "bearer"],
         mask: MaskStyle::Credential,
         ja: "JSON Web Token",
         en: "JSON Web Token",
@@ -361,7 +361,7 @@ const PATTERNS: &[Pattern<'static>] = &[
         pattern: r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?-u:\b)",
         without_context: Some(Confidence::Medium),
         with_context: Confidence::High,
-        context: &["メール", "e-mail", "email", "mail"],
+        context: &[],
         mask: MaskStyle::Email,
         ja: "メールアドレス",
         en: "e-mail address",
@@ -388,6 +388,7 @@ pub(crate) fn regexes() -> Vec<RegexRule> {
             description: Bilingual::new(p.ja, p.en),
             examples: examples(p.matches, p.no_match),
             origin: None,
+            anchor: (p.id == "contact.email").then_some(b'@'),
         })
         .collect()
 }

@@ -30,6 +30,9 @@ pub(crate) const WINDOW: usize = 4 << 20;
 pub(crate) const LOOKAHEAD: usize = 4 << 10;
 /// Bytes of the previous window kept in front of the next (lookahead + room for context).
 pub(crate) const CARRY: usize = 8 << 10;
+/// Candidates per window whose context words are searched around them, before the engine
+/// switches to one scan of the whole window.
+const LOCAL_CONTEXT_LOOKUPS: usize = 256;
 /// Offsets kept per finding.
 pub(crate) const MAX_OFFSETS: usize = 5;
 
@@ -150,7 +153,7 @@ impl Compiled {
                 r.context.clone(),
                 r.origin.as_ref(),
             )?;
-            patterns.push((index, r.pattern.as_str()));
+            patterns.push((index, r.pattern.as_str(), r.anchor));
         }
         for addition in &rules.context {
             match seen.get(&addition.detector) {
@@ -212,12 +215,20 @@ impl Compiled {
             );
         }
 
+        // Context words: looked up around the first few candidates of a window; past that, one
+        // scan of the whole window is cheaper (digit-heavy text has a candidate on every line).
         let mut context: Option<ContextHits> = None;
+        let mut local_lookups = 0;
         let mut has_context = |detector: usize, start: usize, end: usize| -> bool {
             let window = self.detectors[detector].window;
-            let hits = context.get_or_insert_with(|| self.context.scan(text));
             let (lo, hi) = window_around(text, start, end, window);
-            hits.any(detector, lo, hi)
+            if context.is_none() && local_lookups < LOCAL_CONTEXT_LOOKUPS {
+                local_lookups += 1;
+                return self.context.scan(&text[lo..hi]).any(detector, 0, hi - lo);
+            }
+            context
+                .get_or_insert_with(|| self.context.scan(text))
+                .any(detector, lo, hi)
         };
 
         if self.identifiers.iter().any(Option::is_some) {

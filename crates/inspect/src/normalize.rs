@@ -262,27 +262,46 @@ fn joinable_space_run(text: &str, at: usize, prev: Option<char>) -> Option<usize
 
 /// Finds the next position at or after `from` (and before `limit`) holding a format character
 /// or an ASCII whitespace run to join. NFKC work is found separately by the quick check.
+///
+/// Both kinds of trouble involve a non-ASCII character (a format character is one; a run to
+/// join follows one), so ASCII text is skipped eight bytes at a time.
 fn next_byte_trouble(text: &str, from: usize, limit: usize) -> Option<usize> {
     let bytes = text.as_bytes();
+    let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C);
+    let join_at = |i: usize| -> bool {
+        let prev = text[..i].chars().rev().find(|c| !is_format_char(*c));
+        joinable_space_run(text, i, prev).is_some()
+    };
     let mut i = from;
-    while i < limit {
-        let b = bytes[i];
-        if b < 0x80 {
-            if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)
-                && i > 0
-                && bytes[i - 1] >= 0x80
-            {
-                let prev = text[..i].chars().rev().find(|c| !is_format_char(*c));
-                if joinable_space_run(text, i, prev).is_some() {
-                    return Some(i);
-                }
+    if i > 0 && i < limit && bytes[i - 1] >= 0x80 && is_ws(bytes[i]) && join_at(i) {
+        return Some(i);
+    }
+    loop {
+        while i + 8 <= limit {
+            let word = u64::from_le_bytes([
+                bytes[i],
+                bytes[i + 1],
+                bytes[i + 2],
+                bytes[i + 3],
+                bytes[i + 4],
+                bytes[i + 5],
+                bytes[i + 6],
+                bytes[i + 7],
+            ]);
+            if word & 0x8080_8080_8080_8080 != 0 {
+                break;
             }
-            i += 1;
-            continue;
+            i += 8;
         }
-        let width = utf8_width(b);
+        while i < limit && bytes[i] < 0x80 {
+            i += 1;
+        }
+        if i >= limit {
+            return None;
+        }
+        let b = bytes[i];
         // Format characters, recognised by their first two bytes before decoding anything
-        // (kana and kanji, which share the lead byte 0xE3..0xE9, are passed over cheaply).
+        // (kana and kanji, which share the lead bytes 0xE3..0xE9, are passed over cheaply).
         let second = bytes.get(i + 1).copied().unwrap_or(0);
         let maybe_format = match b {
             0xC2 => second == 0xAD,
@@ -297,9 +316,11 @@ fn next_byte_trouble(text: &str, from: usize, limit: usize) -> Option<usize> {
         if maybe_format && text[i..].chars().next().is_some_and(is_format_char) {
             return Some(i);
         }
-        i += width;
+        i += utf8_width(b);
+        if i < limit && is_ws(bytes[i]) && join_at(i) {
+            return Some(i);
+        }
     }
-    None
 }
 
 fn utf8_width(lead: u8) -> usize {

@@ -93,6 +93,8 @@ pub(crate) struct RegexRule {
     pub description: Bilingual,
     pub examples: Examples,
     pub origin: Option<Position>,
+    /// An ASCII byte every match contains, with no whitespace in a match (built-in rules only).
+    pub anchor: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -750,6 +752,7 @@ impl Loader<'_> {
                 mask,
                 description: Bilingual::new(r.description_ja.unwrap_or_else(|| en.clone()), en),
                 examples: self.examples(r.examples),
+                anchor: None,
             });
         }
         let known: HashSet<String> = builtin_ids()
