@@ -60,7 +60,11 @@ fn mixed(size: usize) -> String {
             rng.pick(&rare)
         };
         out.push_str(s);
-        out.push(if rng.next().is_multiple_of(3) { '\n' } else { ' ' });
+        out.push(if rng.next().is_multiple_of(3) {
+            '\n'
+        } else {
+            ' '
+        });
     }
     out
 }

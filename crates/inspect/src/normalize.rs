@@ -260,76 +260,61 @@ fn joinable_space_run(text: &str, at: usize, prev: Option<char>) -> Option<usize
     None
 }
 
+/// Bytes that may start trouble: ASCII whitespace (a run to join when it follows a non-ASCII
+/// character) and the lead bytes of format characters.
+const TROUBLE_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let bytes = [
+        b' ', b'\t', b'\n', b'\r', 0x0B, 0x0C, 0xC2, 0xCD, 0xD8, 0xE1, 0xE2, 0xEF,
+    ];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// Finds the next position at or after `from` (and before `limit`) holding a format character
 /// or an ASCII whitespace run to join. NFKC work is found separately by the quick check.
 ///
-/// Both kinds of trouble involve a non-ASCII character (a format character is one; a run to
-/// join follows one), so ASCII text is skipped eight bytes at a time.
+/// One table lookup per byte; only the rare hits are looked at closely.
 fn next_byte_trouble(text: &str, from: usize, limit: usize) -> Option<usize> {
     let bytes = text.as_bytes();
-    let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C);
-    let join_at = |i: usize| -> bool {
-        let prev = text[..i].chars().rev().find(|c| !is_format_char(*c));
-        joinable_space_run(text, i, prev).is_some()
-    };
     let mut i = from;
-    if i > 0 && i < limit && bytes[i - 1] >= 0x80 && is_ws(bytes[i]) && join_at(i) {
-        return Some(i);
-    }
-    loop {
-        while i + 8 <= limit {
-            let word = u64::from_le_bytes([
-                bytes[i],
-                bytes[i + 1],
-                bytes[i + 2],
-                bytes[i + 3],
-                bytes[i + 4],
-                bytes[i + 5],
-                bytes[i + 6],
-                bytes[i + 7],
-            ]);
-            if word & 0x8080_8080_8080_8080 != 0 {
-                break;
-            }
-            i += 8;
-        }
-        while i < limit && bytes[i] < 0x80 {
-            i += 1;
-        }
-        if i >= limit {
-            return None;
-        }
+    while i < limit {
         let b = bytes[i];
-        // Format characters, recognised by their first two bytes before decoding anything
-        // (kana and kanji, which share the lead bytes 0xE3..0xE9, are passed over cheaply).
-        let second = bytes.get(i + 1).copied().unwrap_or(0);
-        let maybe_format = match b {
-            0xC2 => second == 0xAD,
-            0xCD => second == 0x8F,
-            0xD8 => second == 0x9C,
-            0xE1 => matches!(second, 0x85 | 0xA0),
-            0xE2 => matches!(second, 0x80 | 0x81),
-            0xE3 => second == 0x85,
-            0xEF => matches!(second, 0xB8 | 0xBB | 0xBE),
-            _ => false,
-        };
-        if maybe_format && text[i..].chars().next().is_some_and(is_format_char) {
-            return Some(i);
+        if !TROUBLE_BYTE[b as usize] {
+            i += 1;
+            continue;
         }
-        i += utf8_width(b);
-        if i < limit && is_ws(bytes[i]) && join_at(i) {
-            return Some(i);
+        if b < 0x80 {
+            // Whitespace: trouble only right after a non-ASCII character, between CJK.
+            if i > 0 && bytes[i - 1] >= 0x80 {
+                let prev = text[..i].chars().rev().find(|c| !is_format_char(*c));
+                if joinable_space_run(text, i, prev).is_some() {
+                    return Some(i);
+                }
+            }
+        } else {
+            // Format characters, recognised by their first two bytes before decoding.
+            let second = bytes.get(i + 1).copied().unwrap_or(0);
+            let maybe_format = match b {
+                0xC2 => second == 0xAD,
+                0xCD => second == 0x8F,
+                0xD8 => second == 0x9C,
+                0xE1 => matches!(second, 0x85 | 0xA0),
+                0xE2 => matches!(second, 0x80 | 0x81),
+                0xEF => matches!(second, 0xB8 | 0xBB | 0xBE),
+                _ => false,
+            };
+            if maybe_format && text[i..].chars().next().is_some_and(is_format_char) {
+                return Some(i);
+            }
         }
+        i += 1;
     }
-}
-
-fn utf8_width(lead: u8) -> usize {
-    match lead {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        _ => 4,
-    }
+    None
 }
 
 /// Normalises `text` (see the module documentation).
