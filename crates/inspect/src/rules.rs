@@ -397,13 +397,17 @@ fn field_from_message(message: &str) -> Option<String> {
 fn field_at(text: &str, offset: usize) -> String {
     let (line, _) = line_column(text, offset);
     let line_text = text.lines().nth(line - 1).unwrap_or("").trim();
-    if let Some((key, _)) = line_text.split_once('=') {
+    if let Some((key, _)) = line_text.split_once('=')
+        && !key.trim().is_empty()
+    {
         return key.trim().to_string();
     }
-    line_text
-        .trim_matches(|c| c == '[' || c == ']')
-        .trim()
-        .to_string()
+    let header = line_text.trim_matches(|c| c == '[' || c == ']').trim();
+    if header.is_empty() || !line_text.starts_with('[') {
+        "syntax".to_string()
+    } else {
+        header.to_string()
+    }
 }
 
 #[derive(Deserialize)]

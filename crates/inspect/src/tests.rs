@@ -663,6 +663,12 @@ fn rules_errors_name_line_and_field() {
             "rules.toml:4:10: window: invalid type",
         ),
         ("[[regex\n", "rules.toml:1:"),
+        // Found by the rules_toml fuzz target: an empty table header named no field.
+        (
+            "[[dictionary]]\n[]\ncategory = \"nope\"\n",
+            "rules.toml:2:2: syntax: unquoted keys cannot be empty",
+        ),
+        ("= 1\n", "rules.toml:1:1: syntax:"),
     ];
     for (toml, expected) in cases {
         let err = Rules::from_toml(toml, "rules.toml").expect_err(toml);
