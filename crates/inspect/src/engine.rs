@@ -221,14 +221,31 @@ impl Compiled {
         let mut local_lookups = 0;
         let mut has_context = |detector: usize, start: usize, end: usize| -> bool {
             let window = self.detectors[detector].window;
-            let (lo, hi) = window_around(text, start, end, window);
+            // A character is at most four bytes: look in the byte range that surely covers the
+            // window first, and count characters only when a context word is there.
+            let mut wide_lo = start.saturating_sub(window * 4);
+            while !text.is_char_boundary(wide_lo) {
+                wide_lo += 1;
+            }
+            let mut wide_hi = (end + window * 4).min(text.len());
+            while !text.is_char_boundary(wide_hi) {
+                wide_hi -= 1;
+            }
             if context.is_none() && local_lookups < LOCAL_CONTEXT_LOOKUPS {
                 local_lookups += 1;
-                return self.context.scan(&text[lo..hi]).any(detector, 0, hi - lo);
+                let hits = self.context.scan(&text[wide_lo..wide_hi]);
+                if !hits.any(detector, 0, wide_hi - wide_lo) {
+                    return false;
+                }
+                let (lo, hi) = window_around(text, start, end, window);
+                return hits.any(detector, lo - wide_lo, hi - wide_lo);
             }
-            context
-                .get_or_insert_with(|| self.context.scan(text))
-                .any(detector, lo, hi)
+            let hits = context.get_or_insert_with(|| self.context.scan(text));
+            if !hits.any(detector, wide_lo, wide_hi) {
+                return false;
+            }
+            let (lo, hi) = window_around(text, start, end, window);
+            hits.any(detector, lo, hi)
         };
 
         if self.identifiers.iter().any(Option::is_some) {

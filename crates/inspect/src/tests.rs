@@ -23,6 +23,23 @@ fn find<'a>(findings: &'a [Finding], id: &str) -> Option<&'a Finding> {
 }
 
 #[test]
+fn inspector_is_shareable_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Inspector>();
+    assert_send_sync::<Rules>();
+    let inspector = Arc::new(builtin());
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let inspector = Arc::clone(&inspector);
+            std::thread::spawn(move || inspector.inspect_text("社外秘").len())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 1);
+    }
+}
+
+#[test]
 fn builtin_examples_all_pass() {
     let report = Rules::builtin().check_examples().unwrap();
     let failures: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
