@@ -14,7 +14,7 @@ use crate::normalize::normalize;
 
 /// Up to this many patterns the DFA kind is forced (the default picks a ~3x slower automaton
 /// above 100 patterns); beyond, the crate's choice keeps memory bounded.
-const DFA_LIMIT: usize = 20_000;
+const DFA_LIMIT: usize = 5_000;
 
 /// What one dictionary contributes.
 #[derive(Debug, Clone)]
