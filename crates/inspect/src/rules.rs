@@ -192,6 +192,18 @@ impl Rules {
 
     /// Loads a rules file. `origin` names it in error messages (usually its path).
     pub fn from_toml(text: &str, origin: &str) -> Result<Rules, RulesError> {
+        if text.len() > MAX_RULES_FILE {
+            return Err(RulesError::Syntax(RuleIssue {
+                origin: origin.to_string(),
+                line: 1,
+                column: 1,
+                field: "file".into(),
+                message: format!(
+                    "rules file larger than {} MiB / ルールファイルが大きすぎます",
+                    MAX_RULES_FILE >> 20
+                ),
+            }));
+        }
         let file: FileToml = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().to_string();
@@ -482,6 +494,8 @@ struct Loader<'a> {
     issues: Vec<RuleIssue>,
 }
 
+/// Largest rules file accepted, in bytes.
+const MAX_RULES_FILE: usize = 16 << 20;
 /// Longest pattern accepted, in bytes.
 const MAX_PATTERN_LEN: usize = 4096;
 /// Largest context window, in characters.

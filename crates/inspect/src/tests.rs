@@ -704,6 +704,17 @@ fn rules_errors_name_line_and_field() {
 }
 
 #[test]
+fn oversized_rules_files_are_refused() {
+    let text = "#".repeat((16 << 20) + 1);
+    let err = Rules::from_toml(&text, "big.toml").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("big.toml:1:1: file: rules file larger than 16 MiB"),
+        "{err}"
+    );
+}
+
+#[test]
 fn rules_errors_are_all_collected() {
     let toml = "[[dictionary]]\nid = \"k.x\"\nwords = []\ncategory = \"nope\"\n[[regex]]\nid = \"c.y\"\npattern = '('\n";
     let err = Rules::from_toml(toml, "r.toml").unwrap_err();
