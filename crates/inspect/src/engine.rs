@@ -30,6 +30,9 @@ pub(crate) const WINDOW: usize = 4 << 20;
 pub(crate) const LOOKAHEAD: usize = 4 << 10;
 /// Bytes of the previous window kept in front of the next (lookahead + room for context).
 pub(crate) const CARRY: usize = 8 << 10;
+/// Candidates per window whose context words are searched around them, before the engine
+/// switches to one scan of the whole window.
+const LOCAL_CONTEXT_LOOKUPS: usize = 256;
 /// Offsets kept per finding.
 pub(crate) const MAX_OFFSETS: usize = 5;
 
@@ -119,11 +122,11 @@ impl Compiled {
                 DetectorMeta {
                     id: r.kind.id().to_string(),
                     category: r.kind.category(),
-                    mask: if r.kind == IdKind::CorporateNumber || r.kind == IdKind::InvoiceNumber {
+                    mask: match r.kind {
                         // Corporate numbers are published by the National Tax Agency.
-                        MaskStyle::Clear
-                    } else {
-                        MaskStyle::Digits
+                        IdKind::CorporateNumber | IdKind::InvoiceNumber => MaskStyle::Clear,
+                        IdKind::Passport | IdKind::ResidenceCard => MaskStyle::Partial,
+                        _ => MaskStyle::Digits,
                     },
                     window: r.window,
                     without_context: None,
@@ -150,7 +153,7 @@ impl Compiled {
                 r.context.clone(),
                 r.origin.as_ref(),
             )?;
-            patterns.push((index, r.pattern.as_str()));
+            patterns.push((index, r.pattern.as_str(), r.anchor));
         }
         for addition in &rules.context {
             match seen.get(&addition.detector) {
@@ -212,10 +215,35 @@ impl Compiled {
             );
         }
 
+        // Context words: looked up around the first few candidates of a window; past that, one
+        // scan of the whole window is cheaper (digit-heavy text has a candidate on every line).
         let mut context: Option<ContextHits> = None;
+        let mut local_lookups = 0;
         let mut has_context = |detector: usize, start: usize, end: usize| -> bool {
             let window = self.detectors[detector].window;
+            // A character is at most four bytes: look in the byte range that surely covers the
+            // window first, and count characters only when a context word is there.
+            let mut wide_lo = start.saturating_sub(window * 4);
+            while !text.is_char_boundary(wide_lo) {
+                wide_lo += 1;
+            }
+            let mut wide_hi = (end + window * 4).min(text.len());
+            while !text.is_char_boundary(wide_hi) {
+                wide_hi -= 1;
+            }
+            if context.is_none() && local_lookups < LOCAL_CONTEXT_LOOKUPS {
+                local_lookups += 1;
+                let hits = self.context.scan(&text[wide_lo..wide_hi]);
+                if !hits.any(detector, 0, wide_hi - wide_lo) {
+                    return false;
+                }
+                let (lo, hi) = window_around(text, start, end, window);
+                return hits.any(detector, lo - wide_lo, hi - wide_lo);
+            }
             let hits = context.get_or_insert_with(|| self.context.scan(text));
+            if !hits.any(detector, wide_lo, wide_hi) {
+                return false;
+            }
             let (lo, hi) = window_around(text, start, end, window);
             hits.any(detector, lo, hi)
         };

@@ -12,8 +12,9 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::normalize::normalize;
 
-/// Above this many patterns the DFA kind is forced: the default picks a ~3x slower automaton.
-const DFA_THRESHOLD: usize = 100;
+/// Up to this many patterns the DFA kind is forced (the default picks a ~3x slower automaton
+/// above 100 patterns); beyond, the crate's choice keeps memory bounded.
+const DFA_LIMIT: usize = 5_000;
 
 /// What one dictionary contributes.
 #[derive(Debug, Clone)]
@@ -97,7 +98,10 @@ impl KeywordMatcher {
         builder
             .match_kind(MatchKind::LeftmostLongest)
             .ascii_case_insensitive(true);
-        if words.len() > DFA_THRESHOLD {
+        // The DFA is the fastest kind to search with; below ~100 patterns the crate would pick
+        // an NFA, and above it a slower automaton (NOTES §8), so it is forced up to a size where
+        // its memory stays reasonable.
+        if words.len() <= DFA_LIMIT {
             builder.kind(Some(AhoCorasickKind::DFA));
         }
         let automaton = builder.build(&words)?;

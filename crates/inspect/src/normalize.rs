@@ -260,51 +260,61 @@ fn joinable_space_run(text: &str, at: usize, prev: Option<char>) -> Option<usize
     None
 }
 
+/// Bytes that may start trouble: ASCII whitespace (a run to join when it follows a non-ASCII
+/// character) and the lead bytes of format characters.
+const TROUBLE_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let bytes = [
+        b' ', b'\t', b'\n', b'\r', 0x0B, 0x0C, 0xC2, 0xCD, 0xD8, 0xE1, 0xE2, 0xEF,
+    ];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// Finds the next position at or after `from` (and before `limit`) holding a format character
 /// or an ASCII whitespace run to join. NFKC work is found separately by the quick check.
+///
+/// One table lookup per byte; only the rare hits are looked at closely.
 fn next_byte_trouble(text: &str, from: usize, limit: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut i = from;
     while i < limit {
         let b = bytes[i];
+        if !TROUBLE_BYTE[b as usize] {
+            i += 1;
+            continue;
+        }
         if b < 0x80 {
-            if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)
-                && i > 0
-                && bytes[i - 1] >= 0x80
-            {
+            // Whitespace: trouble only right after a non-ASCII character, between CJK.
+            if i > 0 && bytes[i - 1] >= 0x80 {
                 let prev = text[..i].chars().rev().find(|c| !is_format_char(*c));
                 if joinable_space_run(text, i, prev).is_some() {
                     return Some(i);
                 }
             }
-            i += 1;
-            continue;
+        } else {
+            // Format characters, recognised by their first two bytes before decoding.
+            let second = bytes.get(i + 1).copied().unwrap_or(0);
+            let maybe_format = match b {
+                0xC2 => second == 0xAD,
+                0xCD => second == 0x8F,
+                0xD8 => second == 0x9C,
+                0xE1 => matches!(second, 0x85 | 0xA0),
+                0xE2 => matches!(second, 0x80 | 0x81),
+                0xEF => matches!(second, 0xB8 | 0xBB | 0xBE),
+                _ => false,
+            };
+            if maybe_format && text[i..].chars().next().is_some_and(is_format_char) {
+                return Some(i);
+            }
         }
-        let width = utf8_width(b);
-        let hit = match b {
-            0xC2 => bytes.get(i + 1) == Some(&0xAD),
-            0xCD => bytes.get(i + 1) == Some(&0x8F),
-            0xE1 | 0xE2 | 0xE3 | 0xEF | 0xD8 => text[i..]
-                .chars()
-                .next()
-                .is_some_and(|c| is_format_char(c) || c == MARU_HI),
-            _ => false,
-        };
-        if hit {
-            return Some(i);
-        }
-        i += width;
+        i += 1;
     }
     None
-}
-
-fn utf8_width(lead: u8) -> usize {
-    match lead {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        _ => 4,
-    }
 }
 
 /// Normalises `text` (see the module documentation).
@@ -400,6 +410,19 @@ fn rewrite_at(text: &str, at: usize, out: &mut String, map: &mut OffsetMap) -> u
             out.push(c);
             return at + len;
         }
+    }
+    // Full-width ASCII (（）：０-９Ａ-Ｚ), the most common non-normal characters in Japanese text,
+    // map one to one to ASCII; no need to ask the normaliser unless a mark follows.
+    if ('\u{FF01}'..='\u{FF5E}').contains(&c)
+        && !text[at + len..]
+            .chars()
+            .next()
+            .is_some_and(attaches_to_previous)
+    {
+        let ascii = char::from_u32(c as u32 - 0xFEE0).unwrap_or(c);
+        map.push(out.len(), at, len, false);
+        out.push(ascii);
+        return at + len;
     }
     // A character and the marks attached to it, normalised as one group.
     let mut end = at + len;

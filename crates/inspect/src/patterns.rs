@@ -36,11 +36,30 @@ pub(crate) struct RegexHit {
 pub(crate) struct RegexMatcher {
     rules: Vec<(usize, Regex)>,
     set: Option<RegexSet>,
+    /// Rules searched only around an ASCII byte every match contains (`@` of an e-mail
+    /// address): `memchr` finds the byte, the regex runs on the word around it.
+    anchored: Vec<(usize, Regex, u8)>,
 }
 
+/// Longest stretch searched either side of an anchor byte.
+const ANCHOR_REACH: usize = 256;
+
 impl RegexMatcher {
-    /// Compiles `(detector, pattern)` pairs.
-    pub fn new(rules: &[(usize, &str)]) -> Result<RegexMatcher, (usize, regex::Error)> {
+    /// Compiles `(detector, pattern, anchor byte)` triples. A rule with an anchor byte must
+    /// only match text that contains that byte and no ASCII whitespace.
+    pub fn new(rules: &[(usize, &str, Option<u8>)]) -> Result<RegexMatcher, (usize, regex::Error)> {
+        let mut anchored = Vec::new();
+        for (d, p, a) in rules {
+            if let Some(a) = a {
+                anchored.push((*d, compile(p).map_err(|e| (*d, e))?, *a));
+            }
+        }
+        let rules: Vec<(usize, &str)> = rules
+            .iter()
+            .filter(|r| r.2.is_none())
+            .map(|r| (r.0, r.1))
+            .collect();
+        let rules = rules.as_slice();
         let compiled = rules
             .iter()
             .map(|(d, p)| compile(p).map(|re| (*d, re)).map_err(|e| (*d, e)))
@@ -58,11 +77,44 @@ impl RegexMatcher {
         Ok(RegexMatcher {
             rules: compiled,
             set,
+            anchored,
         })
     }
 
     /// Appends every match in `text` to `out`.
     pub fn find(&self, text: &str, out: &mut Vec<RegexHit>) {
+        let bytes = text.as_bytes();
+        for (detector, re, anchor) in &self.anchored {
+            let mut done = 0;
+            for at in memchr::memchr_iter(*anchor, bytes) {
+                if at < done {
+                    continue;
+                }
+                let stop = |b: &u8| b.is_ascii_whitespace() || !b.is_ascii();
+                let lo = bytes[done.max(at.saturating_sub(ANCHOR_REACH))..at]
+                    .iter()
+                    .rposition(stop)
+                    .map_or(done.max(at.saturating_sub(ANCHOR_REACH)), |p| {
+                        done.max(at.saturating_sub(ANCHOR_REACH)) + p + 1
+                    });
+                let hi_limit = (at + ANCHOR_REACH).min(bytes.len());
+                let hi = bytes[at..hi_limit]
+                    .iter()
+                    .position(stop)
+                    .map_or(hi_limit, |p| at + p);
+                // The stretch is ASCII, so its ends are character boundaries.
+                for m in re.find_iter(&text[lo..hi]) {
+                    if m.start() < m.end() {
+                        out.push(RegexHit {
+                            detector: *detector,
+                            start: lo + m.start(),
+                            end: lo + m.end(),
+                        });
+                    }
+                }
+                done = hi;
+            }
+        }
         let mut search = |detector: usize, re: &Regex| {
             for m in re.find_iter(text) {
                 if m.start() < m.end() {
@@ -188,7 +240,7 @@ mod tests {
     #[test]
     fn one_rule_cannot_hide_another() {
         // Overlapping rules: both report their match.
-        let m = RegexMatcher::new(&[(0, r"AB[0-9]+"), (1, r"[0-9]+CD")]).unwrap();
+        let m = RegexMatcher::new(&[(0, r"AB[0-9]+", None), (1, r"[0-9]+CD", None)]).unwrap();
         let mut out = Vec::new();
         m.find("xx AB123CD yy", &mut out);
         assert_eq!(out.len(), 2, "{out:?}");
@@ -197,13 +249,24 @@ mod tests {
             .map(|i| (i, format!("Q{i}Z")))
             .chain([(20, "AB[0-9]+".into()), (21, "[0-9]+CD".into())])
             .collect();
-        let refs: Vec<(usize, &str)> = many.iter().map(|(d, p)| (*d, p.as_str())).collect();
+        let refs: Vec<(usize, &str, Option<u8>)> =
+            many.iter().map(|(d, p)| (*d, p.as_str(), None)).collect();
         let m = RegexMatcher::new(&refs).unwrap();
         let mut out = Vec::new();
         m.find("xx AB123CD yy Q7Z", &mut out);
         let mut ds: Vec<usize> = out.iter().map(|h| h.detector).collect();
         ds.sort();
         assert_eq!(ds, vec![7, 20, 21]);
+    }
+
+    #[test]
+    fn anchored_rules_find_every_match_once() {
+        let m = RegexMatcher::new(&[(0, r"[a-z]+@[a-z]+\.jp", Some(b'@'))]).unwrap();
+        let mut out = Vec::new();
+        let text = "宛先 a@b.jp,c@d.jp x@y.jp @ q@ 社@外.jp";
+        m.find(text, &mut out);
+        let found: Vec<&str> = out.iter().map(|h| &text[h.start..h.end]).collect();
+        assert_eq!(found, vec!["a@b.jp", "c@d.jp", "x@y.jp"]);
     }
 
     #[test]

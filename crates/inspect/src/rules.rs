@@ -93,6 +93,8 @@ pub(crate) struct RegexRule {
     pub description: Bilingual,
     pub examples: Examples,
     pub origin: Option<Position>,
+    /// An ASCII byte every match contains, with no whitespace in a match (built-in rules only).
+    pub anchor: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -190,6 +192,18 @@ impl Rules {
 
     /// Loads a rules file. `origin` names it in error messages (usually its path).
     pub fn from_toml(text: &str, origin: &str) -> Result<Rules, RulesError> {
+        if text.len() > MAX_RULES_FILE {
+            return Err(RulesError::Syntax(RuleIssue {
+                origin: origin.to_string(),
+                line: 1,
+                column: 1,
+                field: "file".into(),
+                message: format!(
+                    "rules file larger than {} MiB / ルールファイルが大きすぎます",
+                    MAX_RULES_FILE >> 20
+                ),
+            }));
+        }
         let file: FileToml = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().to_string();
@@ -395,13 +409,17 @@ fn field_from_message(message: &str) -> Option<String> {
 fn field_at(text: &str, offset: usize) -> String {
     let (line, _) = line_column(text, offset);
     let line_text = text.lines().nth(line - 1).unwrap_or("").trim();
-    if let Some((key, _)) = line_text.split_once('=') {
+    if let Some((key, _)) = line_text.split_once('=')
+        && !key.trim().is_empty()
+    {
         return key.trim().to_string();
     }
-    line_text
-        .trim_matches(|c| c == '[' || c == ']')
-        .trim()
-        .to_string()
+    let header = line_text.trim_matches(|c| c == '[' || c == ']').trim();
+    if header.is_empty() || !line_text.starts_with('[') {
+        "syntax".to_string()
+    } else {
+        header.to_string()
+    }
 }
 
 #[derive(Deserialize)]
@@ -476,6 +494,8 @@ struct Loader<'a> {
     issues: Vec<RuleIssue>,
 }
 
+/// Largest rules file accepted, in bytes.
+const MAX_RULES_FILE: usize = 16 << 20;
 /// Longest pattern accepted, in bytes.
 const MAX_PATTERN_LEN: usize = 4096;
 /// Largest context window, in characters.
@@ -750,6 +770,7 @@ impl Loader<'_> {
                 mask,
                 description: Bilingual::new(r.description_ja.unwrap_or_else(|| en.clone()), en),
                 examples: self.examples(r.examples),
+                anchor: None,
             });
         }
         let known: HashSet<String> = builtin_ids()

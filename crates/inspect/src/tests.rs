@@ -23,6 +23,23 @@ fn find<'a>(findings: &'a [Finding], id: &str) -> Option<&'a Finding> {
 }
 
 #[test]
+fn inspector_is_shareable_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Inspector>();
+    assert_send_sync::<Rules>();
+    let inspector = Arc::new(builtin());
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let inspector = Arc::clone(&inspector);
+            std::thread::spawn(move || inspector.inspect_text("社外秘").len())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 1);
+    }
+}
+
+#[test]
 fn builtin_examples_all_pass() {
     let report = Rules::builtin().check_examples().unwrap();
     let failures: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
@@ -663,6 +680,12 @@ fn rules_errors_name_line_and_field() {
             "rules.toml:4:10: window: invalid type",
         ),
         ("[[regex\n", "rules.toml:1:"),
+        // Found by the rules_toml fuzz target: an empty table header named no field.
+        (
+            "[[dictionary]]\n[]\ncategory = \"nope\"\n",
+            "rules.toml:2:2: syntax: unquoted keys cannot be empty",
+        ),
+        ("= 1\n", "rules.toml:1:1: syntax:"),
     ];
     for (toml, expected) in cases {
         let err = Rules::from_toml(toml, "rules.toml").expect_err(toml);
@@ -678,6 +701,17 @@ fn rules_errors_name_line_and_field() {
             );
         }
     }
+}
+
+#[test]
+fn oversized_rules_files_are_refused() {
+    let text = "#".repeat((16 << 20) + 1);
+    let err = Rules::from_toml(&text, "big.toml").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("big.toml:1:1: file: rules file larger than 16 MiB"),
+        "{err}"
+    );
 }
 
 #[test]

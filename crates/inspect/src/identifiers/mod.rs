@@ -26,10 +26,12 @@ pub(crate) enum IdKind {
     BankAccount,
     CreditCard,
     Phone,
+    Passport,
+    ResidenceCard,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 7] = [
+    pub const ALL: [IdKind; 9] = [
         IdKind::MyNumber,
         IdKind::CorporateNumber,
         IdKind::InvoiceNumber,
@@ -37,6 +39,8 @@ impl IdKind {
         IdKind::BankAccount,
         IdKind::CreditCard,
         IdKind::Phone,
+        IdKind::Passport,
+        IdKind::ResidenceCard,
     ];
 
     pub fn id(self) -> &'static str {
@@ -48,12 +52,17 @@ impl IdKind {
             IdKind::BankAccount => "jp.bank_account",
             IdKind::CreditCard => "financial.credit_card",
             IdKind::Phone => "contact.phone_jp",
+            IdKind::Passport => "jp.passport",
+            IdKind::ResidenceCard => "jp.residence_card",
         }
     }
 
     pub fn category(self) -> Category {
         match self {
-            IdKind::MyNumber | IdKind::DriversLicence => Category::PersonalId,
+            IdKind::MyNumber
+            | IdKind::DriversLicence
+            | IdKind::Passport
+            | IdKind::ResidenceCard => Category::PersonalId,
             IdKind::CorporateNumber | IdKind::InvoiceNumber => Category::CorporateId,
             IdKind::BankAccount | IdKind::CreditCard => Category::Financial,
             IdKind::Phone => Category::Contact,
@@ -113,10 +122,63 @@ pub(crate) fn classify_run(text: &str, run: &Run, out: &mut Vec<Candidate>) {
     classify_piece(text, &run.groups[from..], out);
 }
 
+/// Two upper-case ASCII letters, not part of a longer word, ending at `end`.
+fn letters_before(text: &str, end: usize) -> bool {
+    let b = text.as_bytes();
+    end >= 2
+        && b[end - 2].is_ascii_uppercase()
+        && b[end - 1].is_ascii_uppercase()
+        && (end == 2 || !(b[end - 3].is_ascii_alphanumeric() || b[end - 3] == b'_'))
+}
+
+/// Two upper-case ASCII letters, not part of a longer word, starting at `start`.
+fn letters_after(text: &str, start: usize) -> bool {
+    let b = text.as_bytes();
+    b.len() >= start + 2
+        && b[start].is_ascii_uppercase()
+        && b[start + 1].is_ascii_uppercase()
+        && !b
+            .get(start + 2)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// Passport (`TK1234567`) and residence card (`AB12345678CD`) numbers: letters around a single
+/// digit group.
+fn classify_lettered(text: &str, group: Group, out: &mut Vec<Candidate>) {
+    if !letters_before(text, group.start) {
+        return;
+    }
+    let next_is_word = text
+        .as_bytes()
+        .get(group.end)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    let start = group.start - 2;
+    if group.len() == 7 && !next_is_word {
+        out.push(Candidate {
+            kind: IdKind::Passport,
+            start,
+            end: group.end,
+            without_context: None,
+            with_context: Confidence::High,
+        });
+    } else if group.len() == 8 && letters_after(text, group.end) {
+        out.push(Candidate {
+            kind: IdKind::ResidenceCard,
+            start,
+            end: group.end + 2,
+            without_context: Some(Confidence::Low),
+            with_context: Confidence::High,
+        });
+    }
+}
+
 fn classify_piece(text: &str, groups: &[Group], out: &mut Vec<Candidate>) {
     let (Some(first), Some(last)) = (groups.first(), groups.last()) else {
         return;
     };
+    if groups.len() == 1 && matches!(first.len(), 7 | 8) {
+        classify_lettered(text, *first, out);
+    }
     if groups.len() > 6 {
         return;
     }
@@ -333,6 +395,29 @@ mod tests {
                 (IdKind::MyNumber, "1234-5678-9018")
             ]
         );
+    }
+
+    #[test]
+    fn passport_and_residence_card() {
+        assert_eq!(
+            kinds("AB12345678CD"),
+            vec![(IdKind::ResidenceCard, "AB12345678CD")]
+        );
+        assert!(kinds("XAB12345678CD").is_empty());
+        assert!(kinds("AB12345678CDE").is_empty());
+        let mut out = Vec::new();
+        let text = "旅券 TK1234567。";
+        let mut scanner = DigitScanner::new(text);
+        let mut run = Run::default();
+        while scanner.next_run(&mut run) {
+            classify_run(text, &run, &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].kind, &text[out[0].start..out[0].end]),
+            (IdKind::Passport, "TK1234567")
+        );
+        assert_eq!(out[0].without_context, None);
     }
 
     #[test]
