@@ -133,7 +133,7 @@ pub struct PolicyErrors {
 impl PolicyErrors {
     pub(crate) fn new(mut errors: Vec<PolicyError>) -> PolicyErrors {
         debug_assert!(!errors.is_empty());
-        errors.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        errors.sort_by_key(|e| (e.line, e.column));
         errors.dedup();
         PolicyErrors { errors }
     }

@@ -540,16 +540,16 @@ impl Loader<'_, '_, '_> {
                 version = self
                     .unsigned(table, "policy", "version", 1, u64::MAX)
                     .map(|(v, _)| v);
-                if let Some(action) = self.string(table, "policy", "default_action") {
-                    if let Some(a) = self.name(
+                if let Some(action) = self.string(table, "policy", "default_action")
+                    && let Some(a) = self.name(
                         &action,
                         "policy.default_action",
                         "action",
                         Action::parse,
                         &action_names(),
-                    ) {
-                        default_action = a;
-                    }
+                    )
+                {
+                    default_action = a;
                 }
             }
             None if root.get("policy").is_none() => self.ctx.error(
@@ -628,10 +628,10 @@ impl Loader<'_, '_, '_> {
         let mut default_level = LevelId(0);
         if let Some((table, _)) = self.table(root, "", "classification") {
             self.check_keys(table, "classification", &["default_level"]);
-            if let Some(level) = self.string(table, "classification", "default_level") {
-                if let Some(id) = self.level_ref(&levels, &level, "classification.default_level") {
-                    default_level = id;
-                }
+            if let Some(level) = self.string(table, "classification", "default_level")
+                && let Some(id) = self.level_ref(&levels, &level, "classification.default_level")
+            {
+                default_level = id;
             }
         }
 
@@ -911,10 +911,10 @@ impl Loader<'_, '_, '_> {
         }
         let mut empty_keys = Vec::new();
         for key in ["detectors", "categories", "paths", "uninspectable"] {
-            if let Some(item) = table.get(key) {
-                if matches!(item.get_ref(), DeValue::Array(a) if a.is_empty()) {
-                    empty_keys.push((key, item.span()));
-                }
+            if let Some(item) = table.get(key)
+                && matches!(item.get_ref(), DeValue::Array(a) if a.is_empty())
+            {
+                empty_keys.push((key, item.span()));
             }
         }
         let finding_lists_empty = detectors.as_ref().is_none_or(Vec::is_empty)
