@@ -17,8 +17,8 @@ use toml::de::{DeTable, DeValue};
 use crate::destination::{UsbPattern, is_domain_pattern};
 use crate::error::{ErrorKind, PolicyError, PolicyErrors};
 use crate::policy::{
-    Bucket, ClassifyRule, DestinationCondition, FindingCondition, Level, LevelId, MailTo, Policy,
-    PrincipalCondition, Rule, RuleKind,
+    Bucket, ClassifyRule, DestinationCondition, FindingCondition, GlobIndex, Level, LevelId,
+    MailTo, Policy, PrincipalCondition, Rule, RuleKind,
 };
 
 /// Largest policy text accepted, in bytes.
@@ -447,24 +447,19 @@ impl Loader<'_, '_, '_> {
         field: &str,
         literal_separator: bool,
         case_insensitive: bool,
-    ) -> Option<GlobSet> {
-        if patterns.is_empty() {
-            return None;
-        }
-        let mut builder = GlobSetBuilder::new();
+    ) -> Vec<globset::Glob> {
+        let mut globs = Vec::with_capacity(patterns.len());
         for (pattern, span) in patterns {
             match GlobBuilder::new(pattern)
                 .literal_separator(literal_separator)
                 .case_insensitive(case_insensitive)
                 .build()
             {
-                Ok(glob) => {
-                    builder.add(glob);
-                }
+                Ok(glob) => globs.push(glob),
                 Err(e) => self.bad_glob(span, field, pattern, &e),
             }
         }
-        builder.build().ok()
+        globs
     }
 
     fn bad_glob(&mut self, span: &Range<usize>, field: &str, pattern: &str, e: &globset::Error) {
@@ -719,6 +714,10 @@ impl Loader<'_, '_, '_> {
                 rules: Vec::new(),
                 buckets: Vec::new(),
                 reasons: crate::reason::Templates::new(),
+                destination_globs: [(); 3].map(|_| GlobIndex {
+                    set: GlobSet::empty(),
+                    owner: Vec::new(),
+                }),
             },
             raw_rules,
         ))
@@ -1331,6 +1330,26 @@ fn compile(mut policy: Policy, raw: Vec<RawRule>) -> Policy {
                     bucket.conditional.push(index as u32);
                 }
             }
+        }
+    }
+    let mut builders = [(); 3].map(|_| (GlobSetBuilder::new(), Vec::new()));
+    for (index, raw_rule) in raw.iter().enumerate() {
+        let d = &raw_rule.rule.destination;
+        for (kind, globs) in [
+            (GlobIndex::URLS, &d.urls),
+            (GlobIndex::PRINTERS, &d.printers),
+            (GlobIndex::SHARES, &d.shares),
+        ] {
+            for glob in globs {
+                builders[kind].0.add(glob.clone());
+                builders[kind].1.push(index as u32);
+            }
+        }
+    }
+    for (kind, (builder, owner)) in builders.into_iter().enumerate() {
+        // Every glob compiled on its own when the rule was read, so the set compiles too.
+        if let Ok(set) = builder.build() {
+            policy.destination_globs[kind] = GlobIndex { set, owner };
         }
     }
     policy.rules = raw
