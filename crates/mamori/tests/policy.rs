@@ -31,8 +31,15 @@ impl Drop for TempDir {
 }
 
 fn mamori(args: &[&str]) -> Output {
+    mamori_lang(args, "C.UTF-8")
+}
+
+fn mamori_lang(args: &[&str], lang: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mamori"))
         .args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", lang)
         .output()
         .expect("run mamori")
 }
@@ -91,6 +98,16 @@ fn check_lists_every_error_with_position_and_exits_2() {
     ];
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines, expected, "{stderr}");
+
+    let out = mamori_lang(&["policy", "check", p(&file)], "ja_JP.UTF-8");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "{f}:9:11: rule.r.levels: 不明なレベル `secert` です。"
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]

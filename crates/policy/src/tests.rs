@@ -428,6 +428,38 @@ fn too_many_levels() {
 }
 
 #[test]
+fn errors_in_japanese() {
+    let errors = Policy::from_toml(
+        &format!("{BASE}[[rule]]\nid = \"r\"\nlevels = [\"x\"]\naction = \"block\"\n[[rule]]\nid = \"r\"\naction = \"block\"\n"),
+        "p.toml",
+    )
+    .unwrap_err();
+    let ja: Vec<String> = errors
+        .errors()
+        .iter()
+        .map(|e| e.to_string_for_lang("ja_JP.UTF-8"))
+        .collect();
+    assert_eq!(
+        ja,
+        [
+            format!(
+                "p.toml:{}:11: rule.r.levels: 不明なレベル `x` です。定義済みのレベル: secret, public",
+                L + 2
+            ),
+            format!(
+                "p.toml:{}:6: rule.r.id: ID `r` が重複しています ({} 行目で定義済み)",
+                L + 5,
+                L + 1
+            ),
+        ]
+    );
+    assert_eq!(
+        errors.errors()[0].to_string_for_lang("en_US"),
+        errors.errors()[0].to_string()
+    );
+}
+
+#[test]
 fn size_and_rule_limits() {
     let huge = format!("{BASE}#{}\n", "x".repeat(MAX_POLICY_BYTES));
     let e = Policy::from_toml(&huge, "p.toml").unwrap_err().to_string();

@@ -174,9 +174,14 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
+            // Messages follow the locale (LC_ALL, LC_MESSAGES, LANG): Japanese for `ja*`.
+            let lang = ["LC_ALL", "LC_MESSAGES", "LANG"]
+                .iter()
+                .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+                .unwrap_or_default();
             let mut stderr = std::io::stderr().lock();
             for error in errors.errors() {
-                writeln!(stderr, "{error}")?;
+                writeln!(stderr, "{}", error.to_string_for_lang(&lang))?;
             }
             writeln!(
                 stderr,
