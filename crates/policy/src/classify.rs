@@ -176,7 +176,7 @@ impl Policy {
                 let mut detectors: Vec<&str> = Vec::new();
                 for finding in input.findings {
                     if finding.confidence >= condition.min_confidence
-                        && (condition.detectors.iter().any(|d| *d == finding.detector)
+                        && (condition.detectors.contains(&finding.detector)
                             || condition.categories.contains(&finding.category))
                     {
                         count = count.saturating_add(finding.count);

@@ -23,7 +23,7 @@ use mamori_model::{Action, Channel, Decision};
 use crate::destination::{
     Destination, Principal, UsbDevice, domain_matches, mail_domain, url_host,
 };
-use crate::policy::{DestinationCondition, LevelId, MailTo, Policy, Rule, RuleKind};
+use crate::policy::{DestinationCondition, GlobIndex, LevelId, MailTo, Policy, Rule, RuleKind};
 
 /// What the decision function is asked about.
 #[derive(Debug, Clone, Copy)]
@@ -45,12 +45,15 @@ enum Target<'a> {
     Mail {
         domain: Option<String>,
     },
+    /// With the rules whose `urls` globs match, sorted.
     Url {
-        url: Candidate<'a>,
+        hits: Vec<u32>,
         host: Option<String>,
     },
-    Printer(Candidate<'a>),
-    Share(Candidate<'a>),
+    /// The rules whose `printers` globs match, sorted.
+    Printer(Vec<u32>),
+    /// The rules whose `shares` globs match, sorted.
+    Share(Vec<u32>),
 }
 
 /// The bare outcome of a decision, without text: what the agent needs on its hot path.
@@ -120,7 +123,7 @@ impl Policy {
                 }
                 combined.unwrap_or((self.default_action, None))
             }
-            destination => self.evaluate(input, &Target::of(destination), matched),
+            destination => self.evaluate(input, &self.target(destination), matched),
         };
         Verdict {
             action,
@@ -150,7 +153,7 @@ impl Policy {
         for &index in &bucket.conditional {
             let rule = &self.rules[index as usize];
             if !(rule.principal.matches(input.principal)
-                && self.destination_matches(rule, &rule.destination, target))
+                && self.destination_matches(index, rule, &rule.destination, target))
             {
                 continue;
             }
@@ -188,6 +191,7 @@ impl Policy {
 
     fn destination_matches(
         &self,
+        index: u32,
         rule: &Rule,
         condition: &DestinationCondition,
         target: &Target<'_>,
@@ -221,8 +225,8 @@ impl Policy {
                             .iter()
                             .any(|p| domain_matches(p, domain)))
             }
-            Target::Url { url, host } => {
-                if condition.url_domains.is_empty() && condition.urls.is_none() {
+            Target::Url { hits, host } => {
+                if condition.url_domains.is_empty() && condition.urls.is_empty() {
                     return unknown;
                 }
                 let host = host.as_deref().unwrap_or("");
@@ -231,19 +235,20 @@ impl Policy {
                         .url_domains
                         .iter()
                         .any(|p| domain_matches(p, host)))
-                    && condition
-                        .urls
-                        .as_ref()
-                        .is_none_or(|g| g.is_match_candidate(url))
+                    && (condition.urls.is_empty() || hits.binary_search(&index).is_ok())
             }
-            Target::Printer(name) => condition
-                .printers
-                .as_ref()
-                .map_or(unknown, |g| g.is_match_candidate(name)),
-            Target::Share(path) => condition
-                .shares
-                .as_ref()
-                .map_or(unknown, |g| g.is_match_candidate(path)),
+            Target::Printer(hits) => {
+                if condition.printers.is_empty() {
+                    return unknown;
+                }
+                hits.binary_search(&index).is_ok()
+            }
+            Target::Share(hits) => {
+                if condition.shares.is_empty() {
+                    return unknown;
+                }
+                hits.binary_search(&index).is_ok()
+            }
         }
     }
 
@@ -285,8 +290,9 @@ impl Policy {
     }
 }
 
-impl<'a> Target<'a> {
-    fn of(destination: &'a Destination) -> Target<'a> {
+impl Policy {
+    fn target<'a>(&self, destination: &'a Destination) -> Target<'a> {
+        let globs = &self.destination_globs;
         match destination {
             Destination::Unknown => Target::Unknown,
             Destination::Usb(device) => Target::Usb(device),
@@ -297,12 +303,15 @@ impl<'a> Target<'a> {
                 None => Target::Unknown,
             },
             Destination::Url(url) => Target::Url {
-                url: Candidate::new(url),
+                hits: globs[GlobIndex::URLS].rules_matching(&Candidate::new(url)),
                 host: url_host(url),
             },
-            // Printer names compare case-insensitively (CUPS queue names do).
-            Destination::Printer(name) => Target::Printer(Candidate::new(name)),
-            Destination::Share(path) => Target::Share(Candidate::new(path)),
+            Destination::Printer(name) => {
+                Target::Printer(globs[GlobIndex::PRINTERS].rules_matching(&Candidate::new(name)))
+            }
+            Destination::Share(path) => {
+                Target::Share(globs[GlobIndex::SHARES].rules_matching(&Candidate::new(path)))
+            }
         }
     }
 }

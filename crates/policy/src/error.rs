@@ -124,6 +124,94 @@ pub enum ErrorKind {
     },
 }
 
+impl PolicyError {
+    /// The error as `origin:line:column: message` with the message in Japanese.
+    pub fn to_string_ja(&self) -> String {
+        format!(
+            "{}:{}:{}: {}",
+            self.origin,
+            self.line,
+            self.column,
+            self.kind.message_ja()
+        )
+    }
+
+    /// The error for a language tag (`ja_JP.UTF-8`, `en_US`...): Japanese for `ja*`.
+    pub fn to_string_for_lang(&self, lang: &str) -> String {
+        if lang.starts_with("ja") {
+            self.to_string_ja()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The message in Japanese (the `Display` form is English).
+    pub fn message_ja(&self) -> String {
+        match self {
+            ErrorKind::Syntax(detail) => format!("TOML の構文エラー: {detail}"),
+            ErrorKind::UnknownField {
+                field,
+                key,
+                expected,
+            } => {
+                format!("{field}: 不明な項目 `{key}` です。使える項目: {expected}")
+            }
+            ErrorKind::MissingField { field } => format!("{field}: 必須の項目がありません"),
+            ErrorKind::WrongType {
+                field,
+                expected,
+                found,
+            } => {
+                format!("{field}: 型が違います (期待: {expected}、実際: {found})")
+            }
+            ErrorKind::InvalidValue {
+                field,
+                value,
+                reason,
+            } => {
+                format!("{field}: 値 `{value}` は使えません: {reason}")
+            }
+            ErrorKind::UnknownLevel {
+                field,
+                level,
+                defined,
+            } => {
+                format!("{field}: 不明なレベル `{level}` です。定義済みのレベル: {defined}")
+            }
+            ErrorKind::UnknownDetector { field, detector } => {
+                format!("{field}: 不明な検出器 `{detector}` です")
+            }
+            ErrorKind::UnknownName {
+                field,
+                what,
+                value,
+                expected,
+            } => {
+                format!("{field}: 不明な{what} `{value}` です。使える値: {expected}")
+            }
+            ErrorKind::BadGlob {
+                field,
+                pattern,
+                reason,
+            } => {
+                format!("{field}: glob `{pattern}` が不正です: {reason}")
+            }
+            ErrorKind::DuplicateId {
+                field,
+                id,
+                first_line,
+            } => {
+                format!("{field}: ID `{id}` が重複しています ({first_line} 行目で定義済み)")
+            }
+            ErrorKind::UnreachableRule { field, rule, why } => {
+                format!("{field}: 規則 `{rule}` はどの場合にも該当しません: {why}")
+            }
+        }
+    }
+}
+
 /// Every problem found in one policy file, in file order. Never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyErrors {
@@ -133,7 +221,7 @@ pub struct PolicyErrors {
 impl PolicyErrors {
     pub(crate) fn new(mut errors: Vec<PolicyError>) -> PolicyErrors {
         debug_assert!(!errors.is_empty());
-        errors.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        errors.sort_by_key(|e| (e.line, e.column));
         errors.dedup();
         PolicyErrors { errors }
     }

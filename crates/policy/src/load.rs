@@ -17,8 +17,8 @@ use toml::de::{DeTable, DeValue};
 use crate::destination::{UsbPattern, is_domain_pattern};
 use crate::error::{ErrorKind, PolicyError, PolicyErrors};
 use crate::policy::{
-    Bucket, ClassifyRule, DestinationCondition, FindingCondition, Level, LevelId, MailTo, Policy,
-    PrincipalCondition, Rule, RuleKind,
+    Bucket, ClassifyRule, DestinationCondition, FindingCondition, GlobIndex, Level, LevelId,
+    MailTo, Policy, PrincipalCondition, Rule, RuleKind,
 };
 
 /// Largest policy text accepted, in bytes.
@@ -447,24 +447,19 @@ impl Loader<'_, '_, '_> {
         field: &str,
         literal_separator: bool,
         case_insensitive: bool,
-    ) -> Option<GlobSet> {
-        if patterns.is_empty() {
-            return None;
-        }
-        let mut builder = GlobSetBuilder::new();
+    ) -> Vec<globset::Glob> {
+        let mut globs = Vec::with_capacity(patterns.len());
         for (pattern, span) in patterns {
             match GlobBuilder::new(pattern)
                 .literal_separator(literal_separator)
                 .case_insensitive(case_insensitive)
                 .build()
             {
-                Ok(glob) => {
-                    builder.add(glob);
-                }
+                Ok(glob) => globs.push(glob),
                 Err(e) => self.bad_glob(span, field, pattern, &e),
             }
         }
-        builder.build().ok()
+        globs
     }
 
     fn bad_glob(&mut self, span: &Range<usize>, field: &str, pattern: &str, e: &globset::Error) {
@@ -540,16 +535,16 @@ impl Loader<'_, '_, '_> {
                 version = self
                     .unsigned(table, "policy", "version", 1, u64::MAX)
                     .map(|(v, _)| v);
-                if let Some(action) = self.string(table, "policy", "default_action") {
-                    if let Some(a) = self.name(
+                if let Some(action) = self.string(table, "policy", "default_action")
+                    && let Some(a) = self.name(
                         &action,
                         "policy.default_action",
                         "action",
                         Action::parse,
                         &action_names(),
-                    ) {
-                        default_action = a;
-                    }
+                    )
+                {
+                    default_action = a;
                 }
             }
             None if root.get("policy").is_none() => self.ctx.error(
@@ -628,10 +623,10 @@ impl Loader<'_, '_, '_> {
         let mut default_level = LevelId(0);
         if let Some((table, _)) = self.table(root, "", "classification") {
             self.check_keys(table, "classification", &["default_level"]);
-            if let Some(level) = self.string(table, "classification", "default_level") {
-                if let Some(id) = self.level_ref(&levels, &level, "classification.default_level") {
-                    default_level = id;
-                }
+            if let Some(level) = self.string(table, "classification", "default_level")
+                && let Some(id) = self.level_ref(&levels, &level, "classification.default_level")
+            {
+                default_level = id;
             }
         }
 
@@ -719,6 +714,10 @@ impl Loader<'_, '_, '_> {
                 rules: Vec::new(),
                 buckets: Vec::new(),
                 reasons: crate::reason::Templates::new(),
+                destination_globs: [(); 3].map(|_| GlobIndex {
+                    set: GlobSet::empty(),
+                    owner: Vec::new(),
+                }),
             },
             raw_rules,
         ))
@@ -911,10 +910,10 @@ impl Loader<'_, '_, '_> {
         }
         let mut empty_keys = Vec::new();
         for key in ["detectors", "categories", "paths", "uninspectable"] {
-            if let Some(item) = table.get(key) {
-                if matches!(item.get_ref(), DeValue::Array(a) if a.is_empty()) {
-                    empty_keys.push((key, item.span()));
-                }
+            if let Some(item) = table.get(key)
+                && matches!(item.get_ref(), DeValue::Array(a) if a.is_empty())
+            {
+                empty_keys.push((key, item.span()));
             }
         }
         let finding_lists_empty = detectors.as_ref().is_none_or(Vec::is_empty)
@@ -1331,6 +1330,26 @@ fn compile(mut policy: Policy, raw: Vec<RawRule>) -> Policy {
                     bucket.conditional.push(index as u32);
                 }
             }
+        }
+    }
+    let mut builders = [(); 3].map(|_| (GlobSetBuilder::new(), Vec::new()));
+    for (index, raw_rule) in raw.iter().enumerate() {
+        let d = &raw_rule.rule.destination;
+        for (kind, globs) in [
+            (GlobIndex::URLS, &d.urls),
+            (GlobIndex::PRINTERS, &d.printers),
+            (GlobIndex::SHARES, &d.shares),
+        ] {
+            for glob in globs {
+                builders[kind].0.add(glob.clone());
+                builders[kind].1.push(index as u32);
+            }
+        }
+    }
+    for (kind, (builder, owner)) in builders.into_iter().enumerate() {
+        // Every glob compiled on its own when the rule was read, so the set compiles too.
+        if let Ok(set) = builder.build() {
+            policy.destination_globs[kind] = GlobIndex { set, owner };
         }
     }
     policy.rules = raw

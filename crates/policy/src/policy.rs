@@ -104,9 +104,10 @@ pub(crate) struct DestinationCondition {
     pub(crate) mail_to: Option<MailTo>,
     pub(crate) mail_domains: Vec<String>,
     pub(crate) url_domains: Vec<String>,
-    pub(crate) urls: Option<GlobSet>,
-    pub(crate) printers: Option<GlobSet>,
-    pub(crate) shares: Option<GlobSet>,
+    /// Compiled here for validation; matched through [`Policy::destination_globs`].
+    pub(crate) urls: Vec<globset::Glob>,
+    pub(crate) printers: Vec<globset::Glob>,
+    pub(crate) shares: Vec<globset::Glob>,
 }
 
 impl DestinationCondition {
@@ -115,9 +116,9 @@ impl DestinationCondition {
             && self.mail_to.is_none()
             && self.mail_domains.is_empty()
             && self.url_domains.is_empty()
-            && self.urls.is_none()
-            && self.printers.is_none()
-            && self.shares.is_none()
+            && self.urls.is_empty()
+            && self.printers.is_empty()
+            && self.shares.is_empty()
     }
 
     /// The channels on which this condition can hold; `None` when it has no condition.
@@ -129,13 +130,13 @@ impl DestinationCondition {
         if self.mail_to.is_some() || !self.mail_domains.is_empty() {
             channels.push(Channel::Mail);
         }
-        if !self.url_domains.is_empty() || self.urls.is_some() {
+        if !self.url_domains.is_empty() || !self.urls.is_empty() {
             channels.push(Channel::WebUpload);
         }
-        if self.printers.is_some() {
+        if !self.printers.is_empty() {
             channels.push(Channel::Print);
         }
-        if self.shares.is_some() {
+        if !self.shares.is_empty() {
             channels.push(Channel::NetworkShare);
         }
         (!channels.is_empty()).then_some(channels)
@@ -250,6 +251,38 @@ pub struct Policy {
     /// `[channel index * levels + level rank]`.
     pub(crate) buckets: Vec<Bucket>,
     pub(crate) reasons: crate::reason::Templates,
+    /// The `urls`, `printers` and `shares` globs of every decision rule, each kind compiled
+    /// into one set, so a decision runs one glob match per destination, not one per rule.
+    pub(crate) destination_globs: [GlobIndex; 3],
+}
+
+/// Globs of many rules in one set, with the rule each glob belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct GlobIndex {
+    pub(crate) set: GlobSet,
+    pub(crate) owner: Vec<u32>,
+}
+
+impl GlobIndex {
+    pub(crate) const URLS: usize = 0;
+    pub(crate) const PRINTERS: usize = 1;
+    pub(crate) const SHARES: usize = 2;
+
+    /// Indexes of the rules with a glob matching `candidate`, sorted, without repeats.
+    pub(crate) fn rules_matching(&self, candidate: &globset::Candidate<'_>) -> Vec<u32> {
+        if self.owner.is_empty() {
+            return Vec::new();
+        }
+        let mut rules: Vec<u32> = self
+            .set
+            .matches_candidate(candidate)
+            .into_iter()
+            .map(|g| self.owner[g])
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        rules
+    }
 }
 
 impl Policy {

@@ -428,6 +428,68 @@ fn too_many_levels() {
 }
 
 #[test]
+fn errors_in_japanese() {
+    let errors = Policy::from_toml(
+        &format!("{BASE}[[rule]]\nid = \"r\"\nlevels = [\"x\"]\naction = \"block\"\n[[rule]]\nid = \"r\"\naction = \"block\"\n"),
+        "p.toml",
+    )
+    .unwrap_err();
+    let ja: Vec<String> = errors
+        .errors()
+        .iter()
+        .map(|e| e.to_string_for_lang("ja_JP.UTF-8"))
+        .collect();
+    assert_eq!(
+        ja,
+        [
+            format!(
+                "p.toml:{}:11: rule.r.levels: 不明なレベル `x` です。定義済みのレベル: secret, public",
+                L + 2
+            ),
+            format!(
+                "p.toml:{}:6: rule.r.id: ID `r` が重複しています ({} 行目で定義済み)",
+                L + 5,
+                L + 1
+            ),
+        ]
+    );
+    assert_eq!(
+        errors.errors()[0].to_string_for_lang("en_US"),
+        errors.errors()[0].to_string()
+    );
+}
+
+#[test]
+fn size_and_rule_limits() {
+    let huge = format!("{BASE}#{}\n", "x".repeat(MAX_POLICY_BYTES));
+    let e = Policy::from_toml(&huge, "p.toml").unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "p.toml:1:1: policy: invalid value `{} bytes`: a policy may not exceed {MAX_POLICY_BYTES} bytes",
+            huge.len()
+        )
+    );
+    let mut text = String::from(BASE);
+    for i in 0..=MAX_RULES {
+        text.push_str(&format!("[[rule]]\nid = \"r{i}\"\naction = \"block\"\n"));
+    }
+    let e = Policy::from_toml(&text, "p.toml").unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "p.toml:1:1: rule: invalid value `20001`: a policy may define at most 20000 rules"
+    );
+}
+
+#[test]
+fn url_domain_and_internal_domain_validation() {
+    let e = one_error("[[rule]]\nid = \"r\"\nurl_domains = [\"https://x\"]\naction = \"block\"\n");
+    assert!(e.ends_with("rule.r.url_domains: invalid value `https://x`: expected a domain such as example.co.jp or *.example.co.jp"), "{e}");
+    let e = one_error("[internal]\nmail_domains = [\"@corp\"]\n");
+    assert!(e.ends_with("internal.mail_domains: invalid value `@corp`: expected a domain such as example.co.jp or *.example.co.jp"), "{e}");
+}
+
+#[test]
 fn column_counts_characters_not_bytes() {
     let e = one_error("[[rule]]\nid = \"r\"\ndescription = \"極秘\"; action = \"x\"\n");
     // The syntax error comes after two 3-byte characters: the column must count them as one each.

@@ -9,8 +9,8 @@ use anyhow::{Context as _, bail};
 use mamori_model::Channel;
 use mamori_policy::signing::{PublicKey, SecretKey, SignatureError};
 use mamori_policy::{
-    ClassifyInput, DecideInput, Destination, GroupError, GroupResolver, MAX_POLICY_BYTES, Policy,
-    Principal,
+    Classification, ClassifyInput, DecideInput, Destination, GroupError, GroupResolver,
+    MAX_POLICY_BYTES, Policy, Principal,
 };
 
 /// Arguments of `mamori policy`.
@@ -174,9 +174,14 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
+            // Messages follow the locale (LC_ALL, LC_MESSAGES, LANG): Japanese for `ja*`.
+            let lang = ["LC_ALL", "LC_MESSAGES", "LANG"]
+                .iter()
+                .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+                .unwrap_or_default();
             let mut stderr = std::io::stderr().lock();
             for error in errors.errors() {
-                writeln!(stderr, "{error}")?;
+                writeln!(stderr, "{}", error.to_string_for_lang(&lang))?;
             }
             writeln!(
                 stderr,
@@ -237,13 +242,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let report = inspector
         .inspect_reader(&mut file, len)
         .with_context(|| format!("cannot inspect {shown}"))?;
-    let label = super::label::read_label(&path)?;
-    let classification = policy.classify(&ClassifyInput {
-        path: Some(&path),
-        findings: &report.findings,
-        uninspectable: &report.uninspectable,
-        explicit_label: label.as_deref(),
-    });
+    let (classification, label) = classify_file(&policy, &path, &report)?;
 
     // Decide.
     let mut principal = match &args.user {
@@ -387,6 +386,23 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The level of an inspected file: from its findings, uninspectable parts, path and explicit
+/// label (`user.mamori.level`). Returns the label too. `mamori scan --policy` calls this per file.
+pub fn classify_file(
+    policy: &Policy,
+    path: &Path,
+    report: &mamori_inspect::Report,
+) -> anyhow::Result<(Classification, Option<String>)> {
+    let label = super::label::read_label(path)?;
+    let classification = policy.classify(&ClassifyInput {
+        path: Some(path),
+        findings: &report.findings,
+        uninspectable: &report.uninspectable,
+        explicit_label: label.as_deref(),
+    });
+    Ok((classification, label))
 }
 
 fn keygen(secret_path: &Path, public_path: &Path) -> anyhow::Result<ExitCode> {
