@@ -24,6 +24,12 @@ enum Command {
     Scan(commands::scan::ScanArgs),
     /// Inspect one file or standard input / ファイルまたは標準入力を検査する
     Inspect(commands::inspect::InspectArgs),
+    /// Manage users' and groups' keys / 鍵とグループを管理する
+    Keys(commands::keys::KeysArgs),
+    /// Encrypt files for groups / ファイルを暗号化して保護する
+    Protect(commands::protect::ProtectArgs),
+    /// Decrypt a protected file / 保護されたファイルを開く
+    Open(commands::open::OpenArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +37,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => commands::scan::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Keys(args) => commands::keys::run(args),
+        Command::Protect(args) => commands::protect::run(args),
+        Command::Open(args) => commands::open::run(args),
     };
     match result {
         Ok(code) => code,
