@@ -229,19 +229,21 @@ pub fn open_file(
             // open: the second pass records the outcome.
             let signed_check = {
                 let mut file = open_input()?;
-                let signed =
-                    crate::read_header(&mut file).map_err(|e| relabel_io(e, input, input))?;
-                let identities = store.identities_for(actor, &signed.header)?;
-                if identities.is_empty() {
-                    None
-                } else {
-                    Some(crate::decrypt_stream(
-                        &signed,
-                        file,
-                        &identities,
-                        actor.name(),
-                        io::sink(),
-                    ))
+                // A bad header releases nothing either way: the real pass reports and records it.
+                match crate::read_header(&mut file) {
+                    Ok(signed) => {
+                        let identities = store.identities_for(actor, &signed.header)?;
+                        (!identities.is_empty()).then(|| {
+                            crate::decrypt_stream(
+                                &signed,
+                                file,
+                                &identities,
+                                actor.name(),
+                                io::sink(),
+                            )
+                        })
+                    }
+                    Err(_) => None,
                 }
             };
             match signed_check {
@@ -252,11 +254,16 @@ pub fn open_file(
                         actor.name(),
                     );
                     event.path = Some(input.to_path_buf());
+                    if let Ok(signed) = crate::read_header_file(input) {
+                        event.file_id = Some(signed.header.file_id.clone());
+                        event.level = Some(signed.header.level.clone());
+                        event.groups = signed.header.group_names();
+                    }
                     event.reason = Some(e.to_string());
                     store.record(event);
                     Err(relabel_io(e, input, input))
                 }
-                // Access denied or verified: the real pass decides and records.
+                // Verified, access denied or a bad header: the real pass decides and records.
                 _ => store
                     .open(actor, open_input()?, writer, Some(input))
                     .map_err(|e| relabel_io(e, input, Path::new("<stdout>"))),
