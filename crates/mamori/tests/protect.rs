@@ -292,6 +292,16 @@ fn pipes_and_passphrase_sources() {
         "{}",
         stderr(&out)
     );
+    let last = env.events().pop().unwrap();
+    assert_eq!(last["op"], "open");
+    assert_eq!(last["granted"], false);
+    assert_eq!(last["user"], "bob");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("wrong passphrase")
+    );
 
     // No passphrase at all, no terminal: exit 2 naming the two ways to give one.
     let out = Command::new(env!("CARGO_BIN_EXE_mamori"))

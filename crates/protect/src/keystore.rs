@@ -289,7 +289,9 @@ impl KeyStore {
         &self.root
     }
 
-    pub(crate) fn record(&self, event: ProtectEvent) {
+    /// Records an event in this store's audit sink: for callers that refuse an operation
+    /// before the store is involved (for example an open whose passphrase was wrong).
+    pub fn record(&self, event: ProtectEvent) {
         self.audit.record(event);
     }
 

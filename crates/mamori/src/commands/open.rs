@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mamori_protect::{Error, OpenOutput};
+use mamori_protect::{Error, OpenOutput, ProtectEvent, ProtectOp};
 
 use crate::commands::keys::{ActorArgs, open_store};
 use crate::data_dir::DataDirArg;
@@ -40,7 +40,25 @@ pub fn run(args: OpenArgs) -> anyhow::Result<ExitCode> {
         return info(&args);
     }
     let store = open_store(&args.data_dir)?;
-    let keys = args.actor.unlock(&store)?;
+    let keys = match args.actor.unlock(&store) {
+        Ok(keys) => keys,
+        Err(e) => {
+            // A refused open all the same: record it before failing.
+            let user = args.actor.name().unwrap_or_default();
+            let mut event = ProtectEvent::new(ProtectOp::Open { granted: false }, user);
+            if args.input.as_os_str() != "-" {
+                event.path = Some(args.input.clone());
+                if let Ok(signed) = mamori_protect::read_header_file(&args.input) {
+                    event.file_id = Some(signed.header.file_id.clone());
+                    event.level = Some(signed.header.level.clone());
+                    event.groups = signed.header.group_names();
+                }
+            }
+            event.reason = Some(format!("{e:#}"));
+            store.record(event);
+            return Err(e);
+        }
+    };
     let result = if args.input.as_os_str() == "-" {
         // A pipe cannot be read twice: plaintext is released chunk by chunk as each 64 KiB
         // chunk authenticates; a damaged stream stops with an error after the good chunks.
