@@ -36,6 +36,12 @@ enum Command {
     Fingerprint(commands::fingerprint::FingerprintArgs),
     /// Exact data match: register tables of sensitive records / 個人情報台帳の完全一致照合
     Edm(commands::edm::EdmArgs),
+    /// Manage users' and groups' keys / 鍵とグループを管理する
+    Keys(commands::keys::KeysArgs),
+    /// Encrypt files for groups / ファイルを暗号化して保護する
+    Protect(commands::protect::ProtectArgs),
+    /// Decrypt a protected file / 保護されたファイルを開く
+    Open(commands::open::OpenArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +55,9 @@ fn main() -> ExitCode {
         Command::Label(args) => commands::label::run(args),
         Command::Fingerprint(args) => commands::fingerprint::run(args),
         Command::Edm(args) => commands::edm::run(args),
+        Command::Keys(args) => commands::keys::run(args),
+        Command::Protect(args) => commands::protect::run(args),
+        Command::Open(args) => commands::open::run(args),
     };
     match result {
         Ok(code) => code,

@@ -7,4 +7,7 @@ pub mod label;
 pub mod log;
 pub mod policy;
 pub mod rules;
+pub mod keys;
+pub mod open;
+pub mod protect;
 pub mod scan;
