@@ -320,7 +320,7 @@ fn dispatch_kind(
         }
         ContentKind::Rtf => rtf::extract(run, bytes, location),
         ContentKind::Mail => mail::extract(run, bytes, location, depth),
-        ContentKind::Pdf => pdf::extract_pdf(run, bytes, location),
+        ContentKind::Pdf => pdf::extract_pdf(run, bytes, location, depth),
         ContentKind::Zip
         | ContentKind::Docx
         | ContentKind::Xlsx

@@ -17,6 +17,7 @@ pub(crate) fn extract_pdf(
     run: &mut Run<'_>,
     bytes: &[u8],
     location: &Location,
+    depth: usize,
 ) -> Result<(), Halt> {
     let defaults = PdfLimits::default();
     let limits = PdfLimits {
@@ -43,6 +44,21 @@ pub(crate) fn extract_pdf(
             }
             if text.pages_without_text > 0 {
                 run.report(location, UninspectableReason::NoTextLayer);
+            }
+            // Files embedded in the PDF are content of their own, read like archive members.
+            for attachment in &text.attachments {
+                let inner = location.child(attachment.name.clone());
+                run.count_entry(&inner)?;
+                crate::dispatch_inner(run, &attachment.data, &inner, depth + 1)?;
+            }
+            if text.attachments_unreadable > 0 {
+                run.report(
+                    location,
+                    UninspectableReason::Corrupt(format!(
+                        "pdf: {} embedded file(s) could not be read",
+                        text.attachments_unreadable
+                    )),
+                );
             }
             Ok(())
         }

@@ -349,12 +349,25 @@ fn scan_reports_levels_from_the_policy_and_records_to_the_journal() {
     write(dir.path(), "internal.txt", "社外秘\n");
     write(dir.path(), "public.txt", "お知らせ\n");
     let out = mamori()
-        .args(["scan", "--no-progress", "--format", "json", "--record", "--all", "--data-dir"])
+        .args([
+            "scan",
+            "--no-progress",
+            "--format",
+            "json",
+            "--record",
+            "--all",
+            "--data-dir",
+        ])
         .arg(data.path())
         .arg(dir.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let level_of = |name: &str| {
         json_lines(&out)
             .into_iter()
@@ -368,15 +381,39 @@ fn scan_reports_levels_from_the_policy_and_records_to_the_journal() {
 
     // The two files with findings are evidence now, searchable and verifiable.
     let search = mamori()
-        .args(["log", "search", "--op", "scan", "--format", "json", "--data-dir"])
+        .args([
+            "log",
+            "search",
+            "--op",
+            "scan",
+            "--format",
+            "json",
+            "--data-dir",
+        ])
         .arg(data.path())
         .output()
         .unwrap();
-    assert!(search.status.success(), "{}", String::from_utf8_lossy(&search.stderr));
+    assert!(
+        search.status.success(),
+        "{}",
+        String::from_utf8_lossy(&search.stderr)
+    );
     let events: Vec<serde_json::Value> = json_lines(&search);
     assert_eq!(events.len(), 2, "{events:?}");
-    let top = events.iter().find(|e| e.to_string().contains("top.txt")).unwrap();
+    let top = events
+        .iter()
+        .find(|e| e.to_string().contains("top.txt"))
+        .unwrap();
     assert_eq!(top["level"], "top_secret", "{top}");
-    let verify = mamori().args(["log", "verify", "--data-dir"]).arg(data.path()).output().unwrap();
-    assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
+    let verify = mamori()
+        .args(["log", "verify", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
