@@ -75,9 +75,10 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         }
     }
     totals.elapsed = started.elapsed();
-    if args.options.format != output::Format::Text {
-        writer.finish(&totals)?;
-    } else if totals.files_with_findings + totals.files_uninspectable > 0 || args.options.all {
+    // The text report's summary line is noise for one clean input; machine formats always
+    // finish (SARIF writes its whole log there).
+    let found = totals.files_with_findings + totals.files_uninspectable > 0;
+    if args.options.format != output::Format::Text || found || args.options.all {
         writer.finish(&totals)?;
     }
     Ok(exit_code(lang, &totals))
