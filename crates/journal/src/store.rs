@@ -129,10 +129,16 @@ pub trait Store {
     fn catch_up(&mut self, data_dir: &Path) -> Result<IngestStats, JournalError> {
         let mut reader = JournalReader::new(data_dir, self.cursor()?);
         let mut stats = IngestStats::default();
-        let mut batch = Vec::with_capacity(20_000);
+        // Big batches: random index inserts touch each page once per batch, and each commit
+        // writes every dirty page to the WAL.
+        const BATCH: usize = 100_000;
+        let mut batch = Vec::with_capacity(BATCH);
         loop {
             batch.clear();
-            let info = reader.read_batch(20_000, &mut |e| batch.push(e))?;
+            let mut info = reader.read_batch(BATCH, &mut |e| batch.push(e))?;
+            while batch.len() < BATCH && !info.is_empty_batch() {
+                info = reader.read_batch(BATCH - batch.len(), &mut |e| batch.push(e))?;
+            }
             if info.is_empty_batch() {
                 return Ok(stats);
             }
@@ -201,6 +207,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -262_144)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
         conn.execute_batch(SCHEMA)?;
         Ok(SqliteStore {
             conn,
