@@ -135,11 +135,15 @@ pub trait Store {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             batch.clear();
-            let mut info = reader.read_batch(BATCH, &mut |e| batch.push(e))?;
-            while batch.len() < BATCH && !info.is_empty_batch() {
-                info = reader.read_batch(BATCH - batch.len(), &mut |e| batch.push(e))?;
+            let mut frames = 0;
+            loop {
+                let info = reader.read_batch(BATCH - batch.len(), &mut |e| batch.push(e))?;
+                frames += info.frames;
+                if info.is_empty_batch() || batch.len() >= BATCH {
+                    break;
+                }
             }
-            if info.is_empty_batch() {
+            if frames == 0 {
                 return Ok(stats);
             }
             stats.read += batch.len() as u64;
@@ -598,6 +602,20 @@ mod tests {
 
     fn ids(events: &[Event]) -> Vec<i64> {
         events.iter().map(|e| e.time_ns / 1000).collect()
+    }
+
+    #[test]
+    fn catch_up_ingests_a_small_journal_and_only_new_events_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = crate::Journal::open(dir.path(), crate::JournalOptions::default()).unwrap();
+        j.append_durable(Event::new(Operation::Open)).unwrap();
+        let mut store = SqliteStore::open(dir.path()).unwrap();
+        let stats = store.catch_up(dir.path()).unwrap();
+        assert_eq!((stats.read, stats.inserted), (1, 1));
+        j.append_durable(Event::new(Operation::Open)).unwrap();
+        let stats = store.catch_up(dir.path()).unwrap();
+        assert_eq!((stats.read, stats.inserted), (1, 1));
+        assert_eq!(store.count().unwrap(), 2);
     }
 
     #[test]
