@@ -282,7 +282,11 @@ impl Journal {
             last_hash,
             durable_seq: next_seq - 1,
             since_checkpoint: 0,
-            last_checkpoint: Instant::now(),
+            // Due at once: the first batch after open is signed, so that even a writer that
+            // lives less than one checkpoint interval leaves a signed checkpoint.
+            last_checkpoint: Instant::now()
+                .checked_sub(options.checkpoint_interval)
+                .unwrap_or_else(Instant::now),
             current_segment: segment,
             urgent: false,
             shutdown: false,

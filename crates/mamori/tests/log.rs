@@ -255,13 +255,16 @@ fn verify_passes_then_names_the_modified_record() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(
-        text.contains("modified") && text.contains("record 6"),
+        text.contains("modified") && text.contains("record 7"),
         "{text}"
     );
     let out = mamori(dir.path(), &["verify", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["problem"]["kind"], "modified");
-    assert_eq!(report["problem"]["seq"], 6);
+    assert_eq!(
+        report["problem"]["seq"], 7,
+        "the first batch is followed by a checkpoint frame"
+    );
 }
 
 #[test]
