@@ -148,20 +148,48 @@ fn read_policy_text(path: &Path) -> anyhow::Result<String> {
     })
 }
 
+/// Parses a policy, checking detector ids against the inspection engine: an id in one of the
+/// built-in namespaces (`label.`, `jp.`, `financial.`, `contact.`, `secret.`) must name a
+/// built-in detector, so a typo such as `label.gokuhii` is an error; `fingerprint.document`
+/// and `edm.<table>` come from registered documents and tables; any other namespace belongs to
+/// the user's rules files (`keyword.project_x`, `custom.employee_id`) and is accepted.
+pub fn parse_policy(text: &str, origin: &str) -> Result<Policy, mamori_policy::PolicyErrors> {
+    let builtin: std::collections::HashSet<String> = mamori_inspect::Rules::builtin()
+        .detectors()
+        .map(|d| d.id)
+        .collect();
+    let known = |id: &str| is_known_detector(&builtin, id);
+    Policy::from_toml_with(
+        text,
+        origin,
+        &mamori_policy::LoadOptions {
+            known_detector: Some(&known),
+        },
+    )
+}
+
+fn is_known_detector(builtin: &std::collections::HashSet<String>, id: &str) -> bool {
+    const BUILTIN_NAMESPACES: [&str; 5] = ["label.", "jp.", "financial.", "contact.", "secret."];
+    if builtin.contains(id) || id == "fingerprint.document" || id.starts_with("edm.") {
+        return true;
+    }
+    !BUILTIN_NAMESPACES.iter().any(|ns| id.starts_with(ns))
+}
+
 /// Loads the policy at `path`, or the built-in default policy. Every error is in the message.
 pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     let Some(path) = path else {
         return Ok(Policy::default_policy());
     };
     let text = read_policy_text(path)?;
-    Policy::from_toml(&text, &path.display().to_string())
+    parse_policy(&text, &path.display().to_string())
         .map_err(|errors| anyhow::anyhow!("invalid policy:\n{errors}"))
 }
 
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
     let text = read_policy_text(path)?;
     let origin = path.display().to_string();
-    match Policy::from_toml(&text, &origin) {
+    match parse_policy(&text, &origin) {
         Ok(policy) => {
             println!(
                 "{origin}: ok: \"{}\" version {}: {} levels, {} classification rules, {} decision rules / 問題はありません",
@@ -448,7 +476,7 @@ fn sign(file: &Path, key: &Path, output: Option<PathBuf>) -> anyhow::Result<Exit
     let secret = SecretKey::parse(&key_text).with_context(|| key.display().to_string())?;
     // Only a valid policy is worth signing.
     let text = read_policy_text(file)?;
-    let policy = Policy::from_toml(&text, &file.display().to_string())
+    let policy = parse_policy(&text, &file.display().to_string())
         .map_err(|errors| anyhow::anyhow!("refusing to sign an invalid policy:\n{errors}"))?;
     let out = signature_path(file, output);
     std::fs::write(&out, secret.sign(text.as_bytes()))
@@ -502,5 +530,31 @@ fn verify(file: &Path, key: &Path, signature: Option<PathBuf>) -> anyhow::Result
             );
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_names_only_real_detectors() {
+        parse_policy(mamori_policy::DEFAULT_POLICY_TOML, "default").unwrap();
+    }
+
+    #[test]
+    fn a_typo_in_a_builtin_namespace_is_an_error_but_user_namespaces_pass() {
+        let policy = |id: &str| {
+            mamori_policy::DEFAULT_POLICY_TOML.replace(
+                r#"detectors = ["label.maruhi"]"#,
+                &format!(r#"detectors = ["{id}"]"#),
+            )
+        };
+        let err = parse_policy(&policy("label.hi"), "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("label.hi"), "{err}");
+        parse_policy(&policy("keyword.project_sakura"), "p.toml").unwrap();
+        parse_policy(&policy("edm.employees"), "p.toml").unwrap();
     }
 }
