@@ -119,11 +119,17 @@ pub enum Operation {
     PolicyChange,
     /// Mamori itself started, stopped or changed its configuration.
     Service,
+    /// A file was encrypted into its protected form (`mamori protect`, the `encrypt` action).
+    Encrypt,
+    /// Someone opened a protected file; the decision says whether the plaintext was released.
+    Decrypt,
+    /// The key store changed: a user or group created, a member added or removed.
+    KeyChange,
 }
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 19] = [
         Operation::Open,
         Operation::Read,
         Operation::Write,
@@ -140,6 +146,9 @@ impl Operation {
         Operation::Label,
         Operation::PolicyChange,
         Operation::Service,
+        Operation::Encrypt,
+        Operation::Decrypt,
+        Operation::KeyChange,
     ];
 
     /// The stable snake_case name.
@@ -161,6 +170,9 @@ impl Operation {
             Operation::Label => "label",
             Operation::PolicyChange => "policy_change",
             Operation::Service => "service",
+            Operation::Encrypt => "encrypt",
+            Operation::Decrypt => "decrypt",
+            Operation::KeyChange => "key_change",
         }
     }
 

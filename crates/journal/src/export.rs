@@ -101,6 +101,8 @@ pub fn to_ocsf(event: &Event) -> Value {
             Operation::Write => 3,
             Operation::Delete => 4,
             Operation::Rename => 5,
+            Operation::Encrypt => 10,
+            Operation::Decrypt => 11,
             Operation::Mount => 12,
             Operation::Open => 14,
             _ => 99,

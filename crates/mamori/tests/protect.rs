@@ -70,12 +70,21 @@ impl Env {
         env
     }
 
+    /// The key store's events as the journal recorded them (the protect crate's own event is
+    /// in each journal event's `detail`), oldest first.
     fn events(&self) -> Vec<serde_json::Value> {
-        fs::read_to_string(self.path("data/protect-events.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        let mut events = Vec::new();
+        for op in ["encrypt", "decrypt", "key_change"] {
+            let out = self.run("alice", &["log", "search", "--op", op, "--format", "json"]);
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let event: serde_json::Value = serde_json::from_str(line).unwrap();
+                let detail: serde_json::Value =
+                    serde_json::from_str(event["detail"].as_str().unwrap()).unwrap();
+                events.push((event["time_ns"].as_i64().unwrap(), detail));
+            }
+        }
+        events.sort_by_key(|(time, _)| *time);
+        events.into_iter().map(|(_, detail)| detail).collect()
     }
 }
 
@@ -195,7 +204,18 @@ fn protect_open_and_membership_lifecycle() {
             "{expected} missing in {ops:?}"
         );
     }
-    assert_eq!(mode(&env.path("data/protect-events.jsonl")), 0o600);
+    // ...and the journal that holds them verifies.
+    env.ok("alice", &["log", "verify"]);
+    let refused = env.run(
+        "alice",
+        &[
+            "log", "search", "--kind", "warning", "--op", "decrypt", "--format", "json",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("carol"),
+        "a refused open is a warning"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `mamori keys`: users' identities and groups' keys in `<data-dir>/keys`.
 //!
 //! Also holds what `protect` and `open` share: who is acting, where the passphrase comes from,
-//! and the interim audit sink (`<data-dir>/protect-events.jsonl`, until the journal lands).
+//! and the audit sink that records every protect, open and key change in the journal.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -10,13 +10,12 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use mamori_protect::secrecy::SecretString;
-use mamori_protect::{JsonLinesSink, KdfCost, KeyStore, UserKeys};
+use mamori_protect::{AuditSink, KdfCost, KeyStore, ProtectEvent, ProtectOp, UserKeys};
 
 use crate::data_dir::DataDirArg;
 
 /// File name of the interim audit log of protect, open and key changes, in the data directory.
 /// The journal replaces it once `mamori-journal` lands.
-pub const EVENTS_FILE: &str = "protect-events.jsonl";
 
 /// Who is acting and how their private key is unlocked.
 #[derive(Debug, Clone, clap::Args)]
@@ -82,10 +81,12 @@ impl ActorArgs {
     }
 }
 
-/// Opens the key store of the data directory with the interim JSON-lines audit sink.
+/// Opens the key store of the data directory, recording its events in the journal.
 pub fn open_store(data_dir: &DataDirArg) -> anyhow::Result<KeyStore> {
     let dir = data_dir.ensure()?;
-    let sink = JsonLinesSink::new(dir.join(EVENTS_FILE));
+    let journal = mamori_journal::Journal::open(&dir, mamori_journal::JournalOptions::default())
+        .with_context(|| format!("cannot open the journal in {}", dir.display()))?;
+    let sink = JournalAudit { journal };
     Ok(KeyStore::load(&dir)
         .with_context(|| format!("cannot open the key store in {}", dir.display()))?
         .with_audit(Arc::new(sink)))
@@ -291,4 +292,61 @@ fn rekey_one(store: &KeyStore, keys: &UserKeys, group: &str, path: &Path) -> any
     }
     mamori_protect::rekey_file(store, keys, path)?;
     Ok(true)
+}
+
+/// Records the key store's events (protect, open granted or refused, re-key, key changes) in the
+/// journal. The protect crate's own event, as JSON, goes into the event's `detail`, so nothing
+/// it says is lost; a refused open carries a `block` decision, which makes it a warning.
+struct JournalAudit {
+    journal: mamori_journal::Journal,
+}
+
+impl AuditSink for JournalAudit {
+    fn record(&self, event: ProtectEvent) {
+        use mamori_journal::{Event, Operation, User};
+        use mamori_model::{Action, Bilingual, Decision};
+        let op = match &event.op {
+            ProtectOp::Protect | ProtectOp::Rekey => Operation::Encrypt,
+            ProtectOp::Open { .. } => Operation::Decrypt,
+            _ => Operation::KeyChange,
+        };
+        let mut journal_event = Event::new(op).with_user(User {
+            uid: rustix::process::getuid().as_raw(),
+            name: Some(event.user.clone()),
+        });
+        if let Some(path) = &event.path {
+            journal_event = journal_event.with_path(path.display().to_string());
+        }
+        if let Some(level) = &event.level {
+            journal_event = journal_event.with_level(level.clone());
+        }
+        if let ProtectOp::Open { granted } = event.op {
+            let reason = event.reason.clone().unwrap_or_default();
+            journal_event = journal_event.with_decision(Decision {
+                action: if granted {
+                    Action::Allow
+                } else {
+                    Action::Block
+                },
+                level: event.level.clone().unwrap_or_default(),
+                rules: Vec::new(),
+                reason: if granted {
+                    Bilingual::new("保護ファイルを開きました", "protected file opened")
+                } else {
+                    Bilingual::new(
+                        format!("保護ファイルを開けませんでした: {reason}"),
+                        format!("protected file refused: {reason}"),
+                    )
+                },
+            });
+        }
+        if let Ok(detail) = serde_json::to_string(&event) {
+            journal_event = journal_event.with_detail(detail);
+        }
+        // The key store's operation already happened; a journal that cannot be written is
+        // said loudly rather than silently dropped.
+        if let Err(err) = self.journal.append_durable(journal_event) {
+            eprintln!("mamori: cannot record to the journal / 監査ログに記録できません: {err}");
+        }
+    }
 }
