@@ -1,9 +1,8 @@
 //! Audit events: every protect, open (granted or refused) and key change is recorded.
 //!
 //! The crate does not know where events go: callers hand the [`crate::KeyStore`] an
-//! [`AuditSink`]. The journal (`mamori-journal`) will implement it; until then
-//! [`JsonLinesSink`] appends one JSON object per line to a file (an interim the binary uses for
-//! `<data-dir>/protect-events.jsonl`).
+//! [`AuditSink`]. The `mamori` binary records them in the journal (`mamori-journal`);
+//! [`JsonLinesSink`] appends one JSON object per line to a file, for tools without a journal.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
