@@ -19,6 +19,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# rga (ripgrep-all) with its cache emptied before every run; see main().
 OUT = os.path.join(HERE, "out")
 MAMORI = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mamori")
 
@@ -43,9 +44,11 @@ def du(path):
     return total
 
 
-def hyperfine(commands, cold=False, runs=5):
+def hyperfine(commands, cold=False, runs=5, prepare=None):
     with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
-        prep = ["--prepare", "sync; echo 3 > /proc/sys/vm/drop_caches"] if cold else ["--warmup", "1"]
+        prep = ["--prepare", "sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches'"] if cold else ["--warmup", "1"]
+        if prepare:
+            prep = ["--prepare", prepare]
         cmd = ["hyperfine", "-N", "-i", "--runs", str(runs), "--export-json", tmp.name, *prep]
         for label, c in commands:
             cmd += ["-n", label, c]
@@ -116,8 +119,12 @@ def main():
     res = hyperfine([("mamori", f"{MAMORI} scan --format json --no-progress {office}")], runs=a.runs)
     rows.append(("mamori", res["mamori"]["mean"], found, planted))
     if not a.skip_rga and shutil.which("rga"):
-        cmd = f"rga --rga-no-cache -l -F -f {os.path.join(office, 'labels.txt')} {office}"
-        res = hyperfine([("rga", cmd)], runs=a.runs)
+        # rga 0.10's --rga-no-cache fails on every document ("No cache?"): give it an empty
+        # cache directory before each run instead, so every run extracts afresh.
+        cache = os.path.join(OUT, "rga-cache")
+        cmd = f"rga --rga-cache-path={cache} -l -F -f {os.path.join(office, 'labels.txt')} {office}"
+        res = hyperfine([("rga", cmd)], runs=a.runs, prepare=f"rm -rf {cache}")
+        shutil.rmtree(cache, ignore_errors=True)
         flagged = {os.path.relpath(p, office) for p in sh(cmd).stdout.split()}
         rf, rp = recall(flagged, manifest)
         rows.append(("rga", res["rga"]["mean"], rf, rp))
