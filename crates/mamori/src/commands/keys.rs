@@ -14,9 +14,6 @@ use mamori_protect::{AuditSink, KdfCost, KeyStore, ProtectEvent, ProtectOp, User
 
 use crate::data_dir::DataDirArg;
 
-/// File name of the interim audit log of protect, open and key changes, in the data directory.
-/// The journal replaces it once `mamori-journal` lands.
-
 /// Who is acting and how their private key is unlocked.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ActorArgs {
