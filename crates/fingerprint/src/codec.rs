@@ -53,6 +53,32 @@ pub(crate) struct Reader<'a> {
 
 pub(crate) type ReadResult<T> = std::result::Result<T, String>;
 
+/// Parses a whole file of one kind (`what`, e.g. "EDM table"): magic, checksum and version
+/// checked, then `parse_body`; every problem is an error naming `path`.
+pub(crate) fn parse_file<'a, T>(
+    bytes: &'a [u8],
+    path: &Path,
+    magic: &[u8; 8],
+    supported: u32,
+    what: &'static str,
+    parse_body: impl FnOnce(&mut Reader<'a>) -> ReadResult<T>,
+) -> Result<T> {
+    let corrupt = |reason: String| Error::Corrupt {
+        path: path.to_owned(),
+        what,
+        reason,
+    };
+    let (mut reader, version) = Reader::open(bytes, magic).map_err(corrupt)?;
+    if version != supported {
+        return Err(Error::UnsupportedVersion {
+            path: path.to_owned(),
+            found: version,
+            supported,
+        });
+    }
+    parse_body(&mut reader).map_err(corrupt)
+}
+
 impl<'a> Reader<'a> {
     /// Checks magic and checksum; returns the reader positioned after the version, and the
     /// version.

@@ -510,20 +510,14 @@ impl FingerprintIndex {
 
     /// Parses index file bytes; every inconsistency is an [`Error::Corrupt`] naming `path`.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<FingerprintIndex> {
-        let corrupt = |reason: String| Error::Corrupt {
-            path: path.to_owned(),
-            what: "fingerprint index",
-            reason,
-        };
-        let (mut r, version) = Reader::open(bytes, MAGIC).map_err(corrupt)?;
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion {
-                path: path.to_owned(),
-                found: version,
-                supported: VERSION,
-            });
-        }
-        Self::parse_body(&mut r).map_err(corrupt)
+        codec::parse_file(
+            bytes,
+            path,
+            MAGIC,
+            VERSION,
+            "fingerprint index",
+            Self::parse_body,
+        )
     }
 
     fn parse_body(r: &mut Reader<'_>) -> codec::ReadResult<FingerprintIndex> {
