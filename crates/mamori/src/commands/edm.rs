@@ -8,10 +8,9 @@ use mamori_fingerprint::{
     DEFAULT_EDM_WINDOW, DEFAULT_MIN_CELLS, EdmDetector, EdmKey, EdmOptions, EdmTable,
     FingerprintStore,
 };
-use mamori_inspect::DocumentDetector as _;
 use serde_json::json;
 
-use super::fingerprint::{OutputFormat, expand_paths, extract_text};
+use super::fingerprint::{OutputFormat, check_files};
 use crate::data_dir::DataDirArg;
 
 /// Arguments of `mamori edm`.
@@ -221,11 +220,7 @@ fn check(store: &FingerprintStore, paths: &[PathBuf], json: bool) -> anyhow::Res
     let detector = EdmDetector::new(tables, key);
     let mut found = false;
     let mut reports = Vec::new();
-    for (file, _) in expand_paths(paths, None)? {
-        let text = extract_text(&file)?;
-        let mut scan = detector.start();
-        scan.feed(&text);
-        let findings = scan.finish();
+    for (file, findings) in check_files(&detector, paths)? {
         found |= !findings.is_empty();
         if json {
             reports.push(json!({"path": file, "findings": findings}));

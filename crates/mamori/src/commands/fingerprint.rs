@@ -8,7 +8,6 @@ use mamori_fingerprint::{
     DEFAULT_MIN_SHARED, FingerprintDetector, FingerprintIndex, FingerprintStore, IndexParams,
     TextCollector,
 };
-use mamori_inspect::DocumentDetector as _;
 use serde_json::json;
 
 use crate::data_dir::DataDirArg;
@@ -398,6 +397,22 @@ fn stats(index_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs one whole-document detector (fingerprints or EDM) over every file under `paths`, in the
+/// order `expand_paths` gives them: what `fingerprint check` and `edm check` both do.
+pub(crate) fn check_files(
+    detector: &dyn mamori_inspect::DocumentDetector,
+    paths: &[PathBuf],
+) -> anyhow::Result<Vec<(PathBuf, Vec<mamori_model::Finding>)>> {
+    let mut results = Vec::new();
+    for (file, _) in expand_paths(paths, None)? {
+        let text = extract_text(&file)?;
+        let mut scan = detector.start();
+        scan.feed(&text);
+        results.push((file, scan.finish()));
+    }
+    Ok(results)
+}
+
 fn check(
     index_path: &Path,
     min_shared: u32,
@@ -408,11 +423,7 @@ fn check(
     let detector = FingerprintDetector::new(index).min_shared(min_shared);
     let mut found = false;
     let mut reports = Vec::new();
-    for (file, _) in expand_paths(paths, None)? {
-        let text = extract_text(&file)?;
-        let mut scan = detector.start();
-        scan.feed(&text);
-        let findings = scan.finish();
+    for (file, findings) in check_files(&detector, paths)? {
         found |= !findings.is_empty();
         if json {
             reports.push(json!({"path": file, "findings": findings}));
