@@ -244,7 +244,7 @@ fn decode_typed(
             return raw_part(&mut chained, limits, decoded);
         }
         let text = if json {
-            match json_text(&bytes) {
+            match json_text(&bytes, limits.max_structured.saturating_mul(4)) {
                 Ok(text) => text,
                 Err(problem) => {
                     decoded.problems.push(problem);
@@ -291,19 +291,27 @@ fn raw_part(reader: &mut dyn Read, limits: &ContentLimits, decoded: &mut Decoded
     Ok(())
 }
 
-/// The JSON document's string and number values as `path: value` lines.
-pub fn json_text(bytes: &[u8]) -> Result<String, String> {
+/// Paths longer than this stop growing (deep nesting would otherwise make the text grow with
+/// the square of the input).
+const MAX_JSON_PATH: usize = 200;
+
+/// The JSON document's string and number values as `path: value` lines, at most `max_out`
+/// bytes of them.
+pub fn json_text(bytes: &[u8], max_out: usize) -> Result<String, String> {
     // serde_json refuses nesting deeper than 128, so the walk below is bounded too.
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| format!("malformed JSON body: {e}"))?;
     let mut out = String::new();
     let mut path = String::new();
-    walk_json(&value, &mut path, &mut out);
+    walk_json(&value, &mut path, &mut out, max_out);
     Ok(out)
 }
 
-fn walk_json(value: &serde_json::Value, path: &mut String, out: &mut String) {
+fn walk_json(value: &serde_json::Value, path: &mut String, out: &mut String, max_out: usize) {
     use serde_json::Value;
+    if out.len() >= max_out {
+        return;
+    }
     match value {
         Value::String(s) => {
             out.push_str(path);
@@ -320,19 +328,23 @@ fn walk_json(value: &serde_json::Value, path: &mut String, out: &mut String) {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                walk_json(item, path, out);
+                if len < MAX_JSON_PATH {
+                    path.push_str(&format!("[{i}]"));
+                }
+                walk_json(item, path, out, max_out);
                 path.truncate(len);
             }
         }
         Value::Object(map) => {
             for (key, item) in map {
                 let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
+                if len < MAX_JSON_PATH {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
                 }
-                path.push_str(key);
-                walk_json(item, path, out);
+                walk_json(item, path, out, max_out);
                 path.truncate(len);
             }
         }
@@ -503,6 +515,24 @@ mod tests {
         assert_eq!(d.parts.len(), 1);
         let text = String::from_utf8(bytes_of(&mut d.parts[0])).unwrap();
         assert_eq!(text, "n[0]: 1\nn[1]: 2.5\nuser.name: 山田\nuser.個人番号: 123456789018\n");
+    }
+
+    #[test]
+    fn deep_json_paths_and_output_are_bounded() {
+        let key = "k".repeat(100);
+        let mut doc = String::new();
+        for _ in 0..100 {
+            doc.push_str(&format!("{{\"{key}\":"));
+        }
+        doc.push('[');
+        doc.push_str(&vec!["1"; 10_000].join(","));
+        doc.push(']');
+        doc.push_str(&"}".repeat(100));
+        let text = json_text(doc.as_bytes(), 1 << 30).unwrap();
+        assert!(text.lines().all(|l| l.len() < 2 * MAX_JSON_PATH), "paths stop growing");
+        assert_eq!(text.lines().count(), 10_000);
+        let capped = json_text(doc.as_bytes(), 1000).unwrap();
+        assert!(capped.len() < 1000 + 2 * MAX_JSON_PATH);
     }
 
     #[test]

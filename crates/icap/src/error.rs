@@ -24,8 +24,10 @@ pub enum ErrorKind {
     Timeout,
     /// The connection closed in the middle of a message.
     UnexpectedEof,
-    /// Reading, writing or spooling failed.
+    /// Reading from or writing to the peer failed.
     Io,
+    /// Something on our side failed (spooling to disk, the adapter panicked).
+    Internal,
 }
 
 /// An error with its kind and a short English reason (for the log).
@@ -57,6 +59,15 @@ impl Error {
         }
     }
 
+    /// An internal failure.
+    pub fn internal(reason: impl Into<String>, source: Option<std::io::Error>) -> Error {
+        Error {
+            kind: ErrorKind::Internal,
+            reason: reason.into(),
+            source,
+        }
+    }
+
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -66,7 +77,7 @@ impl Error {
     pub fn icap_status(&self) -> u16 {
         match self.kind {
             ErrorKind::BadVersion => 505,
-            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::UnexpectedEof => 500,
+            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::UnexpectedEof | ErrorKind::Internal => 500,
             _ => 400,
         }
     }

@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 pub mod chunked;
+pub mod client;
 pub mod content;
 mod error;
 pub mod head;

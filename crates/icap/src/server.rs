@@ -491,14 +491,14 @@ impl<A: Adapter> Conn<A> {
             let len = spool.len();
             let verdict = match spool.body() {
                 Ok(body) => adapter.decide(&request, body, len, complete),
-                Err(err) => return Err(Error::io("reading the spooled body", err)),
+                Err(err) => return Err(Error::internal("reading the spooled body", Some(err))),
             };
             Ok((spool, verdict))
         })
         .await;
         match joined {
             Ok(result) => result,
-            Err(_) => Err(Error::new(ErrorKind::Io, "the adapter failed (panicked)")),
+            Err(_) => Err(Error::internal("the adapter failed (panicked)", None)),
         }
     }
 
@@ -513,7 +513,7 @@ impl<A: Adapter> Conn<A> {
                         Sink::Spool(spool, limit) => {
                             spool
                                 .write(data)
-                                .map_err(|e| Error::io("spooling the body", e))?;
+                                .map_err(|e| Error::internal("spooling the body", Some(e)))?;
                             spool.len() > *limit
                         }
                         Sink::Discard => false,
