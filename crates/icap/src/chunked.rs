@@ -250,7 +250,11 @@ mod tests {
             out.extend_from_slice(b"\r\n");
             rest = &rest[n..];
         }
-        out.extend_from_slice(if ieof { b"0; ieof\r\n\r\n" } else { b"0\r\n\r\n" });
+        out.extend_from_slice(if ieof {
+            b"0; ieof\r\n\r\n"
+        } else {
+            b"0\r\n\r\n"
+        });
         out
     }
 
@@ -282,7 +286,11 @@ mod tests {
             b"3; ieof\r\nabc\r\n0\r\n\r\n",
             b"ffffffffffffffff\r\n",
         ] {
-            assert!(decode_all(bad, 1000).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                decode_all(bad, 1000).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let long = vec![b'1'; MAX_SIZE_LINE + 1];
         assert_eq!(

@@ -80,13 +80,43 @@ pub struct Part {
     pub data: Spool,
 }
 
+/// What kind of trouble decoding met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// A size or ratio limit was reached; the content was decoded only in part.
+    Limit,
+    /// The content is malformed (corrupt compression, bad JSON, a truncated multipart body).
+    Corrupt,
+    /// An encoding this decoder does not undo (stacked or unknown content encodings).
+    Unsupported,
+}
+
+/// One decoding problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What kind.
+    pub kind: ProblemKind,
+    /// What happened, in English.
+    pub detail: String,
+}
+
+impl Problem {
+    fn new(kind: ProblemKind, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
 /// The result of decoding one body.
 #[derive(Debug)]
 pub struct Decoded {
     /// The parts, in body order (the form-fields part last).
     pub parts: Vec<Part>,
-    /// What could not be decoded, in English, for the log and the journal.
-    pub problems: Vec<String>,
+    /// What could not be decoded, for the log and the journal.
+    pub problems: Vec<Problem>,
     /// False when part of the content could not be decoded (limits, corrupt encoding).
     pub complete: bool,
 }
@@ -128,7 +158,10 @@ pub fn decode_body(
                 decoded.complete = false;
             }
             let mut source = inflated;
-            match source.body().map_err(|e| Error::io("reading the spool", e))? {
+            match source
+                .body()
+                .map_err(|e| Error::io("reading the spool", e))?
+            {
                 Body::Memory(bytes) => {
                     decode_typed(&content_type, &mut &*bytes, limits, &mut decoded)?;
                 }
@@ -136,9 +169,12 @@ pub fn decode_body(
             }
         }
         _ => {
-            decoded.problems.push(format!(
-                "stacked content encodings are not decoded: {}",
-                encodings.join(", ")
+            decoded.problems.push(Problem::new(
+                ProblemKind::Unsupported,
+                format!(
+                    "stacked content encodings are not decoded: {}",
+                    encodings.join(", ")
+                ),
             ));
             decoded.complete = false;
             raw_part(&mut reader, limits, &mut decoded)?;
@@ -176,7 +212,7 @@ fn inflate(
     compressed: u64,
     limits: &ContentLimits,
     out: &mut Spool,
-) -> Result<(), String> {
+) -> Result<(), Problem> {
     let cap = Cap::for_member(compressed, limits.max_ratio, limits.max_decoded);
     let mut reader = io::BufReader::new(reader);
     let inner: Box<dyn Read + '_> = match encoding {
@@ -185,7 +221,9 @@ fn inflate(
             // HTTP's "deflate" is zlib-wrapped, but some clients send raw deflate.
             let zlib = {
                 use io::BufRead;
-                let head = reader.fill_buf().map_err(|e| e.to_string())?;
+                let head = reader
+                    .fill_buf()
+                    .map_err(|e| Problem::new(ProblemKind::Corrupt, e.to_string()))?;
                 head.len() >= 2
                     && head[0] & 0x0f == 8
                     && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0
@@ -197,15 +235,26 @@ fn inflate(
             }
         }
         "br" => Box::new(brotli_decompressor::Decompressor::new(reader, 64 * 1024)),
-        other => return Err(format!("content encoding {other:?} is not decoded")),
+        other => {
+            return Err(Problem::new(
+                ProblemKind::Unsupported,
+                format!("content encoding {other:?} is not decoded"),
+            ));
+        }
     };
     let mut limited = LimitedReader::new(inner, cap);
     copy_into(&mut limited, out).map_err(|e| match LimitExceeded::from_io(&e) {
-        Some(limit) => format!(
-            "{encoding} body expands past the limit ({} bytes inflated)",
-            limit.bytes
+        Some(limit) => Problem::new(
+            ProblemKind::Limit,
+            format!(
+                "{encoding} body expands past the limit ({} bytes inflated)",
+                limit.bytes
+            ),
         ),
-        None => format!("corrupt {encoding} body: {e}"),
+        None => Problem::new(
+            ProblemKind::Corrupt,
+            format!("corrupt {encoding} body: {e}"),
+        ),
     })
 }
 
@@ -228,7 +277,8 @@ fn decode_typed(
     if let Some(boundary) = multipart::boundary(content_type) {
         return decode_multipart(&boundary, reader, limits, decoded);
     }
-    let json = essence == "application/json" || essence == "text/json" || essence.ends_with("+json");
+    let json =
+        essence == "application/json" || essence == "text/json" || essence.ends_with("+json");
     if essence == "application/x-www-form-urlencoded" || json {
         let mut bytes = Vec::new();
         reader
@@ -236,9 +286,12 @@ fn decode_typed(
             .read_to_end(&mut bytes)
             .map_err(|e| Error::io("reading the body", e))?;
         if bytes.len() > limits.max_structured {
-            decoded.problems.push(format!(
-                "{essence} body larger than {} bytes: inspected as raw bytes",
-                limits.max_structured
+            decoded.problems.push(Problem::new(
+                ProblemKind::Limit,
+                format!(
+                    "{essence} body larger than {} bytes: inspected as raw bytes",
+                    limits.max_structured
+                ),
             ));
             let mut chained = (&bytes[..]).chain(reader);
             return raw_part(&mut chained, limits, decoded);
@@ -247,7 +300,9 @@ fn decode_typed(
             match json_text(&bytes, limits.max_structured.saturating_mul(4)) {
                 Ok(text) => text,
                 Err(problem) => {
-                    decoded.problems.push(problem);
+                    decoded
+                        .problems
+                        .push(Problem::new(ProblemKind::Corrupt, problem));
                     return raw_part(&mut &bytes[..], limits, decoded);
                 }
             }
@@ -277,7 +332,11 @@ fn decode_typed(
     raw_part(reader, limits, decoded)
 }
 
-fn raw_part(reader: &mut dyn Read, limits: &ContentLimits, decoded: &mut Decoded) -> Result<(), Error> {
+fn raw_part(
+    reader: &mut dyn Read,
+    limits: &ContentLimits,
+    decoded: &mut Decoded,
+) -> Result<(), Error> {
     let mut data = new_spool(limits);
     copy_into(reader, &mut data).map_err(|e| Error::io("reading the body", e))?;
     decoded.parts.push(Part {
@@ -441,7 +500,14 @@ fn decode_multipart(
         if e.kind() == ErrorKind::Io {
             return Err(e);
         }
-        decoded.problems.push(format!("multipart body: {e}"));
+        let kind = if e.kind() == ErrorKind::TooLarge {
+            ProblemKind::Limit
+        } else {
+            ProblemKind::Corrupt
+        };
+        decoded
+            .problems
+            .push(Problem::new(kind, format!("multipart body: {e}")));
         decoded.complete = false;
     }
     if let Some(part) = sink.current.take() {
@@ -509,12 +575,17 @@ mod tests {
 
     #[test]
     fn json_values_with_paths() {
-        let body = "{\"user\":{\"name\":\"山田\",\"個人番号\":\"123456789018\"},\"n\":[1,2.5,true]}";
+        let body =
+            "{\"user\":{\"name\":\"山田\",\"個人番号\":\"123456789018\"},\"n\":[1,2.5,true]}";
         let h = headers(&[("Content-Type", "application/json; charset=utf-8")]);
-        let mut d = decode_body(&h, Body::Memory(body.as_bytes()), &ContentLimits::default()).unwrap();
+        let mut d =
+            decode_body(&h, Body::Memory(body.as_bytes()), &ContentLimits::default()).unwrap();
         assert_eq!(d.parts.len(), 1);
         let text = String::from_utf8(bytes_of(&mut d.parts[0])).unwrap();
-        assert_eq!(text, "n[0]: 1\nn[1]: 2.5\nuser.name: 山田\nuser.個人番号: 123456789018\n");
+        assert_eq!(
+            text,
+            "n[0]: 1\nn[1]: 2.5\nuser.name: 山田\nuser.個人番号: 123456789018\n"
+        );
     }
 
     #[test]
@@ -529,7 +600,10 @@ mod tests {
         doc.push(']');
         doc.push_str(&"}".repeat(100));
         let text = json_text(doc.as_bytes(), 1 << 30).unwrap();
-        assert!(text.lines().all(|l| l.len() < 2 * MAX_JSON_PATH), "paths stop growing");
+        assert!(
+            text.lines().all(|l| l.len() < 2 * MAX_JSON_PATH),
+            "paths stop growing"
+        );
         assert_eq!(text.lines().count(), 10_000);
         let capped = json_text(doc.as_bytes(), 1000).unwrap();
         assert!(capped.len() < 1000 + 2 * MAX_JSON_PATH);
@@ -538,7 +612,12 @@ mod tests {
     #[test]
     fn bad_json_is_inspected_raw() {
         let h = headers(&[("Content-Type", "application/json")]);
-        let mut d = decode_body(&h, Body::Memory(b"{\"a\": 12345"), &ContentLimits::default()).unwrap();
+        let mut d = decode_body(
+            &h,
+            Body::Memory(b"{\"a\": 12345"),
+            &ContentLimits::default(),
+        )
+        .unwrap();
         assert_eq!(d.parts[0].kind, PartKind::Raw);
         assert_eq!(bytes_of(&mut d.parts[0]), b"{\"a\": 12345");
         assert_eq!(d.problems.len(), 1);
@@ -585,7 +664,12 @@ mod tests {
         }
         // A hand-made brotli stream of "hi": one uncompressed metablock, then an empty last one.
         let h = headers(&[("Content-Encoding", "br")]);
-        let mut d = decode_body(&h, Body::Memory(b"\x10\x00\x10\x68\x69\x03"), &ContentLimits::default()).unwrap();
+        let mut d = decode_body(
+            &h,
+            Body::Memory(b"\x10\x00\x10\x68\x69\x03"),
+            &ContentLimits::default(),
+        )
+        .unwrap();
         assert!(d.complete, "{:?}", d.problems);
         assert_eq!(bytes_of(&mut d.parts[0]), b"hi");
     }
@@ -600,16 +684,21 @@ mod tests {
         };
         let d = decode_body(&h, Body::Memory(&body), &limits).unwrap();
         assert!(!d.complete);
-        assert!(d.problems[0].contains("limit"), "{:?}", d.problems);
+        assert_eq!(d.problems[0].kind, ProblemKind::Limit, "{:?}", d.problems);
         assert!(d.parts[0].data.len() <= 2 << 20);
     }
 
     #[test]
     fn corrupt_gzip_is_reported() {
         let h = headers(&[("Content-Encoding", "gzip")]);
-        let d = decode_body(&h, Body::Memory(b"not gzip at all"), &ContentLimits::default()).unwrap();
+        let d = decode_body(
+            &h,
+            Body::Memory(b"not gzip at all"),
+            &ContentLimits::default(),
+        )
+        .unwrap();
         assert!(!d.complete);
-        assert!(d.problems[0].contains("corrupt"));
+        assert_eq!(d.problems[0].kind, ProblemKind::Corrupt);
     }
 
     #[test]
@@ -625,7 +714,8 @@ mod tests {
 
     #[test]
     fn truncated_multipart_keeps_its_bytes() {
-        let body = b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.txt\"\r\n\r\nsecret";
+        let body =
+            b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.txt\"\r\n\r\nsecret";
         let h = headers(&[("Content-Type", "multipart/form-data; boundary=B")]);
         let mut d = decode_body(&h, Body::Memory(body), &ContentLimits::default()).unwrap();
         assert!(!d.complete);

@@ -77,7 +77,9 @@ impl Error {
     pub fn icap_status(&self) -> u16 {
         match self.kind {
             ErrorKind::BadVersion => 505,
-            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::UnexpectedEof | ErrorKind::Internal => 500,
+            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::UnexpectedEof | ErrorKind::Internal => {
+                500
+            }
             _ => 400,
         }
     }

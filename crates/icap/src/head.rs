@@ -204,9 +204,7 @@ impl Encapsulated {
             }
             entries.push((section, offset));
         }
-        let (&body, headers) = entries
-            .split_last()
-            .ok_or_else(|| bad("no sections"))?;
+        let (&body, headers) = entries.split_last().ok_or_else(|| bad("no sections"))?;
         if !body.0.is_body() {
             return Err(bad("the last section is not a body"));
         }

@@ -61,9 +61,10 @@ fn convert_headers(headers: &[httparse::Header<'_>]) -> Headers {
 
 fn http_error(what: &str, err: httparse::Error) -> Error {
     match err {
-        httparse::Error::TooManyHeaders => {
-            Error::new(ErrorKind::TooLarge, format!("{what}: too many header fields"))
-        }
+        httparse::Error::TooManyHeaders => Error::new(
+            ErrorKind::TooLarge,
+            format!("{what}: too many header fields"),
+        ),
         other => Error::new(ErrorKind::BadHttp, format!("{what}: {other}")),
     }
 }

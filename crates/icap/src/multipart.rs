@@ -257,7 +257,10 @@ pub fn parameters(value: &str) -> Vec<(String, String)> {
         }
     }
     loop {
-        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t' || *c == ';') {
+        while chars
+            .peek()
+            .is_some_and(|c| *c == ' ' || *c == '\t' || *c == ';')
+        {
             chars.next();
         }
         let mut key = String::new();

@@ -403,10 +403,7 @@ impl<A: Adapter> Conn<A> {
             return Ok(Next::KeepAlive);
         }
 
-        let mut spool = Spool::new(
-            self.config.spool_threshold,
-            self.config.spool_dir.clone(),
-        );
+        let mut spool = Spool::new(self.config.spool_threshold, self.config.spool_dir.clone());
         let max_body = self.config.max_body;
         if preview.is_some() {
             let mut dec = ChunkedDecoder::new();
@@ -416,7 +413,10 @@ impl<A: Adapter> Conn<A> {
             {
                 Pumped::End { ieof } => ieof,
                 Pumped::Oversize => {
-                    return Err(Error::new(ErrorKind::TooLarge, "preview larger than allowed"));
+                    return Err(Error::new(
+                        ErrorKind::TooLarge,
+                        "preview larger than allowed",
+                    ));
                 }
             };
             if ieof {
@@ -504,7 +504,11 @@ impl<A: Adapter> Conn<A> {
 
     /// Decodes chunks from the connection into `sink` until the body ends (or, for a spool,
     /// passes its limit).
-    async fn pump(&mut self, dec: &mut ChunkedDecoder, sink: &mut Sink<'_>) -> Result<Pumped, Error> {
+    async fn pump(
+        &mut self,
+        dec: &mut ChunkedDecoder,
+        sink: &mut Sink<'_>,
+    ) -> Result<Pumped, Error> {
         loop {
             let (n, piece) = dec.decode(&self.buf)?;
             match piece {

@@ -46,7 +46,11 @@ impl Adapter for TestAdapter {
         };
         assert_eq!(bytes.len() as u64, len);
         self.seen.lock().unwrap().push(Seen {
-            url: request.http_request.as_ref().map(|h| h.url()).unwrap_or_default(),
+            url: request
+                .http_request
+                .as_ref()
+                .map(|h| h.url())
+                .unwrap_or_default(),
             len,
             complete,
             on_disk,
@@ -97,7 +101,9 @@ impl Client {
     }
 
     async fn response(&mut self) -> Response {
-        read_response(&mut self.stream, &mut self.buf).await.unwrap()
+        read_response(&mut self.stream, &mut self.buf)
+            .await
+            .unwrap()
     }
 
     /// Sends a REQMOD; answers a 100 Continue with the rest.
@@ -178,7 +184,10 @@ async fn preview_then_continue_then_block() {
     assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{head}");
     assert!(head.contains("Content-Length: 7\r\n"));
     assert_eq!(r.body.as_deref(), Some(&b"blocked"[..]));
-    assert_eq!(r.headers.get("Encapsulated").unwrap(), format!("res-hdr=0, res-body={}", head.len()));
+    assert_eq!(
+        r.headers.get("Encapsulated").unwrap(),
+        format!("res-hdr=0, res-body={}", head.len())
+    );
 }
 
 #[tokio::test]
@@ -243,7 +252,11 @@ async fn over_the_hard_limit_the_prefix_is_decided_and_the_rest_streams_through(
     {
         let seen = adapter.seen.lock().unwrap();
         assert!(!seen[0].complete);
-        assert!(seen[0].len > 100_000 && seen[0].len < 1_000_000, "{}", seen[0].len);
+        assert!(
+            seen[0].len > 100_000 && seen[0].len < 1_000_000,
+            "{}",
+            seen[0].len
+        );
     }
     // A secret inside the kept prefix blocks even when the body is too large.
     let mut body = b"SECRET".to_vec();
@@ -261,7 +274,14 @@ async fn precheck_allows_without_reading_into_the_adapter() {
     let mut c = Client::connect(addr).await;
     let head = b"POST http://upload.example/skip HTTP/1.1\r\nHost: upload.example\r\n\r\n";
     for (preview, allow) in [(Some(4), false), (None, true), (None, false)] {
-        let (first, rest) = reqmod("icap://x/reqmod", head, Some(b"SECRET body"), preview, allow, &[]);
+        let (first, rest) = reqmod(
+            "icap://x/reqmod",
+            head,
+            Some(b"SECRET body"),
+            preview,
+            allow,
+            &[],
+        );
         c.send(&first).await;
         let r = c.response().await;
         assert_ne!(r.status, 100, "precheck decides inside the preview");

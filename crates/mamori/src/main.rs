@@ -42,6 +42,8 @@ enum Command {
     Protect(commands::protect::ProtectArgs),
     /// Decrypt a protected file / 保護されたファイルを開く
     Open(commands::open::OpenArgs),
+    /// ICAP server for web-upload control behind a proxy / プロキシ連携のアップロード制御 (ICAP)
+    Icap(commands::icap::IcapArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Keys(args) => commands::keys::run(args),
         Command::Protect(args) => commands::protect::run(args),
         Command::Open(args) => commands::open::run(args),
+        Command::Icap(args) => commands::icap::run(args),
     };
     match result {
         Ok(code) => code,
