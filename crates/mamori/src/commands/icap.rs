@@ -73,8 +73,9 @@ struct IcapConfig {
     read_timeout: u64,
     /// File extensions the proxy should not send (`Transfer-Ignore`). Not inspected!
     transfer_ignore: Vec<String>,
-    /// The ICAP header naming the authenticated user.
-    user_header: String,
+    /// The ICAP headers naming the authenticated user, first present wins
+    /// (`X-Authenticated-User`; Squid's default is `X-Client-Username`).
+    user_headers: Vec<String>,
     /// The user header is base64-encoded (Squid's `icap_client_username_encode on`).
     user_header_base64: bool,
     /// The ICAP header naming the client's address.
@@ -125,7 +126,7 @@ impl Default for IcapConfig {
             idle_timeout: server.idle_timeout.as_secs(),
             read_timeout: server.read_timeout.as_secs(),
             transfer_ignore: Vec::new(),
-            user_header: "X-Authenticated-User".into(),
+            user_headers: vec!["X-Authenticated-User".into(), "X-Client-Username".into()],
             user_header_base64: false,
             client_header: "X-Client-IP".into(),
             default_user: "anonymous".into(),
@@ -277,8 +278,14 @@ impl IcapAdapter {
     }
 
     fn judge(&self, request: &Request, body: Body<'_>, complete: bool) -> Verdict {
+        let user = self
+            .mapping
+            .config
+            .user_headers
+            .iter()
+            .find_map(|h| request.icap_header(h));
         let who = self.mapping.who(
-            request.icap_header(&self.mapping.config.user_header),
+            user,
             request.icap_header(&self.mapping.config.client_header),
         );
         let http_request = request.http_request.as_ref();
