@@ -17,10 +17,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 cd "$root"
 cargo build --release -q -p mamori -p mamori-icap --example icap_load
-mamori="$target/release/mamori"
-load="$target/release/examples/icap_load"
 
 work=$(mktemp -d)
+# Copy the binaries at once: a shared target directory may get another branch's build.
+cp "$target/release/mamori" "$target/release/examples/icap_load" "$work/"
+mamori="$work/mamori"
+load="$work/icap_load"
+"$mamori" icap --help > /dev/null || { echo "this mamori has no icap command" >&2; exit 1; }
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -121,15 +121,24 @@ async fn worker(
     let mut buf = BytesMut::with_capacity(256 * 1024);
     let http_head = format!(
         "POST http://upload.example/files HTTP/1.1\r\nHost: upload.example\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
-        if args.body == "binary" { "application/octet-stream" } else { "text/plain; charset=utf-8" },
+        if args.body == "binary" {
+            "application/octet-stream"
+        } else {
+            "text/plain; charset=utf-8"
+        },
         body.len()
     );
     let uri = format!("icap://{}{}", args.addr, args.service);
     // Squid offers Allow: 204 only for bodies under 64 KiB of known length.
     let allow_204 = body.len() < 64 * 1024;
-    let (first, rest) = reqmod(&uri, http_head.as_bytes(), Some(&body), preview, allow_204, &[
-        ("X-Client-IP", "127.0.0.1"),
-    ]);
+    let (first, rest) = reqmod(
+        &uri,
+        http_head.as_bytes(),
+        Some(&body),
+        preview,
+        allow_204,
+        &[("X-Client-IP", "127.0.0.1")],
+    );
     let warm = Duration::from_secs_f64(args.warmup);
     let end = warm + Duration::from_secs_f64(args.seconds);
     let mut latencies = Vec::new();
@@ -141,13 +150,17 @@ async fn worker(
             break;
         }
         stream.write_all(&first).await.expect("write");
-        let mut r = read_response(&mut stream, &mut buf).await.expect("response");
+        let mut r = read_response(&mut stream, &mut buf)
+            .await
+            .expect("response");
         if r.status == 100 {
             stream
                 .write_all(rest.as_deref().expect("100 without a rest"))
                 .await
                 .expect("write");
-            r = read_response(&mut stream, &mut buf).await.expect("response");
+            r = read_response(&mut stream, &mut buf)
+                .await
+                .expect("response");
         }
         let idx = match r.status {
             200 => 1,

@@ -404,6 +404,17 @@ impl<A: Adapter> Conn<A> {
         }
 
         let mut spool = Spool::new(self.config.spool_threshold, self.config.spool_dir.clone());
+        // The HTTP Content-Length, when given, sizes the in-memory spool at once.
+        let declared = if respmod {
+            request.http_response.as_ref().map(|h| &h.headers)
+        } else {
+            request.http_request.as_ref().map(|h| &h.headers)
+        }
+        .and_then(|h| h.get("Content-Length"))
+        .and_then(|v| v.parse::<u64>().ok());
+        if let Some(len) = declared {
+            spool.expect(len);
+        }
         let max_body = self.config.max_body;
         if preview.is_some() {
             let mut dec = ChunkedDecoder::new();

@@ -37,6 +37,17 @@ impl Spool {
         }
     }
 
+    /// Reserves memory for a body expected to be `bytes` long, when that stays in memory.
+    pub fn expect(&mut self, bytes: u64) {
+        if self.file.is_none() && bytes <= self.threshold as u64 {
+            self.memory.reserve(
+                usize::try_from(bytes)
+                    .unwrap_or(0)
+                    .saturating_sub(self.memory.len()),
+            );
+        }
+    }
+
     /// Appends bytes.
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         self.len += data.len() as u64;
