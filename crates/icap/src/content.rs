@@ -413,6 +413,9 @@ fn walk_json(value: &serde_json::Value, path: &mut String, out: &mut String, max
 
 struct Collector<'l> {
     limits: &'l ContentLimits,
+    /// Memory the parts may still take together: parts after it is spent go to disk, so a
+    /// body of many middle-sized files is never held whole in memory.
+    memory_left: usize,
     files: Vec<Part>,
     form: Spool,
     current: Option<Part>,
@@ -432,7 +435,7 @@ impl PartSink for Collector<'_> {
                 field: head.name,
                 file_name: head.file_name,
                 content_type: head.content_type,
-                data: new_spool(self.limits),
+                data: Spool::new(self.memory_left, self.limits.spool_dir.clone()),
             });
         } else {
             let line = format!("{}: ", head.name.as_deref().unwrap_or(""));
@@ -455,7 +458,14 @@ impl PartSink for Collector<'_> {
 
     fn end(&mut self) -> Result<(), Error> {
         match self.current.take() {
-            Some(part) => self.files.push(part),
+            Some(part) => {
+                if !part.data.on_disk() {
+                    self.memory_left = self
+                        .memory_left
+                        .saturating_sub(usize::try_from(part.data.len()).unwrap_or(usize::MAX));
+                }
+                self.files.push(part);
+            }
             None => self
                 .form
                 .write(b"\n")
@@ -474,6 +484,7 @@ fn decode_multipart(
     let mut decoder = MultipartDecoder::new(boundary, limits.multipart)?;
     let mut sink = Collector {
         limits,
+        memory_left: limits.spool_threshold,
         files: Vec::new(),
         form: new_spool(limits),
         current: None,
@@ -710,6 +721,34 @@ mod tests {
         let mut d = decode_body(&Headers::default(), Body::Memory(&[b'x'; 100]), &limits).unwrap();
         assert!(d.parts[0].data.on_disk());
         assert_eq!(bytes_of(&mut d.parts[0]).len(), 100);
+    }
+
+    #[test]
+    fn many_parts_share_one_memory_budget() {
+        let mut body = Vec::new();
+        for i in 0..10 {
+            body.extend_from_slice(
+                format!("--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"{i}.bin\"\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(&[b'a'; 300]);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--B--\r\n");
+        let h = headers(&[("Content-Type", "multipart/form-data; boundary=B")]);
+        let limits = ContentLimits {
+            spool_threshold: 1000,
+            ..ContentLimits::default()
+        };
+        let d = decode_body(&h, Body::Memory(&body), &limits).unwrap();
+        assert_eq!(d.parts.len(), 10);
+        let in_memory: u64 = d
+            .parts
+            .iter()
+            .filter(|p| !p.data.on_disk())
+            .map(|p| p.data.len())
+            .sum();
+        assert!(in_memory <= 1000, "{in_memory}");
+        assert!(d.parts.iter().all(|p| p.data.len() == 300));
     }
 
     #[test]
