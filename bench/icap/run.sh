@@ -16,7 +16,8 @@ concurrency=${2:-32}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 cd "$root"
-cargo build --release -q -p mamori -p mamori-icap --example icap_load
+cargo build --release -q -p mamori --bin mamori
+cargo build --release -q -p mamori-icap --example icap_load
 
 work=$(mktemp -d)
 # Copy the binaries at once: a shared target directory may get another branch's build.
