@@ -44,6 +44,8 @@ enum Command {
     Open(commands::open::OpenArgs),
     /// USB device control: list, rules, enforce / USBデバイス制御
     Device(commands::device::DeviceArgs),
+    /// ICAP server for web-upload control behind a proxy / プロキシ連携のアップロード制御 (ICAP)
+    Icap(commands::icap::IcapArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Protect(args) => commands::protect::run(args),
         Command::Open(args) => commands::open::run(args),
         Command::Device(args) => commands::device::run(args),
+        Command::Icap(args) => commands::icap::run(args),
     };
     match result {
         Ok(code) => code,
