@@ -42,6 +42,8 @@ enum Command {
     Protect(commands::protect::ProtectArgs),
     /// Decrypt a protected file / 保護されたファイルを開く
     Open(commands::open::OpenArgs),
+    /// Mail gateway: a milter for Postfix and Sendmail / メールゲートウェイ (Postfix・Sendmail 用 milter)
+    Milter(commands::milter::MilterArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Keys(args) => commands::keys::run(args),
         Command::Protect(args) => commands::protect::run(args),
         Command::Open(args) => commands::open::run(args),
+        Command::Milter(args) => commands::milter::run(args),
     };
     match result {
         Ok(code) => code,

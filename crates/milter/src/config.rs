@@ -3,6 +3,7 @@
 //! ```toml
 //! listen = "unix:/var/spool/postfix/mamori/milter.sock"   # or "inet:127.0.0.1:8891"
 //! socket_mode = "0660"        # permissions of the Unix socket
+//! socket_group = "postfix"    # group of the Unix socket (set by the binary)
 //! max_connections = 256       # connections served at once; more wait in the kernel's queue
 //! decide_timeout = 60         # seconds per message before fail_action answers
 //! fail_action = "tempfail"    # when no decision can be made: tempfail (451 4.7.1), accept, reject (550 5.7.1)
@@ -58,6 +59,8 @@ pub struct Config {
     /// Permissions of the Unix socket, octal (default `0660`).
     #[serde(default = "default_mode")]
     pub socket_mode: String,
+    /// Group to give the Unix socket (the MTA's), by name.
+    pub socket_group: Option<String>,
     /// Connections served at once.
     #[serde(default = "default_connections")]
     pub max_connections: usize,
@@ -140,6 +143,7 @@ impl Config {
             },
             max_connections: self.max_connections,
             socket_mode: self.mode().unwrap_or(0o660),
+            preamble: Vec::new(),
         }
     }
 }

@@ -205,6 +205,7 @@ fn clamp(n: u64) -> usize {
 #[derive(Debug)]
 pub struct Collector {
     limits: Limits,
+    preamble: Vec<u8>,
     envelope: Envelope,
     headers: Vec<(String, Vec<u8>)>,
     incomplete: Option<Incomplete>,
@@ -219,6 +220,7 @@ impl Collector {
     pub fn new(limits: Limits) -> Collector {
         Collector {
             limits,
+            preamble: Vec::new(),
             envelope: Envelope::default(),
             headers: Vec::new(),
             incomplete: None,
@@ -227,6 +229,16 @@ impl Collector {
             body_offset: 0,
             in_body: false,
         }
+    }
+
+    /// This collector writing `preamble` (complete header lines, CRLF-terminated) before the
+    /// header block of every message. The MTA's copy is unchanged; the collected copy then
+    /// always starts like a mail, so content sniffers recognise it whatever headers the sender
+    /// put first (`Received: ...` and `MIME-Version: 1.0` do that for Mamori's extractor).
+    pub fn with_preamble(mut self, preamble: &[u8]) -> Collector {
+        self.preamble = preamble.to_vec();
+        self.reset_message();
+        self
     }
 
     /// The limits in force.
@@ -348,6 +360,13 @@ impl Collector {
         self.len = 0;
         self.body_offset = 0;
         self.in_body = false;
+        if !self.preamble.is_empty() {
+            let preamble = std::mem::take(&mut self.preamble);
+            // Memory only this early (the preamble is far below any spool threshold in use);
+            // an error cannot happen before spooling starts.
+            let _ = self.append(&preamble);
+            self.preamble = preamble;
+        }
     }
 
     fn mark(&mut self, why: Incomplete) {
@@ -506,6 +525,24 @@ mod tests {
         assert_eq!(
             second.envelope.client_host.as_deref(),
             Some("mx.example.com")
+        );
+    }
+
+    #[test]
+    fn the_preamble_starts_every_message() {
+        let mut c = Collector::new(Limits::default()).with_preamble(b"Received: x\r\n");
+        let m = collect(&mut c, &[b"body"]);
+        assert!(
+            m.bytes()
+                .unwrap()
+                .starts_with(b"Received: x\r\nSubject: hello\r\n")
+        );
+        assert_eq!(m.body_len(), 4);
+        let m = collect(&mut c, &[b"again"]);
+        assert!(
+            m.bytes()
+                .unwrap()
+                .starts_with(b"Received: x\r\nSubject: hello\r\n")
         );
     }
 

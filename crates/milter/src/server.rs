@@ -107,6 +107,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Permissions of a Unix socket.
     pub socket_mode: u32,
+    /// Header lines written before every collected message (see [`Collector::with_preamble`]).
+    pub preamble: Vec<u8>,
 }
 
 impl Default for ServerConfig {
@@ -115,6 +117,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             max_connections: 256,
             socket_mode: 0o660,
+            preamble: Vec::new(),
         }
     }
 }
@@ -217,7 +220,7 @@ where
 {
     let mut session = Session {
         filter,
-        collector: Collector::new(config.limits.clone()),
+        collector: Collector::new(config.limits.clone()).with_preamble(&config.preamble),
         spool_error: None,
     };
     let mut server = Server::new(&mut session, false, config.limits.max_packet);
