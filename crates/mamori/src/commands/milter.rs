@@ -314,8 +314,9 @@ fn verdict_for(judgement: &Judgement) -> Verdict {
         .map(String::as_str)
         .unwrap_or("default");
     match judgement.decision.action {
-        Action::Allow | Action::Audit if judgement.findings.is_empty() => Verdict::accept(),
-        Action::Allow | Action::Audit | Action::Notify => Verdict::Accept {
+        // Allowed mail passes untouched (the decision is in the journal).
+        Action::Allow | Action::Audit => Verdict::accept(),
+        Action::Notify => Verdict::Accept {
             headers: mamori_headers(judgement),
         },
         Action::Quarantine => Verdict::Quarantine {
@@ -389,7 +390,7 @@ mod tests {
     #[test]
     fn actions_map_to_verdicts() {
         assert_eq!(verdict_for(&judgement(Action::Allow, 0)), Verdict::accept());
-        assert_eq!(verdict_for(&judgement(Action::Audit, 0)), Verdict::accept());
+        assert_eq!(verdict_for(&judgement(Action::Audit, 3)), Verdict::accept());
         let Verdict::Accept { headers } = verdict_for(&judgement(Action::Notify, 2)) else {
             panic!("notify accepts");
         };
