@@ -9,7 +9,8 @@
 #   bench/milter/run.sh [SMALL_N] [BIG_N] [CONNECTIONS]
 #
 # Needs root, postfix and python3. Uses $MAMORI, or the release binary under $CARGO_TARGET_DIR
-# (cargo build --release -p mamori). The journal is on (every decision recorded and synced).
+# (cargo build --release -p mamori). The journal is on (every decision recorded and synced);
+# MILTER_ARGS adds flags to both milters (e.g. MILTER_ARGS=--no-journal).
 set -euo pipefail
 small_n=${1:-3000}
 big_n=${2:-300}
@@ -77,10 +78,10 @@ CF
   done
 } > "$dir/conf/master.cf"
 
-"$mamori" milter --listen "unix:$dir/milter.sock" --socket-group postfix \
+"$mamori" milter ${MILTER_ARGS:-} --listen "unix:$dir/milter.sock" --socket-group postfix \
   --data-dir "$dir/mamori-unix" 2>"$dir/milter-unix.log" &
 milter_pids+=($!)
-"$mamori" milter --listen "inet:127.0.0.1:$p_milter" \
+"$mamori" milter ${MILTER_ARGS:-} --listen "inet:127.0.0.1:$p_milter" \
   --data-dir "$dir/mamori-inet" 2>"$dir/milter-inet.log" &
 milter_pids+=($!)
 for _ in $(seq 100); do [ -S "$dir/milter.sock" ] && break; sleep 0.1; done
@@ -119,25 +120,35 @@ run() { python3 "$here/load.py" "$1" "$2" "$conns" "$3"; }
 # Warm up every path (process pools, page cache, the inspector's first allocations).
 for p in $p_plain $p_unix $p_inet; do run "$p" 40 "$dir/small.eml" >/dev/null; run "$p" 8 "$dir/big.eml" >/dev/null; done
 
-printf '\nPostfix %s, %s connections, journal on; messages/s (higher is better)\n\n' \
-  "$(postconf -d -h mail_version)" "$conns"
+# Rounds interleave the three paths so that a busy moment of a shared machine hits all of them;
+# each cell is the median of the rounds.
+rounds=${ROUNDS:-3}
+printf '\nPostfix %s, %s connections, median of %s rounds, journal on%s; messages/s (higher is better)\n\n' \
+  "$(postconf -d -h mail_version)" "$conns" "$rounds" "${MILTER_ARGS:+, milter flags: $MILTER_ARGS}"
 printf '| message | n | no milter | mamori milter (unix socket) | cost | mamori milter (TCP loopback) | cost |\n'
 printf '|---|---|---|---|---|---|---|\n'
 for kind in small big; do
   n=$small_n; label="small text (1 KB)"
   [ $kind = big ] && { n=$big_n; label="1 MB CSV attachment"; }
-  plain=$(run $p_plain "$n" "$dir/$kind.eml"); unix=$(run $p_unix "$n" "$dir/$kind.eml"); inet=$(run $p_inet "$n" "$dir/$kind.eml")
-  python3 - "$label" "$n" "$plain" "$unix" "$inet" <<'PY'
-import sys
-label, n, plain, unix, inet = sys.argv[1:]
-rate = lambda s: float(s.split()[2])
-refused = lambda s: int(s.split()[3])
-for s in (plain, unix, inet):
-    if refused(s):
-        print(f"warning: {refused(s)} refused in: {s}", file=sys.stderr)
-p, u, i = rate(plain), rate(unix), rate(inet)
+  results=()
+  for _ in $(seq "$rounds"); do
+    results+=("plain $(run $p_plain "$n" "$dir/$kind.eml")")
+    results+=("unix $(run $p_unix "$n" "$dir/$kind.eml")")
+    results+=("inet $(run $p_inet "$n" "$dir/$kind.eml")")
+  done
+  printf '%s\n' "${results[@]}" | python3 -c '
+import statistics, sys
+label, n = sys.argv[1:3]
+rates = {"plain": [], "unix": [], "inet": []}
+for line in sys.stdin:
+    path, ok, secs, rate, refused = line.split()
+    rates[path].append(float(rate))
+    if int(refused):
+        print(f"warning: {refused} refused on {path}", file=sys.stderr)
+print("raw " + " ".join(f"{k}={v}" for k, v in rates.items()), file=sys.stderr)
+p, u, i = (statistics.median(rates[k]) for k in ("plain", "unix", "inet"))
 print(f"| {label} | {n} | {p:,.0f} | {u:,.0f} | {100 * (1 - u / p):.0f} % | {i:,.0f} | {100 * (1 - i / p):.0f} % |")
-PY
+' "$label" "$n"
 done
 echo
 echo "milter decisions logged: unix $(grep -c verdict= "$dir/milter-unix.log" || true), inet $(grep -c verdict= "$dir/milter-inet.log" || true)"
