@@ -151,4 +151,11 @@ print(f"| {label} | {n} | {p:,.0f} | {u:,.0f} | {100 * (1 - u / p):.0f} % | {i:,
 ' "$label" "$n"
 done
 echo
-echo "milter decisions logged: unix $(grep -c verdict= "$dir/milter-unix.log" || true), inet $(grep -c verdict= "$dir/milter-inet.log" || true)"
+# CPU the milter processes used, per message decided (warm-up included).
+i=0
+for name in unix inet; do
+  pid=${milter_pids[$i]}; i=$((i + 1))
+  decided=$(grep -c verdict= "$dir/milter-$name.log" || true)
+  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  python3 -c "import os,sys; t=int(sys.argv[1])/os.sysconf('SC_CLK_TCK'); n=int(sys.argv[2]); print(f'milter ({sys.argv[3]}): {n} messages decided, {t:.1f} s CPU, {1000*t/max(n,1):.2f} ms CPU per message')" "$ticks" "$decided" "$name"
+done

@@ -159,7 +159,12 @@ pub async fn serve<F: Filter>(
                     _ = &mut shutdown => break Ok(()),
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => stream,
-                        Err(e) => { eprintln!("mamori milter: accept: {e}"); continue }
+                        Err(e) => {
+                            // Out of descriptors and the like: say so, and do not spin.
+                            eprintln!("mamori milter: accept: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue
+                        }
                     },
                 };
                 spawn_connection(stream, filter.clone(), config.clone(), permit);
@@ -180,13 +185,73 @@ pub async fn serve<F: Filter>(
                     _ = &mut shutdown => return Ok(()),
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => stream,
-                        Err(e) => { eprintln!("mamori milter: accept: {e}"); continue }
+                        Err(e) => {
+                            // Out of descriptors and the like: say so, and do not spin.
+                            eprintln!("mamori milter: accept: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue
+                        }
                     },
                 };
                 let _ = stream.set_nodelay(true);
-                spawn_connection(stream, filter.clone(), config.clone(), permit);
+                spawn_connection(QuickAck(stream), filter.clone(), config.clone(), permit);
             }
         }
+    }
+}
+
+/// A TCP connection that acknowledges what it receives at once (`TCP_QUICKACK`, re-armed after
+/// every read: the kernel drops back to delayed ACKs on its own).
+///
+/// Postfix writes a macro packet and the next command back to back without waiting for an
+/// answer (macros get none). With Nagle's algorithm on its socket and delayed ACKs on ours, the
+/// second write waits for our delayed-ACK timer: about 40 ms per message over TCP loopback,
+/// with any milter. Acknowledging at once removes that stall.
+struct QuickAck(tokio::net::TcpStream);
+
+impl QuickAck {
+    fn rearm(&self) {
+        let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
+    }
+}
+
+impl AsyncRead for QuickAck {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut this.0).poll_read(cx, buf);
+        if matches!(poll, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.rearm();
+        }
+        poll
+    }
+}
+
+impl AsyncWrite for QuickAck {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
     }
 }
 

@@ -383,3 +383,45 @@ async fn many_connections_on_a_unix_socket() {
     server.await.unwrap().unwrap();
     assert!(!path.exists(), "the socket is removed at shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_connections_work_like_unix_ones() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let filter = Arc::new(TestFilter::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        Listen::Tcp(addr),
+        filter.clone(),
+        config(1 << 20),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let stream = loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(stream) => break stream,
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    };
+    let mut mta = Mta { stream };
+    mta.negotiate().await;
+    mta.connect().await;
+    for body in [&b"one\r\n"[..], b"SECRET\r\n", b"two\r\n"] {
+        let replies = mta.message("a@b.jp", &["c@d.jp"], &[], &[body]).await;
+        let expected = if body.starts_with(b"SECRET") {
+            b'y'
+        } else {
+            b'c'
+        };
+        assert_eq!(replies.last().unwrap().0, expected);
+    }
+    mta.send(b'Q', b"").await;
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert_eq!(filter.seen.lock().unwrap().len(), 3);
+}
