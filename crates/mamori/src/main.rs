@@ -46,6 +46,8 @@ enum Command {
     Device(commands::device::DeviceArgs),
     /// ICAP server for web-upload control behind a proxy / プロキシ連携のアップロード制御 (ICAP)
     Icap(commands::icap::IcapArgs),
+    /// Mail gateway: a milter for Postfix and Sendmail / メールゲートウェイ (Postfix・Sendmail 用 milter)
+    Milter(commands::milter::MilterArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Open(args) => commands::open::run(args),
         Command::Device(args) => commands::device::run(args),
         Command::Icap(args) => commands::icap::run(args),
+        Command::Milter(args) => commands::milter::run(args),
     };
     match result {
         Ok(code) => code,

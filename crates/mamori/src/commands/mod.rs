@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod keys;
 pub mod label;
 pub mod log;
+pub mod milter;
 pub mod open;
 pub mod policy;
 pub mod protect;
