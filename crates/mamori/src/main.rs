@@ -42,6 +42,8 @@ enum Command {
     Protect(commands::protect::ProtectArgs),
     /// Decrypt a protected file / 保護されたファイルを開く
     Open(commands::open::OpenArgs),
+    /// Inspect, decide and record every print job through CUPS / 印刷ジョブを検査・判定・記録する
+    Print(commands::print::PrintArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Keys(args) => commands::keys::run(args),
         Command::Protect(args) => commands::protect::run(args),
         Command::Open(args) => commands::open::run(args),
+        Command::Print(args) => commands::print::run(args),
     };
     match result {
         Ok(code) => code,

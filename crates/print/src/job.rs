@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mamori_gateway::{Gatekeeper, GatewayError, Judgement, Part};
-use mamori_journal::{EventId, Operation, Transfer, User};
+use mamori_journal::{Event, EventId, Operation, Transfer, User};
 use mamori_model::{Action, Bilingual, Channel, Location, Uninspectable, UninspectableReason};
 use mamori_policy::{Destination, Principal};
 
@@ -198,8 +198,12 @@ impl<'a> GatekeeperControl<'a> {
     }
 }
 
-impl JobControl for GatekeeperControl<'_> {
-    fn check(&self, job: &PrintJob) -> Result<Verdict, PrintError> {
+impl GatekeeperControl<'_> {
+    /// Inspects every document and decides, without recording: the verdict (its `event` not
+    /// set) and the journal event to record. For callers that record elsewhere (the backend
+    /// opens the journal only for the moment of recording, so that concurrent jobs on other
+    /// queues do not wait for each other's inspection).
+    pub fn decide(&self, job: &PrintJob) -> (Verdict, Event) {
         let mut parts = Vec::with_capacity(job.documents.len().max(1));
         let mut pages: Option<u64> = None;
         for document in &job.documents {
@@ -251,20 +255,33 @@ impl JobControl for GatekeeperControl<'_> {
                 reference: Some(format!("{}-{}", job.printer, job.id)),
                 items: judgement.items(),
             })
-            .with_detail(detail(job, pages, outcome));
-        let event = self.gatekeeper.record(event)?;
-        Ok(Verdict {
+            .with_detail(detail(job, pages, outcome, &judgement));
+        let verdict = Verdict {
             outcome,
             judgement,
             pages,
-            event,
-        })
+            event: None,
+        };
+        (verdict, event)
     }
 }
 
-/// The event's detail: copies, pages, the outcome and the justification.
-fn detail(job: &PrintJob, pages: Option<u64>, outcome: Outcome) -> String {
-    let mut out = format!("copies={}", job.copies);
+impl JobControl for GatekeeperControl<'_> {
+    /// Decides, records and flushes the journal: the event is on disk before the job prints.
+    fn check(&self, job: &PrintJob) -> Result<Verdict, PrintError> {
+        let (mut verdict, event) = self.decide(job);
+        verdict.event = self.gatekeeper.record(event)?;
+        if let Some(journal) = self.gatekeeper.journal() {
+            journal.flush().map_err(GatewayError::from)?;
+        }
+        Ok(verdict)
+    }
+}
+
+/// The event's detail: job id, copies, pages, the outcome, what could not be inspected and the
+/// justification.
+fn detail(job: &PrintJob, pages: Option<u64>, outcome: Outcome, judgement: &Judgement) -> String {
+    let mut out = format!("job={} copies={}", job.id, job.copies);
     if let Some(pages) = pages {
         out.push_str(&format!(" pages={pages}"));
     }
@@ -272,6 +289,11 @@ fn detail(job: &PrintJob, pages: Option<u64>, outcome: Outcome) -> String {
         Outcome::Print => " printed",
         Outcome::Refuse => " cancelled",
     });
+    // The journal event has no field for what could not be read: say it here, since it may
+    // be what gave the job its level.
+    for u in &judgement.uninspectable {
+        out.push_str(&format!(" uninspectable={:?}", u.to_string()));
+    }
     if let Some(reason) = &job.justification {
         out.push_str(&format!(" justification={reason:?}"));
     }

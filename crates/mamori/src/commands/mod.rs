@@ -10,6 +10,7 @@ pub mod label;
 pub mod log;
 pub mod open;
 pub mod policy;
+pub mod print;
 pub mod protect;
 pub mod rules;
 pub mod scan;
