@@ -856,7 +856,7 @@ fn cups_end_to_end() {
 
     // Uninstall reverses it exactly.
     for queue in ["office", "secure-3f"] {
-        let out = cups.mamori(&["uninstall", queue]);
+        let out = cups.mamori(&["uninstall", queue, "--data-dir", data.to_str().unwrap()]);
         assert!(out.status.success(), "uninstall: {}", text(&out.stderr));
     }
     assert_eq!(
@@ -866,6 +866,39 @@ fn cups_end_to_end() {
     assert!(!cups.path("bin/backend/mamori").exists());
     let uris = text(&cups.client("lpstat", &["-v"]).stdout);
     assert!(!uris.contains("mamori:"), "{uris}");
-    let out = cups.mamori(&["uninstall", "office"]);
+    let out = cups.mamori(&["uninstall", "office", "--data-dir", data.to_str().unwrap()]);
     assert!(out.status.success(), "a second uninstall is harmless");
+    // Who put the queues under control and took them out is in the journal.
+    let out = Command::new(MAMORI)
+        .args([
+            "log",
+            "search",
+            "--op",
+            "service",
+            "--format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let changes: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let details: Vec<&str> = changes
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert_eq!(
+        details.len(),
+        4,
+        "two installs, two uninstalls, no-ops not journalled: {details:?}"
+    );
+    assert!(
+        details[0].starts_with("print install: backend "),
+        "{details:?}"
+    );
+    assert!(details[3].contains("restored"), "{details:?}");
+    assert!(details[3].contains("removed"), "{details:?}");
 }

@@ -95,6 +95,9 @@ struct UninstallArgs {
     printer: String,
     #[command(flatten)]
     cups: CupsPaths,
+    /// Where the change is journalled.
+    #[command(flatten)]
+    data_dir: crate::data_dir::DataDirArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -191,7 +194,7 @@ fn backend(args: BackendArgs) -> ExitCode {
     };
     let (mut verdict, event) = GatekeeperControl::new(&gatekeeper).decide(&job);
     if recording {
-        match record(&args.gateway, event) {
+        match record(&args.gateway.data_dir, event) {
             Ok(id) => verdict.event = Some(id),
             Err(error) => return hold("記録できません / cannot record", &format!("{error:#}")),
         }
@@ -234,10 +237,10 @@ fn backend(args: BackendArgs) -> ExitCode {
 /// Appends the event to the data directory's journal and flushes it, waiting (up to a minute)
 /// while another job's backend holds the journal.
 fn record(
-    gateway: &GatewayOptions,
+    data_dir: &crate::data_dir::DataDirArg,
     event: mamori_journal::Event,
 ) -> anyhow::Result<mamori_journal::EventId> {
-    let dir = gateway.data_dir.ensure()?;
+    let dir = data_dir.ensure()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     let journal = loop {
         match mamori_journal::Journal::open(&dir, mamori_journal::JournalOptions::default()) {
@@ -536,6 +539,7 @@ fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("the backend could not start with these options")?;
 
+    let mut changes = Vec::new();
     // 1. The backend.
     let mamori = match &args.mamori {
         Some(path) => std::path::absolute(path)?,
@@ -549,6 +553,7 @@ fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
             "backend: {} / バックエンドを設置しました",
             script_path.display()
         );
+        changes.push(format!("backend {}", script_path.display()));
     }
 
     // 2. cupsd.conf.
@@ -561,6 +566,7 @@ fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
                 "cupsd.conf: print operations need an authenticated user / 印刷操作に認証を必須にしました ({})",
                 args.cups.cupsd_conf.display()
             );
+            changes.push(format!("hardened {}", args.cups.cupsd_conf.display()));
         }
     }
 
@@ -575,8 +581,37 @@ fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
             redact_uri(&uri),
             redact_uri(&wrapped)
         );
+        changes.push(format!("{printer} -> {}", redact_uri(&wrapped)));
     }
+    journal_change(&args.gateway.data_dir, "install", printer, &changes)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Journals what `install` or `uninstall` changed (nothing when nothing changed): who took a
+/// queue out of Mamori's control is evidence too.
+fn journal_change(
+    data_dir: &crate::data_dir::DataDirArg,
+    what: &str,
+    printer: &str,
+    changes: &[String],
+) -> anyhow::Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let uid = rustix::process::getuid().as_raw();
+    let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    let event = mamori_journal::Event::new(mamori_journal::Operation::Service)
+        .with_user(mamori_journal::User { uid, name })
+        .with_destination(mamori_journal::Destination {
+            printer: Some(printer.to_owned()),
+            ..Default::default()
+        })
+        .with_detail(format!("print {what}: {}", changes.join("; ")));
+    record(data_dir, event).context("cannot journal the change")?;
+    Ok(())
 }
 
 fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
@@ -585,12 +620,14 @@ fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
     }
     let printer = &args.printer;
     let uri = device_uri(printer)?;
+    let mut changes = Vec::new();
     if let Ok(wrapped) = WrappedUri::parse(&uri) {
         cups_client("lpadmin", &["-p", printer, "-v", &wrapped.inner])?;
         println!(
             "{printer}: {} / Mamori の管理から外しました",
             redact_uri(&wrapped.inner)
         );
+        changes.push(format!("{printer} -> {}", redact_uri(&wrapped.inner)));
     } else {
         println!("{printer}: not under Mamori's control / 管理下にありません");
     }
@@ -605,6 +642,7 @@ fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
             "backend and cupsd.conf kept for / 他の管理下プリンター: {}",
             others.join(", ")
         );
+        journal_change(&args.data_dir, "uninstall", printer, &changes)?;
         return Ok(ExitCode::SUCCESS);
     }
     if std::fs::read_to_string(&args.cups.cupsd_conf).is_ok_and(|c| cupsd_conf::is_hardened(&c)) {
@@ -613,6 +651,7 @@ fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
             "cupsd.conf: restored / 元に戻しました ({})",
             args.cups.cupsd_conf.display()
         );
+        changes.push(format!("restored {}", args.cups.cupsd_conf.display()));
     }
     let script_path = args.cups.backend_dir.join(mamori_print::backend::SCHEME);
     if std::fs::read_to_string(&script_path).is_ok_and(|s| s.contains(SCRIPT_MARK)) {
@@ -622,7 +661,9 @@ fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
             "backend: removed / 削除しました ({})",
             script_path.display()
         );
+        changes.push(format!("removed {}", script_path.display()));
     }
+    journal_change(&args.data_dir, "uninstall", printer, &changes)?;
     Ok(ExitCode::SUCCESS)
 }
 
