@@ -13,7 +13,10 @@ cargo build --release -q -p mamori --manifest-path "$root/Cargo.toml"
 work=$(mktemp -d /tmp/mamori-print-bench.XXXXXX)
 chmod 755 "$work"
 cupsd_pid=
-cleanup() { [ -n "$cupsd_pid" ] && kill "$cupsd_pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+    if [ -n "$cupsd_pid" ]; then kill "$cupsd_pid" 2>/dev/null || true; wait "$cupsd_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
 trap cleanup EXIT
 # A copy: the shared target directory's binary may be rebuilt by someone else meanwhile.
 cp "$target/release/mamori" "$work/mamori"
@@ -37,7 +40,7 @@ stats() { sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; p=a[int(NR*0.9+0.5)
 
 # 1. The backend alone.
 cp "$work/docs/p20.pdf" "$work/spool/d00001-001"
-mkdir -p "$work/out/direct"; chmod 777 "$work/out/direct"
+mkdir -p "$work/out/direct" "$work/out/wrapped"; chmod 777 "$work/out/direct" "$work/out/wrapped"
 backend_env=(env -i PATH=/usr/bin:/bin PRINTER=bench CUPS_REQUESTROOT="$work/spool"
     CUPS_SERVERBIN="$work/bin" CUPS_SERVERROOT="$work/root")
 time_runs() {
@@ -47,11 +50,16 @@ time_runs() {
 }
 plain=$(time_runs "${backend_env[@]}" DEVICE_URI="testout:$work/out/direct" \
     "$work/bin/backend/testout" 1 bench p20.pdf 1 "" "$work/spool/d00001-001" | stats)
-"${backend_env[@]}" DEVICE_URI="mamori:testout:$work/out/direct" "$mamori" print backend \
-    --data-dir "$work/data" -- 1 bench p20.pdf 1 "" "$work/spool/d00001-001" >/dev/null 2>&1 # warm up, create the journal
-cmp -s "$work/docs/p20.pdf" "$work/out/direct/job-1" || { echo "the wrapped backend did not print" >&2; exit 1; }
-wrapped=$(time_runs "${backend_env[@]}" DEVICE_URI="mamori:testout:$work/out/direct" "$mamori" print backend \
+"${backend_env[@]}" DEVICE_URI="mamori:testout:$work/out/wrapped" "$mamori" print backend \
+    --data-dir "$work/data" -- 1 bench p20.pdf 1 "" "$work/spool/d00001-001" >/dev/null 2>"$work/warmup.err" || { cat "$work/warmup.err" >&2; exit 1; } # warm up, create the journal
+cmp -s "$work/docs/p20.pdf" "$work/out/wrapped/job-1" || { echo "the wrapped backend did not print" >&2; exit 1; }
+wrapped=$(time_runs "${backend_env[@]}" DEVICE_URI="mamori:testout:$work/out/wrapped" "$mamori" print backend \
     --data-dir "$work/data" -- 1 bench p20.pdf 1 "" "$work/spool/d00001-001" | stats)
+# Where the time goes: the same without the journal (engine start-up + inspection only).
+nojournal=$(time_runs "${backend_env[@]}" DEVICE_URI="mamori:testout:$work/out/wrapped" "$mamori" print backend \
+    --no-journal -- 1 bench p20.pdf 1 "" "$work/spool/d00001-001" | stats)
+# And the inspection alone, in one process (`mamori inspect`: engine start-up + the PDF).
+inspect_only=$(time_runs "$mamori" inspect "$work/docs/p20.pdf" | stats)
 
 # 2. Through cupsd.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -112,9 +120,12 @@ cups_guarded=$(job_runs guarded | stats)
 
 read -r pm p9 <<< "$plain"; read -r wm w9 <<< "$wrapped"
 read -r cm c9 <<< "$cups_plain"; read -r gm g9 <<< "$cups_guarded"
+read -r nm n9 <<< "$nojournal"; read -r im i9 <<< "$inspect_only"
 echo "20-page PDF, $size bytes, $runs runs each; milliseconds, median (p90)"
 echo
 printf '| %-44s | %-18s | %-18s | %-12s |\n' "per job" "without Mamori" "with Mamori" "added (median)"
 printf '| %-44s | %-18s | %-18s | %-12s |\n' "---" "---:" "---:" "---:"
 printf '| %-44s | %-18s | %-18s | %-12s |\n' "backend alone (as cupsd runs it)" "$pm ($p9)" "$wm ($w9)" "$(echo "$wm - $pm" | bc -l)"
+printf '| %-44s | %-18s | %-18s | %-12s |\n' "backend alone, --no-journal" "$pm ($p9)" "$nm ($n9)" "$(echo "$nm - $pm" | bc -l)"
+printf '| %-44s | %-18s | %-18s | %-12s |\n' "mamori inspect (engine start-up + inspection)" "" "$im ($i9)" ""
 printf '| %-44s | %-18s | %-18s | %-12s |\n' "lp to job completed, private cupsd" "$cm ($c9)" "$gm ($g9)" "$(echo "$gm - $cm" | bc -l)"
