@@ -48,6 +48,8 @@ enum Command {
     Icap(commands::icap::IcapArgs),
     /// Mail gateway: a milter for Postfix and Sendmail / メールゲートウェイ (Postfix・Sendmail 用 milter)
     Milter(commands::milter::MilterArgs),
+    /// Inspect, decide and record every print job through CUPS / 印刷ジョブを検査・判定・記録する
+    Print(commands::print::PrintArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Device(args) => commands::device::run(args),
         Command::Icap(args) => commands::icap::run(args),
         Command::Milter(args) => commands::milter::run(args),
+        Command::Print(args) => commands::print::run(args),
     };
     match result {
         Ok(code) => code,

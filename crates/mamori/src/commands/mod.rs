@@ -13,6 +13,7 @@ pub mod log;
 pub mod milter;
 pub mod open;
 pub mod policy;
+pub mod print;
 pub mod protect;
 pub mod rules;
 pub mod scan;
