@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod device;
 pub mod edm;
 pub mod fingerprint;
 #[allow(dead_code)] // used by the gateway subcommands (icap, milter, print, agent) as they land
@@ -9,8 +10,10 @@ pub mod inspect;
 pub mod keys;
 pub mod label;
 pub mod log;
+pub mod milter;
 pub mod open;
 pub mod policy;
+pub mod print;
 pub mod protect;
 pub mod rules;
 pub mod scan;
