@@ -47,5 +47,5 @@ pub use config::{Config, FailAction};
 pub use error::MilterError;
 pub use message::{Collector, Envelope, Incomplete, Limits, Message};
 pub use server::{Failure, Filter, Listen, ServerConfig, handle_connection, serve};
-pub use summary::{Attachment, MAX_ATTACHMENTS, Summary, summarize};
+pub use summary::{Attachment, MAX_ATTACHMENTS, MailPart, PartKind, Summary, summarize, walk};
 pub use verdict::{Reply, Verdict};
