@@ -126,29 +126,49 @@ pub trait Store {
     fn count(&self) -> Result<u64, JournalError>;
 
     /// Reads the journal under `data_dir` from the stored cursor to its end and ingests it.
+    ///
+    /// Reading (checking frames, parsing JSON) runs on a thread of its own, one batch ahead of
+    /// the inserts, so the two share the machine's cores; at most two batches are in memory.
     fn catch_up(&mut self, data_dir: &Path) -> Result<IngestStats, JournalError> {
-        let mut reader = JournalReader::new(data_dir, self.cursor()?);
-        let mut stats = IngestStats::default();
         // Big batches: random index inserts touch each page once per batch, and each commit
         // writes every dirty page to the WAL.
-        const BATCH: usize = 100_000;
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            batch.clear();
-            let mut frames = 0;
-            loop {
-                let info = reader.read_batch(BATCH - batch.len(), &mut |e| batch.push(e))?;
-                frames += info.frames;
-                if info.is_empty_batch() || batch.len() >= BATCH {
-                    break;
+        const BATCH: usize = 50_000;
+        let mut reader = JournalReader::new(data_dir, self.cursor()?);
+        let mut stats = IngestStats::default();
+        std::thread::scope(|scope| {
+            let (batches, received) =
+                std::sync::mpsc::sync_channel::<Result<(Vec<ReadEvent>, Cursor), JournalError>>(1);
+            scope.spawn(move || {
+                loop {
+                    let mut batch = Vec::with_capacity(BATCH);
+                    let mut frames = 0;
+                    let read = loop {
+                        match reader.read_batch(BATCH - batch.len(), &mut |e| batch.push(e)) {
+                            Ok(info) => {
+                                frames += info.frames;
+                                if info.is_empty_batch() || batch.len() >= BATCH {
+                                    break Ok(());
+                                }
+                            }
+                            Err(e) => break Err(e),
+                        }
+                    };
+                    let done = frames == 0;
+                    let message = read.map(|()| (batch, reader.cursor()));
+                    let failed = message.is_err();
+                    // A closed channel means the inserting side failed and stopped: stop too.
+                    if done || batches.send(message).is_err() || failed {
+                        return;
+                    }
                 }
+            });
+            for message in received {
+                let (batch, cursor) = message?;
+                stats.read += batch.len() as u64;
+                stats.inserted += self.ingest(&batch, cursor)?;
             }
-            if frames == 0 {
-                return Ok(stats);
-            }
-            stats.read += batch.len() as u64;
-            stats.inserted += self.ingest(&batch, reader.cursor())?;
-        }
+            Ok(stats)
+        })
     }
 }
 
@@ -158,6 +178,10 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
 }
+
+/// The schema's version, in `PRAGMA user_version` (0: a new file, or a store of version 1, made
+/// before versions were kept; [`MIGRATE_1_TO_2`] brings it up to date in place).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -181,20 +205,36 @@ CREATE INDEX IF NOT EXISTS events_user ON events(user, time_ns);
 CREATE INDEX IF NOT EXISTS events_path ON events(path, time_ns);
 CREATE INDEX IF NOT EXISTS events_new_path ON events(new_path) WHERE new_path IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_sha256 ON events(sha256) WHERE sha256 IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_kind ON events(kind, time_ns);
+-- Warnings are a few per cent of events: index only them (an audit-only search walks the
+-- time index and filters, nearly every event passing).
+CREATE INDEX IF NOT EXISTS events_warning ON events(time_ns) WHERE kind = 1;
+-- One row per finding, with its event's time, so that a keyword search walks the newest
+-- matches first through one index and stops at the limit.
 CREATE TABLE IF NOT EXISTS findings (
     event INTEGER NOT NULL,
+    time_ns INTEGER NOT NULL,
     detector TEXT NOT NULL,
     sample TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS findings_detector ON findings(detector);
-CREATE INDEX IF NOT EXISTS findings_sample ON findings(sample);
-CREATE INDEX IF NOT EXISTS findings_event ON findings(event);
+CREATE INDEX IF NOT EXISTS findings_detector ON findings(detector, time_ns, event);
+CREATE INDEX IF NOT EXISTS findings_sample ON findings(sample, time_ns, event);
 CREATE TABLE IF NOT EXISTS ingest_cursor (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     segment INTEGER NOT NULL,
     offset INTEGER NOT NULL
 );
+";
+
+/// Version 1 had no time in `findings`, indexed findings by event, which no query used, and
+/// indexed every event by kind where only warnings are searched for by kind.
+/// Migrating in place keeps events whose journal segments retention has already deleted.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE findings ADD COLUMN time_ns INTEGER NOT NULL DEFAULT 0;
+UPDATE findings SET time_ns = (SELECT time_ns FROM events WHERE events.id = findings.event);
+DROP INDEX IF EXISTS findings_event;
+DROP INDEX IF EXISTS events_kind;
+DROP INDEX IF EXISTS findings_detector;
+DROP INDEX IF EXISTS findings_sample;
 ";
 
 impl SqliteStore {
@@ -212,7 +252,28 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -262_144)?;
         conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 0 {
+            let has_v1_findings: bool = conn
+                .prepare("SELECT 1 FROM pragma_table_info('findings') WHERE name = 'event'")?
+                .exists([])?;
+            let has_time: bool = conn
+                .prepare("SELECT 1 FROM pragma_table_info('findings') WHERE name = 'time_ns'")?
+                .exists([])?;
+            if has_v1_findings && !has_time {
+                conn.execute_batch(&format!("BEGIN; {MIGRATE_1_TO_2} COMMIT;"))?;
+            }
+        } else if version > SCHEMA_VERSION {
+            return Err(JournalError::Corrupt {
+                path: path.to_path_buf(),
+                offset: 0,
+                reason: format!(
+                    "the store has schema version {version}, newer than this mamori's {SCHEMA_VERSION}: upgrade mamori, or delete the store to rebuild it from the journal"
+                ),
+            });
+        }
         conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
@@ -250,6 +311,128 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// A search with a keyword: the newest findings of the detector (`K` or `keyword.K`) or
+    /// with the sample `K` are walked newest first through their `(detector|sample, time_ns)`
+    /// index, each joined to its event and filtered, until `limit` distinct events are found;
+    /// the three walks are merged. The cost follows the matches read, not the store's size (the
+    /// plan SQLite picks for one `IN (...)` query walks every event by time instead).
+    fn search_keyword(
+        &self,
+        q: &Query,
+        keyword: &str,
+        limit: usize,
+    ) -> Result<Vec<Event>, JournalError> {
+        use rusqlite::types::Value;
+        let mut found: Vec<(i64, i64, String)> = Vec::new();
+        let selectors = [
+            ("detector", keyword.to_string()),
+            ("detector", format!("keyword.{keyword}")),
+            ("sample", keyword.to_string()),
+        ];
+        for (column, value) in selectors {
+            let mut args: Vec<Value> = Vec::new();
+            let first = push_arg(Value::Text(value), &mut args);
+            let mut clauses = vec![format!("f.{column} = {first}")];
+            if let Some(s) = q.since {
+                clauses.push(format!(
+                    "f.time_ns >= {}",
+                    push_arg(Value::Integer(s), &mut args)
+                ));
+            }
+            if let Some(u) = q.until {
+                clauses.push(format!(
+                    "f.time_ns < {}",
+                    push_arg(Value::Integer(u), &mut args)
+                ));
+            }
+            clauses.extend(filter_clauses(q, "e.", &mut args));
+            let sql = format!(
+                "SELECT e.id, e.time_ns, e.json FROM findings f CROSS JOIN events e ON e.id = f.event
+                 WHERE {} ORDER BY f.time_ns DESC, f.event DESC",
+                clauses.join(" AND ")
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params_from_iter(args.iter()))?;
+            let mut ids: BTreeSet<i64> = BTreeSet::new();
+            while ids.len() < limit {
+                let Some(row) = rows.next()? else { break };
+                let id: i64 = row.get(0)?;
+                if ids.insert(id) {
+                    found.push((row.get(1)?, id, row.get(2)?));
+                }
+            }
+        }
+        // Newest first over the three walks, each event once, then oldest first as returned.
+        found.sort_by_key(|&(time, id, _)| std::cmp::Reverse((time, id)));
+        found.dedup_by_key(|(_, id, _)| *id);
+        found.truncate(limit);
+        found.reverse();
+        found
+            .into_iter()
+            .map(|(_, id, json)| {
+                serde_json::from_str::<Event>(&json).map_err(|e| JournalError::Corrupt {
+                    path: self.path.clone(),
+                    offset: id as u64,
+                    reason: format!("stored event {id} is not valid: {e}"),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Adds a query argument; returns its placeholder (`?N`).
+fn push_arg(value: rusqlite::types::Value, args: &mut Vec<rusqlite::types::Value>) -> String {
+    args.push(value);
+    format!("?{}", args.len())
+}
+
+/// The WHERE clauses of every filter but the keyword and the time range, over the events
+/// table's columns written with `prefix` (`""` or `"e."`).
+fn filter_clauses(q: &Query, prefix: &str, args: &mut Vec<rusqlite::types::Value>) -> Vec<String> {
+    use rusqlite::types::Value;
+    let p = prefix;
+    let mut clauses = Vec::new();
+    if let Some(u) = &q.user {
+        let a = push_arg(Value::Text(u.clone()), args);
+        clauses.push(format!("{p}user = {a}"));
+    }
+    if let Some(f) = &q.file {
+        let a = push_arg(Value::Text(f.clone()), args);
+        if is_glob(f) {
+            clauses.push(format!(
+                "({p}path GLOB {a} OR ({p}new_path IS NOT NULL AND {p}new_path GLOB {a}))"
+            ));
+        } else {
+            clauses.push(format!(
+                "{p}id IN (SELECT id FROM events WHERE path = {a} UNION SELECT id FROM events WHERE new_path = {a})"
+            ));
+        }
+    }
+    if let Some(op) = q.op {
+        let a = push_arg(Value::Text(op.as_str().into()), args);
+        clauses.push(format!("{p}op = {a}"));
+    }
+    if let Some(l) = &q.level {
+        let a = push_arg(Value::Text(l.clone()), args);
+        clauses.push(format!("{p}level = {a}"));
+    }
+    if let Some(k) = q.kind {
+        // A literal, not a parameter: SQLite uses the partial index of warnings only when the
+        // query names `kind = 1` itself.
+        clauses.push(format!("{p}kind = {}", u8::from(k == Kind::Warning)));
+    }
+    if let Some(c) = q.channel {
+        let a = push_arg(Value::Text(c.as_str().into()), args);
+        clauses.push(format!("{p}channel = {a}"));
+    }
+    if let Some(h) = &q.host {
+        let a = push_arg(Value::Text(h.clone()), args);
+        clauses.push(format!("{p}host = {a}"));
+    }
+    clauses
+}
+
 fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
@@ -264,7 +447,7 @@ impl Store for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             let mut fi = tx.prepare_cached(
-                "INSERT INTO findings (event, detector, sample) VALUES (?1, ?2, ?3)",
+                "INSERT INTO findings (event, time_ns, detector, sample) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for read in events {
                 let e = &read.event;
@@ -293,7 +476,7 @@ impl Store for SqliteStore {
                     inserted += 1;
                     let rowid = tx.last_insert_rowid();
                     for f in &e.findings {
-                        fi.execute(params![rowid, f.detector, f.sample])?;
+                        fi.execute(params![rowid, e.time_ns, f.detector, f.sample])?;
                     }
                 }
             }
@@ -326,69 +509,28 @@ impl Store for SqliteStore {
 
     fn search(&self, q: &Query) -> Result<Vec<Event>, JournalError> {
         use rusqlite::types::Value;
-        let mut clauses: Vec<String> = Vec::new();
-        let mut args: Vec<Value> = Vec::new();
-        let arg = |v: Value, args: &mut Vec<Value>| {
-            args.push(v);
-            format!("?{}", args.len())
-        };
-        if let Some(u) = &q.user {
-            let a = arg(Value::Text(u.clone()), &mut args);
-            clauses.push(format!("user = {a}"));
-        }
-        if let Some(f) = &q.file {
-            if is_glob(f) {
-                let a = arg(Value::Text(f.clone()), &mut args);
-                clauses.push(format!(
-                    "(path GLOB {a} OR (new_path IS NOT NULL AND new_path GLOB {a}))"
-                ));
-            } else {
-                let a = arg(Value::Text(f.clone()), &mut args);
-                clauses.push(format!(
-                    "id IN (SELECT id FROM events WHERE path = {a} UNION SELECT id FROM events WHERE new_path = {a})"
-                ));
-            }
-        }
-        if let Some(op) = q.op {
-            let a = arg(Value::Text(op.as_str().into()), &mut args);
-            clauses.push(format!("op = {a}"));
-        }
-        if let Some(l) = &q.level {
-            let a = arg(Value::Text(l.clone()), &mut args);
-            clauses.push(format!("level = {a}"));
-        }
-        if let Some(k) = q.kind {
-            let a = arg(Value::Integer((k == Kind::Warning) as i64), &mut args);
-            clauses.push(format!("kind = {a}"));
-        }
-        if let Some(c) = q.channel {
-            let a = arg(Value::Text(c.as_str().into()), &mut args);
-            clauses.push(format!("channel = {a}"));
-        }
-        if let Some(h) = &q.host {
-            let a = arg(Value::Text(h.clone()), &mut args);
-            clauses.push(format!("host = {a}"));
-        }
-        if let Some(k) = &q.keyword {
-            let a = arg(Value::Text(k.clone()), &mut args);
-            let b = arg(Value::Text(format!("keyword.{k}")), &mut args);
-            clauses.push(format!(
-                "id IN (SELECT event FROM findings WHERE detector = {a} UNION SELECT event FROM findings WHERE detector = {b} UNION SELECT event FROM findings WHERE sample = {a})"
-            ));
-        }
-        if let Some(s) = q.since {
-            let a = arg(Value::Integer(s), &mut args);
-            clauses.push(format!("time_ns >= {a}"));
-        }
-        if let Some(u) = q.until {
-            let a = arg(Value::Integer(u), &mut args);
-            clauses.push(format!("time_ns < {a}"));
-        }
         let limit = if q.limit == 0 {
             Query::DEFAULT_LIMIT
         } else {
             q.limit
         };
+        if let Some(keyword) = &q.keyword {
+            return self.search_keyword(q, keyword, limit);
+        }
+        let mut args: Vec<Value> = Vec::new();
+        let mut clauses = filter_clauses(q, "", &mut args);
+        if let Some(s) = q.since {
+            clauses.push(format!(
+                "time_ns >= {}",
+                push_arg(Value::Integer(s), &mut args)
+            ));
+        }
+        if let Some(u) = q.until {
+            clauses.push(format!(
+                "time_ns < {}",
+                push_arg(Value::Integer(u), &mut args)
+            ));
+        }
         let filter = if clauses.is_empty() {
             String::new()
         } else {
@@ -797,6 +939,155 @@ mod tests {
                 .collect();
             assert_eq!(mem, s(q.clone()), "{q:?}");
         }
+    }
+
+    #[test]
+    fn keyword_search_returns_the_newest_matches_once_each_with_other_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path()).unwrap();
+        // 50 events; every third has the label, every fifth the keyword, some both, and the
+        // ones by "sato" are even-numbered.
+        let events: Vec<Event> = (0..50)
+            .map(|i| {
+                let mut findings = Vec::new();
+                if i % 3 == 0 {
+                    findings.push(
+                        Finding::new("label.shagaihi", Category::Label, Confidence::High)
+                            .with_sample("社外秘"),
+                    );
+                    // Two findings of one detector in one event: the event counts once.
+                    findings.push(
+                        Finding::new("label.shagaihi", Category::Label, Confidence::Low)
+                            .with_sample("社外秘"),
+                    );
+                }
+                if i % 5 == 0 {
+                    findings.push(
+                        Finding::new("keyword.kodama", Category::Keyword, Confidence::Medium)
+                            .with_sample("社外秘"),
+                    );
+                }
+                Event::new(Operation::Scan)
+                    .with_time_ns(1_000 * (i + 1))
+                    .with_user(user(if i % 2 == 0 { "sato" } else { "suzuki" }))
+                    .with_findings(findings)
+            })
+            .collect();
+        let reads: Vec<_> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| read(e.clone(), i as u64))
+            .collect();
+        store.ingest(&reads, Cursor::default()).unwrap();
+        let times = |q: Query| -> Vec<i64> {
+            store
+                .search(&q)
+                .unwrap()
+                .iter()
+                .map(|e| e.time_ns / 1_000 - 1)
+                .collect()
+        };
+        // "社外秘" is both a sample (of the label and the keyword) and nothing else.
+        let all: Vec<i64> = (0..50).filter(|i| i % 3 == 0 || i % 5 == 0).collect();
+        assert_eq!(
+            times(Query {
+                keyword: Some("社外秘".into()),
+                ..Query::default()
+            }),
+            all
+        );
+        assert_eq!(
+            times(Query {
+                keyword: Some("社外秘".into()),
+                limit: 4,
+                ..Query::default()
+            }),
+            all[all.len() - 4..].to_vec()
+        );
+        assert_eq!(
+            times(Query {
+                keyword: Some("kodama".into()),
+                user: Some("sato".into()),
+                ..Query::default()
+            }),
+            vec![0, 10, 20, 30, 40]
+        );
+        assert_eq!(
+            times(Query {
+                keyword: Some("label.shagaihi".into()),
+                since: Some(10_000),
+                until: Some(31_000),
+                limit: 3,
+                ..Query::default()
+            }),
+            vec![21, 24, 27]
+        );
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE events (id INTEGER PRIMARY KEY, event_id BLOB NOT NULL UNIQUE,
+                    time_ns INTEGER NOT NULL, kind INTEGER NOT NULL, host TEXT NOT NULL, user TEXT,
+                    op TEXT NOT NULL, path TEXT, new_path TEXT, sha256 TEXT, level TEXT,
+                    channel TEXT, action TEXT, json TEXT NOT NULL);
+                 CREATE TABLE findings (event INTEGER NOT NULL, detector TEXT NOT NULL, sample TEXT NOT NULL);
+                 CREATE INDEX findings_detector ON findings(detector);
+                 CREATE INDEX findings_sample ON findings(sample);
+                 CREATE INDEX findings_event ON findings(event);
+                 CREATE TABLE ingest_cursor (id INTEGER PRIMARY KEY CHECK (id = 1),
+                    segment INTEGER NOT NULL, offset INTEGER NOT NULL);",
+            )
+            .unwrap();
+            let event = Event::new(Operation::Scan).with_time_ns(7_000);
+            let json = serde_json::to_string(&event).unwrap();
+            conn.execute(
+                "INSERT INTO events (event_id, time_ns, kind, host, op, json) VALUES (?1, 7000, 0, 'h', 'scan', ?2)",
+                params![event.id.0.as_bytes().as_slice(), json],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO findings (event, detector, sample) VALUES (1, 'label.gokuhi', '極秘')",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO ingest_cursor (id, segment, offset) VALUES (1, 3, 99)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open_file(&path).unwrap();
+        assert_eq!(
+            store.cursor().unwrap(),
+            Cursor {
+                segment: 3,
+                offset: 99
+            }
+        );
+        let hits = store
+            .search(&Query {
+                keyword: Some("label.gokuhi".into()),
+                ..Query::default()
+            })
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].time_ns, 7_000);
+        drop(store);
+        // Opening again is a no-op, and a store from a newer mamori is refused with a reason.
+        let store = SqliteStore::open_file(&path).unwrap();
+        assert_eq!(store.count().unwrap(), 1);
+        drop(store);
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = SqliteStore::open_file(&path).unwrap_err().to_string();
+        assert!(err.contains("schema version 99"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,418 @@
+//! `mamori milter`: the mail gateway. Postfix or Sendmail hand every message over the milter
+//! protocol (crate `mamori-milter`); this module is the policy side: inspect the whole message
+//! (every MIME part and attachment, through the gateway's extractor), judge it on the `mail`
+//! channel for its recipients, answer the MTA and record the decision.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use mamori_gateway::{Gatekeeper, Judgement, Part};
+use mamori_journal::{Item, Operation, Transfer};
+use mamori_milter::{
+    Config, Envelope, FailAction, Failure, Filter, Incomplete, Message, Reply, Verdict,
+};
+use mamori_model::{Action, Channel, Location, Uninspectable, UninspectableReason};
+use mamori_policy::{Destination, Principal};
+
+use crate::commands::gateway::GatewayOptions;
+
+/// The header lines the milter puts before each message it inspects (never into the MTA's copy),
+/// so the extractor always reads it as a mail, whatever headers the sender put first.
+const PREAMBLE: &[u8] = b"Received: by mamori milter (inspection copy)\r\nMIME-Version: 1.0\r\n";
+
+/// Largest message summarised for the journal (subject, attachment names): read into memory.
+const SUMMARY_LIMIT: u64 = 64 << 20;
+
+/// `mamori milter`.
+#[derive(Debug, clap::Args)]
+pub struct MilterArgs {
+    /// Configuration file (TOML: listen, socket_mode, socket_group, decide_timeout,
+    /// fail_action, memory_body, max_message, spool_dir) / 設定ファイル
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where to listen, overriding the file: unix:/path/to.sock or inet:127.0.0.1:PORT /
+    /// 待ち受けアドレス
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// When a message cannot be decided in time: tempfail (451 4.7.1), accept or reject /
+    /// 判定できないときの応答
+    #[arg(long, value_name = "ACTION")]
+    pub fail_action: Option<String>,
+    /// Seconds per message before fail_action answers / 1 通あたりの判定時間 (秒)
+    #[arg(long, value_name = "SECS")]
+    pub decide_timeout: Option<u64>,
+    /// Group owning the Unix socket (e.g. postfix) / ソケットのグループ
+    #[arg(long, value_name = "GROUP")]
+    pub socket_group: Option<String>,
+    #[command(flatten)]
+    pub gateway: GatewayOptions,
+}
+
+/// Runs the milter until SIGTERM or SIGINT; SIGHUP reloads the policy.
+pub fn run(args: MilterArgs) -> anyhow::Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Config::from_toml(&text, &path.display().to_string())?
+        }
+        None => Config::default(),
+    };
+    if let Some(listen) = &args.listen {
+        config.listen = Some(listen.clone());
+    }
+    if let Some(action) = &args.fail_action {
+        config.fail_action = action.parse()?;
+    }
+    if let Some(secs) = args.decide_timeout {
+        anyhow::ensure!(
+            (1..=3600).contains(&secs),
+            "--decide-timeout must be 1 to 3600 seconds"
+        );
+        config.decide_timeout = secs;
+    }
+    let socket_group = args.socket_group.clone().or(config.socket_group.clone());
+    let listen: mamori_milter::Listen = config
+        .listen
+        .as_deref()
+        .context("no listen address: give --listen unix:/path or inet:127.0.0.1:PORT, or `listen` in the configuration file / 待ち受けアドレスがありません")?
+        .parse()?;
+    let gatekeeper = Arc::new(args.gateway.build()?);
+    let filter = Arc::new(MailFilter {
+        gatekeeper: gatekeeper.clone(),
+        fail_action: config.fail_action,
+    });
+    let mut server_config = config.server_config();
+    server_config.preamble = PREAMBLE.to_vec();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let reload = {
+            let options = args.gateway.clone();
+            let gatekeeper = gatekeeper.clone();
+            async move {
+                while hup.recv().await.is_some() {
+                    match options.load_policy() {
+                        Ok(policy) => {
+                            gatekeeper.replace_policy(policy);
+                            eprintln!("mamori milter: policy reloaded / ポリシーを再読み込みしました");
+                        }
+                        Err(e) => eprintln!(
+                            "mamori milter: policy reload failed, keeping the old one / 再読み込みに失敗、以前のポリシーを継続: {e:#}"
+                        ),
+                    }
+                }
+            }
+        };
+        tokio::spawn(reload);
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        };
+        let ready = {
+            let listen = listen.clone();
+            async move {
+                if let mamori_milter::Listen::Unix(path) = &listen {
+                    // Wait for the socket file, then hand it to the MTA's group.
+                    for _ in 0..200 {
+                        if path.exists() {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    if let Some(group) = &socket_group {
+                        chown_group(path, group)?;
+                    }
+                }
+                eprintln!("mamori milter: listening on {listen} / 待ち受け中");
+                anyhow::Ok(())
+            }
+        };
+        let serve = mamori_milter::serve(listen.clone(), filter, server_config, shutdown);
+        let (served, ready) = tokio::join!(serve, ready);
+        ready?;
+        served?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn chown_group(path: &std::path::Path, group: &str) -> anyhow::Result<()> {
+    let gid = nix::unistd::Group::from_name(group)
+        .with_context(|| format!("cannot look up group {group}"))?
+        .with_context(|| format!("no group {group} / グループ {group} がありません"))?
+        .gid;
+    std::os::unix::fs::chown(path, None, Some(gid.as_raw()))
+        .with_context(|| format!("cannot give {} to group {group}", path.display()))?;
+    Ok(())
+}
+
+/// The policy side of the milter.
+struct MailFilter {
+    gatekeeper: Arc<Gatekeeper>,
+    fail_action: FailAction,
+}
+
+impl MailFilter {
+    fn inspect(&self, message: &Message) -> std::io::Result<Part> {
+        let mut part = match message.bytes() {
+            Some(bytes) => self.gatekeeper.inspect_bytes(None, bytes),
+            None => {
+                let mut file = message
+                    .spool_file()?
+                    .ok_or_else(|| std::io::Error::other("spooled message without a file"))?;
+                self.gatekeeper.inspect_file(None, &mut file)?
+            }
+        };
+        // A message cut short by a limit was not inspected whole: the policy's
+        // `uninspectable` classification decides about the rest.
+        if let Some(why) = message.incomplete {
+            let reason = match why {
+                Incomplete::TooLarge => UninspectableReason::TooLarge,
+                _ => UninspectableReason::TooManyEntries,
+            };
+            part.uninspectable.push(Uninspectable {
+                location: Location::root(),
+                reason,
+            });
+        }
+        Ok(part)
+    }
+
+    fn record(&self, message: &Message, judgement: &Judgement, verdict: &Verdict) {
+        let summary = message
+            .read_prefix(SUMMARY_LIMIT)
+            .map(|raw| mamori_milter::summarize(&raw))
+            .unwrap_or_default();
+        let items = summary
+            .attachments
+            .iter()
+            .map(|a| Item {
+                name: Some(a.name.clone()),
+                size: a.size,
+                content_type: a.content_type.clone(),
+                level: None,
+            })
+            .collect();
+        let envelope = &message.envelope;
+        let mut event = judgement
+            .event(Operation::Mail, Channel::Mail)
+            .with_transfer(Transfer {
+                client: envelope.client_addr.clone(),
+                sender: Some(envelope.sender.clone()),
+                subject: summary.subject.clone(),
+                reference: envelope.queue_id().map(str::to_owned),
+                items,
+            });
+        if let Some(user) = envelope.auth_user() {
+            event = event.with_detail(format!("auth_user={user}"));
+        }
+        if let Some(why) = message.incomplete {
+            event = event.with_detail(format!("incomplete={}", why.as_str()));
+        }
+        log_decision(
+            envelope,
+            &judgement.level,
+            verdict,
+            &judgement.detector_summary(),
+        );
+        if let Err(e) = self.gatekeeper.record(event) {
+            eprintln!("mamori milter: {e}");
+        }
+    }
+
+    fn fail_verdict(&self) -> Verdict {
+        match self.fail_action {
+            FailAction::Tempfail => Verdict::tempfail_default(),
+            FailAction::Accept => Verdict::accept(),
+            FailAction::Reject => Verdict::Reject(Reply::policy_reject(
+                "Message could not be inspected and is refused by policy",
+            )),
+        }
+    }
+}
+
+impl Filter for MailFilter {
+    fn decide(&self, message: &Message) -> Verdict {
+        let part = match self.inspect(message) {
+            Ok(part) => part,
+            Err(e) => return self.fail(&message.envelope, &Failure::Spool(e)),
+        };
+        let envelope = &message.envelope;
+        let user = envelope
+            .auth_user()
+            .map(str::to_owned)
+            .unwrap_or_else(|| envelope.sender.clone());
+        let principal = Principal::new(user);
+        let destination = Destination::Mail(envelope.recipients.clone());
+        let judgement = self
+            .gatekeeper
+            .judge(&[part], Channel::Mail, &principal, &destination);
+        let verdict = verdict_for(&judgement);
+        self.record(message, &judgement, &verdict);
+        verdict
+    }
+
+    fn fail(&self, envelope: &Envelope, failure: &Failure) -> Verdict {
+        let verdict = self.fail_verdict();
+        eprintln!(
+            "mamori milter: queue_id={} sender={} {failure}; answering {} (fail_action) / 判定できませんでした",
+            envelope.queue_id().unwrap_or("-"),
+            envelope.sender,
+            verdict.name()
+        );
+        let event = mamori_journal::Event::new(Operation::Mail)
+            .with_channel(Channel::Mail)
+            .with_transfer(Transfer {
+                client: envelope.client_addr.clone(),
+                sender: Some(envelope.sender.clone()),
+                reference: envelope.queue_id().map(str::to_owned),
+                ..Transfer::default()
+            })
+            .with_detail(format!("undecided: {failure}; answered {}", verdict.name()));
+        if let Err(e) = self.gatekeeper.record(event) {
+            eprintln!("mamori milter: {e}");
+        }
+        verdict
+    }
+}
+
+/// The headers telling the recipient's side what Mamori found.
+fn mamori_headers(judgement: &Judgement) -> Vec<(String, String)> {
+    let found = judgement.detector_summary().join(", ").replace('×', "x");
+    vec![
+        ("X-Mamori-Level".to_owned(), judgement.level.clone()),
+        (
+            "X-Mamori-Findings".to_owned(),
+            if found.is_empty() {
+                "none".to_owned()
+            } else {
+                found
+            },
+        ),
+    ]
+}
+
+/// The MTA's answer for a judgement.
+fn verdict_for(judgement: &Judgement) -> Verdict {
+    let rule = judgement
+        .decision
+        .rules
+        .first()
+        .map(String::as_str)
+        .unwrap_or("default");
+    match judgement.decision.action {
+        // Allowed mail passes untouched (the decision is in the journal).
+        Action::Allow | Action::Audit => Verdict::accept(),
+        Action::Notify => Verdict::Accept {
+            headers: mamori_headers(judgement),
+        },
+        Action::Quarantine => Verdict::Quarantine {
+            reason: format!(
+                "Mamori: {} content held for review (rule {rule})",
+                judgement.level_name.en
+            ),
+            headers: mamori_headers(judgement),
+        },
+        // Block, and what a mail gateway cannot do in-line (a business reason, encryption):
+        // refuse with the reason, in English (SMTP replies are ASCII).
+        _ => {
+            let found = judgement.detector_summary().join(", ").replace('×', "x");
+            let what = if found.is_empty() {
+                String::new()
+            } else {
+                format!("; found {found}")
+            };
+            let how = match judgement.decision.action {
+                Action::Encrypt => " (encryption required)",
+                Action::Justify => " (a business reason is required)",
+                _ => "",
+            };
+            Verdict::Reject(Reply::policy_reject(&format!(
+                "Message refused by data-leak policy{how}: {} content{what} (rule {rule})",
+                judgement.level_name.en
+            )))
+        }
+    }
+}
+
+fn log_decision(envelope: &Envelope, level: &str, verdict: &Verdict, found: &[String]) {
+    eprintln!(
+        "mamori milter: queue_id={} sender={} recipients={} level={level} verdict={} found=[{}]",
+        envelope.queue_id().unwrap_or("-"),
+        envelope.sender,
+        envelope.recipients.join(","),
+        verdict.name(),
+        found.join(", ")
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mamori_model::{Bilingual, Decision};
+
+    fn judgement(action: Action, findings: usize) -> Judgement {
+        let finding = mamori_model::Finding::new(
+            "label.shagaihi",
+            mamori_model::Category::Label,
+            mamori_model::Confidence::High,
+        );
+        Judgement {
+            level: "internal".into(),
+            level_name: Bilingual::new("社外秘", "Internal"),
+            decision: Decision {
+                action,
+                level: "internal".into(),
+                rules: vec!["mail-internal-external".into()],
+                reason: Bilingual::new("", ""),
+            },
+            findings: vec![finding; findings],
+            uninspectable: Vec::new(),
+            reasons: Vec::new(),
+            parts: Vec::new(),
+            destination: Default::default(),
+        }
+    }
+
+    #[test]
+    fn actions_map_to_verdicts() {
+        assert_eq!(verdict_for(&judgement(Action::Allow, 0)), Verdict::accept());
+        assert_eq!(verdict_for(&judgement(Action::Audit, 3)), Verdict::accept());
+        let Verdict::Accept { headers } = verdict_for(&judgement(Action::Notify, 2)) else {
+            panic!("notify accepts");
+        };
+        assert_eq!(headers[0], ("X-Mamori-Level".into(), "internal".into()));
+        assert_eq!(
+            headers[1],
+            ("X-Mamori-Findings".into(), "label.shagaihi x2".into())
+        );
+        assert!(matches!(
+            verdict_for(&judgement(Action::Quarantine, 1)),
+            Verdict::Quarantine { .. }
+        ));
+        let Verdict::Reject(reply) = verdict_for(&judgement(Action::Block, 1)) else {
+            panic!("block rejects");
+        };
+        assert_eq!(
+            reply.to_string(),
+            "550 5.7.1 Message refused by data-leak policy: Internal content; found label.shagaihi (rule mail-internal-external)"
+        );
+        let Verdict::Reject(reply) = verdict_for(&judgement(Action::Encrypt, 1)) else {
+            panic!("encrypt cannot be done in-line");
+        };
+        assert!(reply.text().contains("encryption required"));
+    }
+}
