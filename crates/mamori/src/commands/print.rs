@@ -164,8 +164,8 @@ fn backend(args: BackendArgs) -> ExitCode {
         );
         exit(ExitStatus::Hold)
     };
-    // Inspect and decide without the journal, then open it just to record: one writer per
-    // data directory, and jobs on other queues run at the same time.
+    // Inspect and decide without the journal, then open it just to record (see `record`):
+    // jobs on other queues run at the same time, and the journal has one holder.
     let recording = !args.gateway.no_journal;
     let options = GatewayOptions {
         no_journal: true,
