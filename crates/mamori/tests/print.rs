@@ -40,6 +40,15 @@ levels = ["internal", "secret"]
 printers = ["secure*"]
 action = "audit"
 exception = true
+
+# reason で始まるプリンターでは社外秘も理由を付ければ印刷できます
+# On the "reason" printers, internal documents print with a business reason.
+[[rule]]
+id = "print-internal-with-reason"
+levels = ["internal"]
+printers = ["reason*"]
+action = "justify"
+exception = true
 "#,
     );
     policy
@@ -276,6 +285,48 @@ fn backend_passes_or_cancels_and_records() {
         by_reference(&events, "secure-3f-9")["decision"]["action"],
         "audit"
     );
+}
+
+/// Jobs on several queues run at once: every backend records (the journal's holder may be
+/// another job's backend that is just closing) and every job prints. Regression: a backend
+/// whose relay lost its holder held its job.
+#[test]
+fn concurrent_backends_all_record() {
+    let cups = FakeCups::new();
+    let public = pdf_with_text(&["お知らせ"]);
+    let children: Vec<_> = (1..=8u32)
+        .map(|id| {
+            let spool = cups.path("spool").join(format!("d{id:05}-001"));
+            std::fs::write(&spool, &public).unwrap();
+            Command::new(MAMORI)
+                .args(["print", "backend", "--data-dir"])
+                .arg(cups.path("data"))
+                .arg("--")
+                .args([&id.to_string(), "tanaka", "t", "1", ""])
+                .arg(&spool)
+                .env_clear()
+                .env(
+                    "DEVICE_URI",
+                    format!("mamori:testout:{}", cups.path("out").display()),
+                )
+                .env("PRINTER", format!("queue{id}"))
+                .env("CUPS_REQUESTROOT", cups.path("spool"))
+                .env("CUPS_SERVERBIN", cups.path("bin"))
+                .env("CUPS_SERVERROOT", cups.path("root"))
+                .env("PATH", "/usr/bin:/bin")
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    for id in 1..=8 {
+        assert!(cups.path(&format!("out/job-{id}")).exists());
+    }
+    assert_eq!(search(&cups.path("data"), &[]).len(), 8);
 }
 
 fn search(data_dir: &Path, extra: &[&str]) -> Vec<Value> {
@@ -534,9 +585,14 @@ impl Cupsd {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let out = self.client("lpstat", &["-o"]);
+        let out = self.client("lpstat", &["-l", "-o"]);
         let log = std::fs::read_to_string(self.path("log/error_log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = log
+            .lines()
+            .rev()
+            .filter(|l| l.contains("[Job") || l.starts_with('E'))
+            .take(25)
+            .collect();
         panic!(
             "jobs still pending: {:?} {}{}\n{}",
             out.status,
@@ -642,12 +698,27 @@ fn cups_end_to_end() {
     let user = TestUser::get("mamori-print-e2e");
     let policy = cups.path("policy.toml");
     std::fs::write(&policy, test_policy()).unwrap();
-    for (queue, folder) in [("office", "out/office"), ("secure-3f", "out/secure")] {
+    for (queue, folder) in [
+        ("office", "out/office"),
+        ("secure-3f", "out/secure"),
+        ("reason-2f", "out/reason"),
+        ("ps-office", "out/ps"),
+    ] {
         std::fs::create_dir_all(cups.path(folder)).unwrap();
         chmod(&cups.path(folder), 0o777);
         let uri = format!("testout:{}", cups.path(folder).display());
-        let out = cups.client("lpadmin", &["-p", queue, "-v", &uri, "-E"]);
-        assert!(out.status.success(), "lpadmin: {}", text(&out.stderr));
+        let mut args = vec!["-p", queue, "-v", &uri, "-E"];
+        if queue == "ps-office" {
+            // A driver queue: cupsd runs filters (pdftops) and the backend gets PostScript on
+            // standard input, the usual case for real printers.
+            args.extend(["-m", "drv:///sample.drv/generic.ppd"]);
+        }
+        let out = cups.client("lpadmin", &args);
+        assert!(
+            out.status.success(),
+            "lpadmin {queue}: {}",
+            text(&out.stderr)
+        );
     }
     let original_conf = std::fs::read_to_string(cups.path("root/cupsd.conf")).unwrap();
 
@@ -685,6 +756,8 @@ fn cups_end_to_end() {
     };
     install("office");
     install("secure-3f");
+    install("reason-2f");
+    install("ps-office");
     let hardened = std::fs::read_to_string(cups.path("root/cupsd.conf")).unwrap();
     let script = std::fs::read(cups.path("bin/backend/mamori")).unwrap();
     install("office");
@@ -731,6 +804,23 @@ fn cups_end_to_end() {
         "申請者一覧\n山田太郎 個人番号 123456789018\n".as_bytes(),
     );
     let job_my_number = cups.lp(&user, &["-d", "office", &my_number]).unwrap();
+    // 6. Justify: refused without a reason, printed with one (given as a job option).
+    let job_unjustified = cups.lp(&user, &["-d", "reason-2f", &internal_pdf]).unwrap();
+    let job_justified = cups
+        .lp(
+            &user,
+            &[
+                "-d",
+                "reason-2f",
+                "-o",
+                "mamori-justification=監査対応のため",
+                &internal_pdf,
+            ],
+        )
+        .unwrap();
+    // 7. Through a driver queue: the filters' PostScript reaches the real backend on stdin.
+    let job_ps = cups.lp(&user, &["-d", "ps-office", &public_pdf]).unwrap();
+    let job_ps_refused = cups.lp(&user, &["-d", "ps-office", &internal_pdf]).unwrap();
     // 4. A spoofed owner is refused now (peer credentials on the local socket).
     let spoof = cups.lp(&user, &["-U", "nobody", "-d", "office", &public_txt]);
     cups.wait_idle();
@@ -772,6 +862,40 @@ fn cups_end_to_end() {
             .path(&format!("out/office/job-{}", id(&job_my_number)))
             .exists()
     );
+    // The real backend (mode 0755) ran as cupsd's `User`, as cupsd itself would have run it.
+    let printed =
+        std::fs::metadata(cups.path(&format!("out/office/job-{}", id(&job_public)))).unwrap();
+    let lp_uid = nix::unistd::User::from_name("lp")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&printed), lp_uid);
+    let unjustified = cups.completed(&job_unjustified);
+    assert!(
+        unjustified.contains("mamori-justification"),
+        "{unjustified}"
+    );
+    assert!(
+        !cups
+            .path(&format!("out/reason/job-{}", id(&job_unjustified)))
+            .exists()
+    );
+    assert_eq!(
+        std::fs::read(cups.path(&format!("out/reason/job-{}", id(&job_justified)))).unwrap(),
+        internal
+    );
+    let postscript = std::fs::read(cups.path(&format!("out/ps/job-{}", id(&job_ps)))).unwrap();
+    assert!(
+        postscript.starts_with(b"%!PS"),
+        "the filters' output reached the backend"
+    );
+    assert!(
+        !cups
+            .path(&format!("out/ps/job-{}", id(&job_ps_refused)))
+            .exists()
+    );
+    assert!(cups.completed(&job_ps_refused).contains("label.shagaihi"));
     let printers = text(&cups.client("lpstat", &["-p", "office"]).stdout);
     assert!(
         printers.contains("enabled"),
@@ -823,7 +947,29 @@ fn cups_end_to_end() {
     );
     assert_eq!(
         events.len(),
-        4 + usize::from(job_texttopdf.is_some()) + usize::from(spoof.is_ok())
+        8 + usize::from(job_texttopdf.is_some()) + usize::from(spoof.is_ok())
+    );
+    let e = by_reference(&events, &job_justified);
+    assert_eq!(e["decision"]["action"], "justify");
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains(r#"justification="監査対応のため""#),
+        "{e}"
+    );
+    assert!(e["detail"].as_str().unwrap().contains("printed"), "{e}");
+    assert!(
+        by_reference(&events, &job_unjustified)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled")
+    );
+    assert!(
+        by_reference(&events, &job_ps)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("pages=3")
     );
     let e = by_reference(&events, &job_refused);
     assert_eq!(e["decision"]["action"], "block");
@@ -846,7 +992,8 @@ fn cups_end_to_end() {
         "found, and masked: {e}"
     );
     let warnings = search(&data, &["--kind", "warning", "--user", &user.name]);
-    assert_eq!(warnings.len(), 2 + usize::from(job_texttopdf.is_some()));
+    // block ×3 (+ texttopdf), justify ×2.
+    assert_eq!(warnings.len(), 5 + usize::from(job_texttopdf.is_some()));
     let verify = Command::new(MAMORI)
         .args(["log", "verify", "--data-dir"])
         .arg(&data)
@@ -855,7 +1002,7 @@ fn cups_end_to_end() {
     assert!(verify.status.success(), "{}", text(&verify.stdout));
 
     // Uninstall reverses it exactly.
-    for queue in ["office", "secure-3f"] {
+    for queue in ["office", "secure-3f", "reason-2f", "ps-office"] {
         let out = cups.mamori(&["uninstall", queue, "--data-dir", data.to_str().unwrap()]);
         assert!(out.status.success(), "uninstall: {}", text(&out.stderr));
     }
@@ -892,13 +1039,13 @@ fn cups_end_to_end() {
         .collect();
     assert_eq!(
         details.len(),
-        4,
-        "two installs, two uninstalls, no-ops not journalled: {details:?}"
+        8,
+        "four installs, four uninstalls, no-ops not journalled: {details:?}"
     );
     assert!(
         details[0].starts_with("print install: backend "),
         "{details:?}"
     );
-    assert!(details[3].contains("restored"), "{details:?}");
-    assert!(details[3].contains("removed"), "{details:?}");
+    assert!(details[7].contains("restored"), "{details:?}");
+    assert!(details[7].contains("removed"), "{details:?}");
 }

@@ -18,7 +18,9 @@ use mamori_policy::{Destination, Principal};
 use crate::backend::JobArgs;
 
 /// The job option a user sets to give the business reason the policy's `justify` asks for:
-/// `lp -o mamori-justification='監査対応のため' file.pdf`.
+/// `lp -o mamori-justification=監査対応のため file.pdf`. A reason with ASCII spaces needs inner
+/// quotes (`lp` splits its `-o` value at spaces), and cupsd 2.4.2 crashed on such values in
+/// our tests: the message suggests a reason without spaces.
 pub const JUSTIFICATION_OPTION: &str = "mamori-justification";
 
 /// Longest justification kept, in characters.
@@ -166,10 +168,10 @@ impl Verdict {
         }
         if decision.action == Action::Justify && self.outcome == Outcome::Refuse {
             ja.push_str(&format!(
-                " 理由を付けて印刷し直してください: lp -o {JUSTIFICATION_OPTION}='理由' …"
+                " 理由を付けて印刷し直してください: lp -o {JUSTIFICATION_OPTION}=理由 …"
             ));
             en.push_str(&format!(
-                ". Print again with a reason: lp -o {JUSTIFICATION_OPTION}='reason' …"
+                ". Print again with a reason: lp -o {JUSTIFICATION_OPTION}=reason …"
             ));
         }
         Bilingual::new(ja, en)

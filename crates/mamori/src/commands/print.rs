@@ -164,8 +164,8 @@ fn backend(args: BackendArgs) -> ExitCode {
         );
         exit(ExitStatus::Hold)
     };
-    // Inspect and decide without the journal, then open it just to record: one writer per
-    // data directory, and jobs on other queues run at the same time.
+    // Inspect and decide without the journal, then open it just to record (see `record`):
+    // jobs on other queues run at the same time, and the journal has one holder.
     let recording = !args.gateway.no_journal;
     let options = GatewayOptions {
         no_journal: true,
@@ -234,30 +234,52 @@ fn backend(args: BackendArgs) -> ExitCode {
     }
 }
 
-/// Appends the event to the data directory's journal and flushes it, waiting (up to a minute)
-/// while another job's backend holds the journal.
+/// Appends the event to the data directory's journal and makes it durable. The journal has one
+/// holder per data directory and other openers relay their events to it; jobs on several queues
+/// run at once, so the holder may be another job's backend that is just closing: then the
+/// append fails (never silently) and is tried again, as holder or through the new one, for up
+/// to a minute. A retried event keeps its id, so the store cannot count it twice.
 fn record(
     data_dir: &crate::data_dir::DataDirArg,
     event: mamori_journal::Event,
 ) -> anyhow::Result<mamori_journal::EventId> {
     let dir = data_dir.ensure()?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let journal = loop {
-        match mamori_journal::Journal::open(&dir, mamori_journal::JournalOptions::default()) {
-            Ok(journal) => break journal,
-            Err(mamori_journal::JournalError::Locked { .. }) if Instant::now() < deadline => {
+    loop {
+        let attempt = (|| -> Result<_, mamori_journal::JournalError> {
+            let journal =
+                mamori_journal::Journal::open(&dir, mamori_journal::JournalOptions::default())?;
+            let id = journal.append_durable(event.clone())?;
+            journal.flush()?;
+            drop(journal); // as holder: signs the final checkpoint and releases the lock
+            Ok(id)
+        })();
+        match attempt {
+            Ok(id) => return Ok(id),
+            Err(error) if Instant::now() < deadline && retryable(&error) => {
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err(error) => {
                 return Err(anyhow::Error::new(error)
-                    .context(format!("cannot open the journal in {}", dir.display())));
+                    .context(format!("cannot record in the journal in {}", dir.display())));
             }
         }
-    };
-    let id = journal.append_durable(event)?;
-    journal.flush()?;
-    drop(journal); // signs the final checkpoint and releases the lock before the job goes on
-    Ok(id)
+    }
+}
+
+/// Errors worth another try: the journal held by a process that is going away. Its relay
+/// fails with `Failed` (the holder closing) or with an I/O error on the relay socket (the
+/// holder gone mid-exchange); a failing disk is `Failed` too, and is held after the minute.
+fn retryable(error: &mamori_journal::JournalError) -> bool {
+    use mamori_journal::JournalError;
+    match error {
+        JournalError::Locked { .. } | JournalError::Failed(_) => true,
+        // The relay socket, `journal/append.sock` (the journal crate's private `SOCKET_NAME`).
+        JournalError::Io { path, .. } => {
+            path.file_name() == Some(std::ffi::OsStr::new("append.sock"))
+        }
+        _ => false,
+    }
 }
 
 /// The job's owner with uid and groups, when it is a local account.
