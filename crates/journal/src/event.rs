@@ -306,6 +306,45 @@ impl Destination {
     }
 }
 
+/// What crossed a gateway: the message, upload or print job around the content.
+///
+/// Enforcement points that see more than a file (the ICAP, milter and print gateways) fill it
+/// in; the agent leaves it out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Transfer {
+    /// The client's network address (an ICAP `X-Client-IP`, an SMTP client, a print host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The envelope sender of a mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// The subject of a mail, the title of a print job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The gateway's own reference: a mail queue id, a print job id, an HTTP method and URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The parts carried: attachments, uploaded files, the printed document.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Item>,
+}
+
+/// One part of a [`Transfer`]: an attachment, an uploaded file, a printed document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Item {
+    /// Its file name, as the sender gave it (decoded), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its content type as detected from the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Its classification level (a policy level id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+}
+
 /// One journalled event. See `docs/events.md` for every field.
 ///
 /// ```
@@ -359,6 +398,9 @@ pub struct Event {
     /// Free text (a policy change summary, a device name...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The message, upload or print job around the content, for gateway events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<Transfer>,
     /// How many identical events this one stands for (noise control); 1 when not folded.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub count: u64,
@@ -413,6 +455,7 @@ impl Event {
             destination: None,
             decision: None,
             detail: None,
+            transfer: None,
             count: 1,
             last_time_ns: None,
             repeat_of: None,
@@ -525,6 +568,12 @@ impl Event {
             self.level = Some(decision.level.clone());
         }
         self.decision = Some(decision);
+        self
+    }
+
+    /// This event with what crossed a gateway (message, upload, print job).
+    pub fn with_transfer(mut self, transfer: Transfer) -> Event {
+        self.transfer = Some(transfer);
         self
     }
 

@@ -139,6 +139,7 @@ pub fn to_ocsf(event: &Event) -> Value {
             "repeat_of": event.repeat_of.map(|r| r.to_string()),
             "new_path": event.new_path,
             "detail": event.detail,
+            "transfer": event.transfer,
         }),
     );
     strip_nulls(&mut out);

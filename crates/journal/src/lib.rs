@@ -48,8 +48,8 @@ mod store;
 mod verify;
 
 pub use event::{
-    Destination, Event, EventId, FileIdentity, Kind, Operation, Process, User, format_time, mask,
-    now_ns,
+    Destination, Event, EventId, FileIdentity, Item, Kind, Operation, Process, Transfer, User,
+    format_time, mask, now_ns,
 };
 pub use fold::{FoldOptions, Folder, Offer};
 pub use journal::{

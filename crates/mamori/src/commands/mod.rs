@@ -2,6 +2,8 @@
 
 pub mod edm;
 pub mod fingerprint;
+#[allow(dead_code)] // used by the gateway subcommands (icap, milter, print, agent) as they land
+pub mod gateway;
 pub mod inspect;
 pub mod keys;
 pub mod label;
