@@ -337,6 +337,9 @@ impl Agent {
             fail_closed_from,
             cfg: Config { watch, ..cfg },
         });
+        // The audit channel first, so the marks below can record (the thread starts later).
+        let (audit_tx, audit_rx) = sync_channel::<Event>(65_536);
+        *shared.audit_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(audit_tx);
         shared.mark_watched()?;
         shared.refresh_mounts(true)?;
 
@@ -347,9 +350,6 @@ impl Agent {
                 .spawn(f)
                 .map_err(sys_err(format!("spawning thread {name}")))
         };
-        // Audit first, so every other thread can record.
-        let (audit_tx, audit_rx) = sync_channel::<Event>(65_536);
-        *shared.audit_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(audit_tx);
         {
             let s = Arc::clone(&shared);
             threads.push(spawn(
@@ -922,6 +922,8 @@ impl Shared {
                 &principal,
                 &dest,
             );
+            // A refused process exits at once: read what the journal needs about it first.
+            let process = (ans.record || self.cfg.audit_all_opens).then(|| self.process(job.pid));
             self.answer(&job.pending, ans.allow);
             // After answering: clean up, record, tell.
             let refused = !ans.allow && self.cfg.enforce;
@@ -930,17 +932,13 @@ impl Shared {
             }
             if ans.record || self.cfg.audit_all_opens {
                 let level = taint.as_ref().map(|t| t.level);
-                let mut e = self
-                    .event(
-                        if taint.is_some() {
-                            Operation::Copy
-                        } else {
-                            Operation::Open
-                        },
-                        job.pid,
-                        uid,
-                    )
-                    .with_channel(ctrl.channel);
+                let op = if taint.is_some() {
+                    Operation::Copy
+                } else {
+                    Operation::Open
+                };
+                let process = process.unwrap_or_else(|| self.process(job.pid));
+                let mut e = event_of(op, process, uid).with_channel(ctrl.channel);
                 match &taint {
                     Some(t) => {
                         e = e
@@ -1056,21 +1054,20 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner())
                 .taint(pkey, level, &path_text, now);
         }
+        let record = ans.record || self.cfg.audit_all_opens || exec;
+        let process = (record && !ans.allow).then(|| self.process(job.pid));
         self.answer(&job.pending, ans.allow);
         if ans.allow && !classified && !ans.record {
             self.cache_allow(&job);
         }
-        if ans.record || self.cfg.audit_all_opens || exec {
-            let mut e = self
-                .event(
-                    if exec {
-                        Operation::Exec
-                    } else {
-                        Operation::Open
-                    },
-                    job.pid,
-                    uid,
-                )
+        if record {
+            let op = if exec {
+                Operation::Exec
+            } else {
+                Operation::Open
+            };
+            let process = process.unwrap_or_else(|| self.process(job.pid));
+            let mut e = event_of(op, process, uid)
                 .with_path(path_text.clone())
                 .with_level(policy.level(known.level).id.clone())
                 .with_channel(ans.channel);
@@ -1499,21 +1496,19 @@ impl Shared {
 
     // ---------------------------------------------------------------- journal and upkeep
 
+    fn process(&self, pid: u32) -> Process {
+        let ppid = self.proc.stat(pid).map(|s| s.ppid);
+        Process {
+            pid,
+            exe: self.proc.exe(pid),
+            cmdline: self.proc.cmdline(pid),
+            ppid,
+            parent_exe: ppid.and_then(|p| self.proc.exe(p)),
+        }
+    }
+
     fn event(&self, op: Operation, pid: u32, uid: u32) -> Event {
-        let stat = self.proc.stat(pid);
-        let ppid = stat.map(|s| s.ppid);
-        Event::new(op)
-            .with_user(User {
-                uid,
-                name: procinfo::user_name(uid),
-            })
-            .with_process(Process {
-                pid,
-                exe: self.proc.exe(pid),
-                cmdline: self.proc.cmdline(pid),
-                ppid,
-                parent_exe: ppid.and_then(|p| self.proc.exe(p)),
-            })
+        event_of(op, self.process(pid), uid)
     }
 
     fn record(&self, event: Event) {
@@ -1620,6 +1615,15 @@ impl Shared {
             enforcing: self.cfg.enforce,
         }
     }
+}
+
+fn event_of(op: Operation, process: Process, uid: u32) -> Event {
+    Event::new(op)
+        .with_user(User {
+            uid,
+            name: procinfo::user_name(uid),
+        })
+        .with_process(process)
 }
 
 fn read_mountinfo() -> (Vec<mounts::Mount>, usize) {

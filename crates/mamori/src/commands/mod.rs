@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod agent;
 pub mod edm;
 pub mod fingerprint;
 #[allow(dead_code)] // used by the gateway subcommands (icap, milter, print, agent) as they land
