@@ -263,6 +263,16 @@ impl Agent {
                 "workers, classifiers and queue depth must be at least 1".into(),
             ));
         }
+        let notif = Fanotify::init(
+            sys::FAN_CLASS_NOTIF
+                | sys::FAN_CLOEXEC
+                | sys::FAN_NONBLOCK
+                | sys::FAN_UNLIMITED_QUEUE
+                | sys::FAN_UNLIMITED_MARKS
+                | sys::FAN_REPORT_DFID_NAME_TARGET,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as libc::c_uint,
+        )
+        .map_err(sys_err("fanotify_init (notification group)"))?;
         let perm = Fanotify::init(
             sys::FAN_CLASS_CONTENT
                 | sys::FAN_CLOEXEC
@@ -274,16 +284,19 @@ impl Agent {
         .map_err(sys_err(
             "fanotify_init (permission group; needs root / CAP_SYS_ADMIN)",
         ))?;
-        let notif = Fanotify::init(
-            sys::FAN_CLASS_NOTIF
-                | sys::FAN_CLOEXEC
-                | sys::FAN_NONBLOCK
-                | sys::FAN_UNLIMITED_QUEUE
-                | sys::FAN_UNLIMITED_MARKS
-                | sys::FAN_REPORT_DFID_NAME_TARGET,
-            (libc::O_RDONLY | libc::O_CLOEXEC) as libc::c_uint,
-        )
-        .map_err(sys_err("fanotify_init (notification group)"))?;
+        // Order matters when the process dies: the kernel releases the files of a dead process
+        // last-closed first (task work runs LIFO, fds close in increasing order), and releasing
+        // the notification group waits (SRCU) for every opener still inside fsnotify, including
+        // openers waiting for the permission group's answer. If the notification group went
+        // first, a killed agent would hang in exit and every opener with it (seen in the SIGKILL
+        // flood test). The permission group on the higher fd is released first: its release
+        // lets every waiting open through, then the notification group goes.
+        let perm = if perm.raw_fd() < notif.raw_fd() {
+            perm.renumber_above(notif.raw_fd())
+                .map_err(sys_err("renumbering the permission group"))?
+        } else {
+            perm
+        };
         let policy = assessor.policy();
         let fail_closed_from = match &cfg.fail_closed_from {
             Some(id) => Some(policy.level_id(id).ok_or_else(|| {

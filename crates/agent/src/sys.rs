@@ -132,6 +132,17 @@ impl Fanotify {
         Ok(())
     }
 
+    /// Moves the group to an fd number above `min`: returns a group on the new number and
+    /// closes the old one.
+    pub fn renumber_above(self, min: RawFd) -> io::Result<Fanotify> {
+        // SAFETY: F_DUPFD_CLOEXEC duplicates a live fd onto the lowest free number >= min + 1.
+        let fd = cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min + 1) })?;
+        // SAFETY: the new fd was just created for us and is owned by nobody else.
+        Ok(Fanotify {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
     /// The group's fd.
     pub fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
