@@ -568,7 +568,7 @@ impl Shared {
                 });
             }
         }
-        if let (Ok(fsid), Ok(fd)) = (sys::fsid(mount_point), sys::open_path(mount_point)) {
+        if let (Ok(fsid), Ok(fd)) = (sys::fsid(mount_point), sys::open_dir(mount_point)) {
             view.fs.insert(fsid, Arc::new(fd));
         }
         Ok(())
@@ -1043,13 +1043,14 @@ impl Shared {
             .fail_allow
             .store(self.fails_open(known.level), Ordering::Release);
         let classified = known.level > policy.default_level();
-        let writer = if classified {
+        let (writer, writer_fd) = if classified {
             let ids = self.view().ids.clone();
-            self.proc
-                .writer_on(job.pid, &ids)
-                .and_then(|id| self.view().by_id.get(&id).cloned())
+            match self.proc.writer_on(job.pid, &ids) {
+                Some((id, fd)) => (self.view().by_id.get(&id).cloned(), Some(fd)),
+                None => (None, None),
+            }
         } else {
-            None
+            (None, None)
         };
         let writer_dest = writer
             .as_ref()
@@ -1108,6 +1109,10 @@ impl Shared {
             self.record(e);
         }
         if !ans.allow && self.cfg.enforce {
+            if let (Ground::WriterOpensClassified { .. }, Some(fd)) = (&ans.ground, writer_fd) {
+                // `cat secret > /media/usb/x`: the shell created x before cat was refused.
+                remove_if_fresh_and_empty(Path::new(&format!("/proc/{}/fd/{fd}", job.pid)));
+            }
             self.tell(uid, &policy, &ans, &path_text);
         }
     }
@@ -1137,8 +1142,7 @@ impl Shared {
         let Ok(st) = sys::fstat(job.pending.fd.as_fd()) else {
             return;
         };
-        let age_ns = now_ns().saturating_sub(st.ctime_ns);
-        if st.size == 0 && age_ns < 2_000_000_000 && age_ns >= 0 {
+        if st.size == 0 && fresh(st.ctime_ns) {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -1341,7 +1345,7 @@ impl Shared {
                 return;
             }
             let mut e = self
-                .event(Operation::Rename, pid, uid.unwrap_or(0))
+                .event(Operation::Rename, pid, uid.or_else(|| owner_of(&new)))
                 .with_path(old.display().to_string())
                 .with_new_path(new.display().to_string());
             if let Some(Some(ch)) = pn {
@@ -1383,7 +1387,7 @@ impl Shared {
                 continue; // recorded by the background job, with the level
             }
             let mut e = self
-                .event(op, pid, uid.unwrap_or(0))
+                .event(op, pid, uid.or_else(|| owner_of(&path)))
                 .with_path(path.display().to_string());
             if let Some(ch) = place {
                 e = e.with_channel(ch);
@@ -1520,7 +1524,7 @@ impl Shared {
         }
     }
 
-    fn event(&self, op: Operation, pid: u32, uid: u32) -> Event {
+    fn event(&self, op: Operation, pid: u32, uid: impl Into<Option<u32>>) -> Event {
         event_of(op, self.process(pid), uid)
     }
 
@@ -1630,13 +1634,21 @@ impl Shared {
     }
 }
 
-fn event_of(op: Operation, process: Process, uid: u32) -> Event {
-    Event::new(op)
-        .with_user(User {
+fn event_of(op: Operation, process: Process, uid: impl Into<Option<u32>>) -> Event {
+    let e = Event::new(op).with_process(process);
+    match uid.into() {
+        Some(uid) => e.with_user(User {
             uid,
             name: procinfo::user_name(uid),
-        })
-        .with_process(process)
+        }),
+        None => e,
+    }
+}
+
+/// The owner of a file, the best guess at who wrote it when the process is gone.
+fn owner_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::symlink_metadata(path).ok().map(|m| m.uid())
 }
 
 fn read_mountinfo() -> (Vec<mounts::Mount>, usize) {
@@ -1657,6 +1669,25 @@ fn channel_ja(channel: Channel) -> &'static str {
         Channel::RemovableMedia => "USBメモリなどの外部媒体",
         Channel::NetworkShare => "共有フォルダ",
         _ => "外部",
+    }
+}
+
+/// Changed within the last two seconds.
+fn fresh(ctime_ns: i64) -> bool {
+    let age_ns = now_ns().saturating_sub(ctime_ns);
+    (0..2_000_000_000).contains(&age_ns)
+}
+
+/// Removes the file a `/proc/PID/fd/N` link points to when it is empty and was just created
+/// (a refused copy's target); a file with content or an old one stays.
+fn remove_if_fresh_and_empty(link: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    let (Ok(meta), Ok(target)) = (std::fs::metadata(link), std::fs::read_link(link)) else {
+        return;
+    };
+    let ctime_ns = meta.ctime() * 1_000_000_000 + meta.ctime_nsec();
+    if meta.is_file() && meta.len() == 0 && fresh(ctime_ns) {
+        let _ = std::fs::remove_file(target);
     }
 }
 

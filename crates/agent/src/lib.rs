@@ -30,9 +30,11 @@ use mamori_policy::{LevelId, Policy};
 
 pub mod cache;
 pub mod decide;
+pub mod device;
 pub mod engine;
 pub mod event;
 pub mod mounts;
+pub mod observe;
 pub mod procinfo;
 pub mod status;
 pub mod sys;

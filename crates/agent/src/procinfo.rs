@@ -130,8 +130,8 @@ impl Proc {
     }
 
     /// Whether process `pid` holds a file open for writing on one of `mounts` (mount ids):
-    /// returns that mount id. Looks at most at [`MAX_FDS_SCANNED`] fds.
-    pub fn writer_on(&self, pid: u32, mounts: &HashSet<u32>) -> Option<u32> {
+    /// returns that mount id and the fd number. Looks at most at [`MAX_FDS_SCANNED`] fds.
+    pub fn writer_on(&self, pid: u32, mounts: &HashSet<u32>) -> Option<(u32, u32)> {
         if mounts.is_empty() {
             return None;
         }
@@ -143,7 +143,8 @@ impl Proc {
             };
             if let Some(info) = parse_fdinfo(&text) {
                 if info.writable() && mounts.contains(&info.mnt_id) {
-                    return Some(info.mnt_id);
+                    let fd = entry.file_name().to_str()?.parse().ok()?;
+                    return Some((info.mnt_id, fd));
                 }
             }
         }
@@ -249,7 +250,7 @@ mod tests {
         let info = parse_fdinfo(&text).unwrap();
         assert!(info.writable());
         let set: HashSet<u32> = [info.mnt_id].into();
-        assert_eq!(proc.writer_on(me, &set), Some(info.mnt_id));
+        assert_eq!(proc.writer_on(me, &set).map(|(m, _)| m), Some(info.mnt_id));
         let other: HashSet<u32> = [u32::MAX].into();
         assert_eq!(proc.writer_on(me, &other), None);
         let s = proc.stat(me).unwrap();

@@ -255,11 +255,17 @@ pub fn open_by_handle(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Opens a directory `O_PATH`, for [`open_by_handle`].
-pub fn open_path(path: &Path) -> io::Result<OwnedFd> {
+/// Opens a directory (read-only, not `O_PATH`: `open_by_handle_at` refuses `O_PATH` mount fds
+/// with `EBADF`), for [`open_by_handle`].
+pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     let c = cpath(path)?;
     // SAFETY: `c` is NUL-terminated and outlives the call.
-    let fd = cvt(unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) })?;
+    let fd = cvt(unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })?;
     // SAFETY: new fd, owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -304,4 +310,38 @@ pub fn pgid_of(pid: i32) -> Option<i32> {
     // SAFETY: getpgid takes a pid and returns a pgid or -1; no memory involved.
     let r = unsafe { libc::getpgid(pid) };
     (r >= 0).then_some(r)
+}
+
+/// `name_to_handle_at(path)`: the file handle of `path` (type and bytes), as fanotify reports
+/// it in file id records. Needs no privilege.
+pub fn name_to_handle(path: &Path) -> io::Result<(i32, Vec<u8>)> {
+    const MAX_HANDLE_SZ: usize = 128;
+    let c = cpath(path)?;
+    // struct file_handle { u32 handle_bytes; i32 handle_type; u8 f_handle[MAX_HANDLE_SZ]; }
+    let mut buf = vec![0u32; (8 + MAX_HANDLE_SZ) / 4];
+    buf[0] = MAX_HANDLE_SZ as u32;
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: `buf` is a u32-aligned file_handle with room for MAX_HANDLE_SZ bytes, as its
+    // handle_bytes says; `c` is NUL-terminated; `mount_id` is a valid out pointer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            buf.as_mut_ptr(),
+            &mut mount_id as *mut libc::c_int,
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = (buf[0] as usize).min(MAX_HANDLE_SZ);
+    let handle_type = buf[1] as i32;
+    let bytes: Vec<u8> = buf[2..]
+        .iter()
+        .flat_map(|w| w.to_ne_bytes())
+        .take(len)
+        .collect();
+    Ok((handle_type, bytes))
 }

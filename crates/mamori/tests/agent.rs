@@ -77,11 +77,12 @@ impl Drop for Mount {
 }
 
 struct Fixture {
+    // Dropped first: unmount, then remove the directory.
+    _mounts: Vec<Mount>,
     dir: tempfile::TempDir,
     src: PathBuf,
     usb: PathBuf,
     data: PathBuf,
-    _mounts: Vec<Mount>,
 }
 
 impl Fixture {
@@ -615,4 +616,243 @@ fn status_shows_what_the_agent_watches() {
         "{out:?}"
     );
     assert_eq!(out.status.code(), Some(1));
+}
+
+const TEST_POLICY: &str = r#"
+[policy]
+name = "agent test"
+version = 1
+default_action = "audit"
+
+[[level]]
+id = "secret"
+ja = "秘"
+en = "Secret"
+
+[[level]]
+id = "internal"
+ja = "社外秘"
+en = "Internal"
+
+[[level]]
+id = "public"
+ja = "公開"
+en = "Public"
+
+[classification]
+default_level = "public"
+
+[[classify]]
+id = "marking"
+level = "internal"
+categories = ["label"]
+min_confidence = "medium"
+
+[[rule]]
+id = "secret-readers"
+levels = ["secret"]
+channels = ["file_access"]
+except_users = ["root"]
+action = "block"
+
+[[rule]]
+id = "usb"
+levels = ["secret"]
+channels = ["removable_media"]
+action = "block"
+"#;
+
+#[test]
+fn file_access_refuses_users_the_policy_does_not_list() {
+    if !root_or_skip("file_access_refuses_users_the_policy_does_not_list")
+        || !tool_or_skip(
+            "file_access_refuses_users_the_policy_does_not_list",
+            "useradd",
+        )
+    {
+        return;
+    }
+    let f = Fixture::new();
+    let policy = f.dir.path().join("policy.toml");
+    std::fs::write(&policy, TEST_POLICY).unwrap();
+    let user = "mamori-agent-t";
+    let _ = run(Command::new("useradd").args(["--no-create-home", "--shell", "/bin/sh", user]));
+    struct DelUser(&'static str);
+    impl Drop for DelUser {
+        fn drop(&mut self) {
+            let _ = Command::new("userdel").arg(self.0).status();
+        }
+    }
+    let _del = DelUser(user);
+    let agent = f.start(&["--policy", policy.to_str().unwrap()]);
+    let design = f.s("design.txt");
+    let out = sh(&format!("runuser -u {user} -- cat {design}"));
+    refused(&out, "an unlisted user reading a secret file");
+    let out = sh(&format!("runuser -u {user} -- cat {}", f.s("public.txt")));
+    assert!(out.status.success(), "public stays readable: {out:?}");
+    let out = sh(&format!("cat {design}"));
+    assert!(out.status.success(), "root is listed: {out:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    agent.stop();
+    let events = f.events();
+    let e = find(&events, "refused access", |e| {
+        e["op"] == "open" && e["path"] == design.as_str() && e["user"]["name"] == user
+    });
+    assert_eq!(e["level"], "secret");
+    assert_eq!(e["channel"], "file_access");
+    assert_eq!(e["decision"]["action"], "block");
+    assert_eq!(e["decision"]["rules"][0], "secret-readers");
+    assert_eq!(e["process"]["exe"], "/usr/bin/cat");
+}
+
+#[test]
+fn sighup_reloads_the_policy_and_a_broken_one_keeps_the_old() {
+    if !root_or_skip("sighup_reloads_the_policy_and_a_broken_one_keeps_the_old") {
+        return;
+    }
+    let f = Fixture::new();
+    let policy = f.dir.path().join("policy.toml");
+    // First: internal content may go to the stick.
+    std::fs::write(&policy, TEST_POLICY).unwrap();
+    let agent = f.start(&["--policy", policy.to_str().unwrap()]);
+    let plan = f.s("plan.txt");
+    let out = sh(&format!("cp {plan} {}", f.u("a.txt")));
+    assert!(
+        out.status.success(),
+        "allowed under the first policy: {out:?}"
+    );
+    // Then: it may not.
+    std::fs::write(
+        &policy,
+        TEST_POLICY.replace("version = 1", "version = 2").replace(
+            r#"levels = ["secret"]
+channels = ["removable_media"]"#,
+            r#"levels = ["secret", "internal"]
+channels = ["removable_media"]"#,
+        ),
+    )
+    .unwrap();
+    let hup = |agent: &Agent| {
+        let _ = Command::new("kill")
+            .arg("-HUP")
+            .arg(agent.child.id().to_string())
+            .status();
+    };
+    hup(&agent);
+    let until = Instant::now() + Duration::from_secs(20);
+    while !agent.log_text().contains("policy reloaded") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    refused(
+        &sh(&format!("cp {plan} {}", f.u("b.txt"))),
+        "cp under the new policy",
+    );
+    // A broken policy: the agent says so and keeps enforcing the last good one.
+    std::fs::write(&policy, "[policy\nbroken").unwrap();
+    hup(&agent);
+    let until = Instant::now() + Duration::from_secs(20);
+    while !agent.log_text().contains("keeping the old one") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(agent.log_text().contains("keeping the old one"));
+    refused(
+        &sh(&format!("cp {plan} {}", f.u("c.txt"))),
+        "cp after a broken reload",
+    );
+    agent.stop();
+    let events = f.events();
+    find(&events, "policy change", |e| e["op"] == "policy_change");
+}
+
+#[test]
+fn observe_mode_records_without_root() {
+    let test = "observe_mode_records_without_root";
+    if !root_or_skip(test) || !tool_or_skip(test, "runuser") {
+        return;
+    }
+    // Run as an ordinary user: the test needs root only to become one.
+    let user = "mamori-agent-o";
+    let _ = run(Command::new("useradd").args(["--no-create-home", "--shell", "/bin/sh", user]));
+    struct DelUser(&'static str);
+    impl Drop for DelUser {
+        fn drop(&mut self) {
+            let _ = Command::new("userdel").arg(self.0).status();
+        }
+    }
+    let _del = DelUser(user);
+    let dir = tempfile::Builder::new()
+        .prefix("mamori-observe")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let tree = dir.path().join("tree");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    must(Command::new("chown").args(["-R", user]).arg(dir.path()));
+    let log = dir.path().join("observe.log");
+    let mut child = Command::new("runuser")
+        .args(["-u", user, "--"])
+        .arg(env!("CARGO_BIN_EXE_mamori"))
+        .arg("agent")
+        .arg("--observe")
+        .arg(&tree)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--fold-secs")
+        .arg("0")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("observing")
+        && Instant::now() < until
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("blocking needs root"), "{text}");
+    let script = format!(
+        "echo one > {t}/sub/a.txt && mkdir {t}/new && echo two > {t}/new/b.txt && mv {t}/sub/a.txt {t}/sub/c.txt && rm {t}/new/b.txt",
+        t = tree.display()
+    );
+    let out = Command::new("runuser")
+        .args(["-u", user, "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    // Stop the agent itself (runuser's child), then runuser returns.
+    let id = child.id();
+    let kids =
+        std::fs::read_to_string(format!("/proc/{id}/task/{id}/children")).unwrap_or_default();
+    for pid in kids.split_whitespace() {
+        let _ = Command::new("kill").arg("-TERM").arg(pid).status();
+    }
+    let status = wait_timeout(&mut child, Duration::from_secs(30));
+    assert!(status.is_some(), "observer did not stop");
+    let out = run(mamori()
+        .args(["log", "search", "--format", "json", "--data-dir"])
+        .arg(&data));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let t = |p: &str| tree.join(p).display().to_string();
+    let create = find(&events, "create", |e| {
+        e["op"] == "create" && e["path"] == t("sub/a.txt").as_str()
+    });
+    assert_eq!(create["user"]["name"], user);
+    find(&events, "write in a new directory", |e| {
+        e["op"] == "write" && e["path"] == t("new/b.txt").as_str()
+    });
+    find(&events, "rename from", |e| {
+        e["op"] == "rename" && e["path"] == t("sub/a.txt").as_str()
+    });
+    find(&events, "rename to", |e| {
+        e["op"] == "rename" && e["new_path"] == t("sub/c.txt").as_str()
+    });
+    find(&events, "delete", |e| {
+        e["op"] == "delete" && e["path"] == t("new/b.txt").as_str()
+    });
 }

@@ -66,6 +66,9 @@ struct RunArgs {
     /// A tree whose files are classified and audited (repeatable).
     #[arg(long, value_name = "PATH")]
     watch: Vec<PathBuf>,
+    /// Observe mode, without root: record operations on your own tree; nothing is blocked.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["watch", "removable", "share"])]
+    observe: Option<PathBuf>,
     /// A mount point treated as removable media (repeatable).
     #[arg(long, value_name = "PATH")]
     removable: Vec<PathBuf>,
@@ -171,6 +174,9 @@ fn canonical(paths: &[PathBuf], what: &str) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(root) = args.observe.clone() {
+        return run_observe(&root, &args);
+    }
     let file: ConfigFile = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -331,6 +337,62 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     eprintln!("mamori agent: stopped / 停止しました");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `mamori agent --observe PATH`: record only, no root.
+fn run_observe(root: &Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let data_dir = args.gateway.data_dir.ensure()?;
+    let fold_secs = args.fold_secs.unwrap_or(10);
+    let journal = Arc::new(
+        mamori_journal::Journal::open(
+            &data_dir,
+            JournalOptions {
+                fold: (fold_secs > 0).then(|| FoldOptions {
+                    window: Duration::from_secs(fold_secs),
+                    ..FoldOptions::default()
+                }),
+                ..JournalOptions::default()
+            },
+        )
+        .with_context(|| format!("cannot open the journal in {}", data_dir.display()))?,
+    );
+    let signals = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
+    mamori_agent::sys::block_signals(&signals).context("blocking signals")?;
+    let mut observer = mamori_agent::observe::Observer::new(root)
+        .context("cannot observe (unprivileged fanotify needs Linux 5.13+)")?;
+    eprintln!(
+        "mamori agent: observing {} ({} directories): operations are recorded, nothing is blocked; blocking needs root / 観察モード: 記録のみで遮断はしません (遮断には root 権限が必要です)",
+        root.display(),
+        observer.directories()
+    );
+    let recorder: Arc<dyn Recorder> = Arc::new(JournalRecorder(Arc::clone(&journal)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || observer.run(&recorder, &stop))
+    };
+    loop {
+        match mamori_agent::sys::wait_signal(&signals, Duration::from_secs(1)) {
+            Some(libc::SIGHUP) | None => {}
+            Some(_) => break,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = thread.join();
+    journal.flush().context("flushing the journal")?;
+    eprintln!("mamori agent: stopped / 停止しました");
+    Ok(ExitCode::SUCCESS)
+}
+
+struct JournalRecorder(Arc<mamori_journal::Journal>);
+
+impl Recorder for JournalRecorder {
+    fn record(&self, event: Event) {
+        if let Err(e) = self.0.append(event) {
+            eprintln!("mamori agent: journal: {e}");
+        }
+    }
 }
 
 /// `sd_notify` without a library: a datagram to `$NOTIFY_SOCKET`, when systemd gave one.
