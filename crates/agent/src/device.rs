@@ -668,3 +668,210 @@ block hash "abc"
         }
     }
 }
+
+/// What device control did with one uevent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceOutcome {
+    /// `attach`, `detach` or another kernel action.
+    pub action: String,
+    /// The device, when it is a USB device sysfs could describe.
+    pub device: Option<UsbInfo>,
+    /// The rules' verdict (attach only).
+    pub target: Option<Target>,
+    /// The deciding rule's line.
+    pub rule_line: Option<usize>,
+    /// What was done: `authorized`, `de-authorised`, `read-only`, or an error.
+    pub done: String,
+}
+
+/// Device control: rules, a default, and the sysfs tree to act on.
+#[derive(Debug, Clone)]
+pub struct DeviceControl {
+    /// The rules.
+    pub rules: Vec<Rule>,
+    /// The target when no rule matches.
+    pub default: Target,
+    /// The sysfs root (`/sys`).
+    pub sysfs_root: std::path::PathBuf,
+}
+
+impl DeviceControl {
+    /// Handles one uevent: USB devices being added are decided and acted on (`reject`:
+    /// `authorized` = 0; `block`: recorded as read-only, enforced on its block devices as they
+    /// appear through [`DeviceControl::read_only_parent`]); removals are reported. Other
+    /// subsystems: `None`.
+    pub fn handle(&self, ev: &Uevent) -> Option<DeviceOutcome> {
+        if ev.var("SUBSYSTEM") != Some("usb") || ev.var("DEVTYPE") != Some("usb_device") {
+            return None;
+        }
+        let dir = self.sysfs_root.join(ev.devpath.trim_start_matches('/'));
+        if ev.action != "add" {
+            return Some(DeviceOutcome {
+                action: if ev.action == "remove" {
+                    "detach".into()
+                } else {
+                    ev.action.clone()
+                },
+                device: None,
+                target: None,
+                rule_line: None,
+                done: String::new(),
+            });
+        }
+        let Some(info) = UsbInfo::read(&dir) else {
+            return Some(DeviceOutcome {
+                action: "attach".into(),
+                device: None,
+                target: None,
+                rule_line: None,
+                done: format!("cannot read {}", dir.display()),
+            });
+        };
+        let (target, line) = evaluate(&self.rules, &info, self.default);
+        let done = match target {
+            Target::Allow => "authorized".to_owned(),
+            Target::Block => "read-only".to_owned(),
+            Target::Reject => match std::fs::write(dir.join("authorized"), "0\n") {
+                Ok(()) => "de-authorised".to_owned(),
+                Err(e) => format!("de-authorising failed: {e}"),
+            },
+        };
+        Some(DeviceOutcome {
+            action: "attach".into(),
+            device: Some(info),
+            target: Some(target),
+            rule_line: line,
+            done,
+        })
+    }
+
+    /// For a block device uevent, the USB device above it whose verdict is `block` (its storage
+    /// must be made read-only before anything mounts it): walks up the devpath in sysfs.
+    pub fn read_only_parent(&self, ev: &Uevent) -> Option<UsbInfo> {
+        if ev.var("SUBSYSTEM") != Some("block") || ev.action != "add" {
+            return None;
+        }
+        let mut dir = self.sysfs_root.join(ev.devpath.trim_start_matches('/'));
+        while dir.pop() {
+            if !dir.starts_with(&self.sysfs_root) {
+                break;
+            }
+            if dir.join("idVendor").exists() {
+                let info = UsbInfo::read(&dir)?;
+                return (evaluate(&self.rules, &info, self.default).0 == Target::Block)
+                    .then_some(info);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::*;
+
+    fn fake_usb(root: &Path, port: &str, serial: &str, class: &str) -> String {
+        let devpath = format!("devices/pci0000:00/0000:00:14.0/usb1/{port}");
+        let dev = root.join(&devpath);
+        std::fs::create_dir_all(dev.join(format!("{port}:1.0"))).unwrap();
+        for (k, v) in [
+            ("idVendor", "0951"),
+            ("idProduct", "1666"),
+            ("serial", serial),
+            ("product", "DataTraveler 3.0"),
+            ("authorized", "1"),
+        ] {
+            std::fs::write(dev.join(k), format!("{v}\n")).unwrap();
+        }
+        for (k, v) in [
+            ("bInterfaceClass", class),
+            ("bInterfaceSubClass", "06"),
+            ("bInterfaceProtocol", "50"),
+        ] {
+            std::fs::write(dev.join(format!("{port}:1.0")).join(k), format!("{v}\n")).unwrap();
+        }
+        format!("/{devpath}")
+    }
+
+    fn add(devpath: &str, subsystem: &str, devtype: &str) -> Uevent {
+        let msg = format!(
+            "add@{devpath}\0ACTION=add\0DEVPATH={devpath}\0SUBSYSTEM={subsystem}\0DEVTYPE={devtype}\0"
+        );
+        parse_uevent(msg.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn attach_decides_and_acts_on_the_fake_sysfs() {
+        let root = tempfile::tempdir().unwrap();
+        let ok = fake_usb(root.path(), "1-1", "AA1234", "08");
+        let bad = fake_usb(root.path(), "1-2", "ZZ", "08");
+        let kbd = fake_usb(root.path(), "1-3", "K", "03");
+        let ctl = DeviceControl {
+            rules: parse_rules(
+                "allow id 0951:1666 serial \"AA1234\"\nreject with-interface one-of { 08:*:* }",
+            )
+            .unwrap(),
+            default: Target::Reject,
+            sysfs_root: root.path().to_owned(),
+        };
+        let o = ctl.handle(&add(&ok, "usb", "usb_device")).unwrap();
+        assert_eq!(
+            (o.target, o.rule_line, o.done.as_str()),
+            (Some(Target::Allow), Some(1), "authorized")
+        );
+        let o = ctl.handle(&add(&bad, "usb", "usb_device")).unwrap();
+        assert_eq!(
+            (o.target, o.done.as_str()),
+            (Some(Target::Reject), "de-authorised")
+        );
+        let authorized = |d: &str| {
+            std::fs::read_to_string(
+                root.path()
+                    .join(d.trim_start_matches('/'))
+                    .join("authorized"),
+            )
+            .unwrap()
+        };
+        assert_eq!(authorized(&bad), "0\n");
+        assert_eq!(authorized(&ok), "1\n");
+        // A keyboard (HID) with the default `reject`: left alone.
+        let o = ctl.handle(&add(&kbd, "usb", "usb_device")).unwrap();
+        assert_eq!(o.target, Some(Target::Allow));
+        assert_eq!(authorized(&kbd), "1\n");
+        // Interfaces and other subsystems are not devices.
+        assert!(ctl.handle(&add(&ok, "usb", "usb_interface")).is_none());
+        assert!(
+            ctl.handle(&add("/devices/virtual/block/loop0", "block", "disk"))
+                .is_none()
+        );
+        // Removal is reported.
+        let rm =
+            parse_uevent(format!("remove@{bad}\0SUBSYSTEM=usb\0DEVTYPE=usb_device\0").as_bytes())
+                .unwrap();
+        assert_eq!(ctl.handle(&rm).unwrap().action, "detach");
+    }
+
+    #[test]
+    fn block_target_makes_the_disk_below_read_only() {
+        let root = tempfile::tempdir().unwrap();
+        let stick = fake_usb(root.path(), "1-1", "AA1234", "08");
+        let disk = format!("{stick}/1-1:1.0/host2/target2:0:0/2:0:0:0/block/sdb");
+        std::fs::create_dir_all(root.path().join(disk.trim_start_matches('/'))).unwrap();
+        let ctl = DeviceControl {
+            rules: parse_rules("block id 0951:*").unwrap(),
+            default: Target::Allow,
+            sysfs_root: root.path().to_owned(),
+        };
+        let info = ctl.read_only_parent(&add(&disk, "block", "disk")).unwrap();
+        assert_eq!(info.serial.as_deref(), Some("AA1234"));
+        let ctl = DeviceControl {
+            rules: parse_rules("allow id 0951:*").unwrap(),
+            ..ctl
+        };
+        assert!(ctl.read_only_parent(&add(&disk, "block", "disk")).is_none());
+        assert!(
+            ctl.read_only_parent(&add("/devices/virtual/block/loop0", "block", "disk"))
+                .is_none()
+        );
+    }
+}

@@ -345,3 +345,78 @@ pub fn name_to_handle(path: &Path) -> io::Result<(i32, Vec<u8>)> {
         .collect();
     Ok((handle_type, bytes))
 }
+
+/// A socket receiving the kernel's uevents (`NETLINK_KOBJECT_UEVENT`, group 1).
+#[derive(Debug)]
+pub struct UeventSocket {
+    fd: OwnedFd,
+}
+
+impl UeventSocket {
+    /// Opens and binds the socket.
+    pub fn open() -> io::Result<UeventSocket> {
+        // SAFETY: socket takes integers and returns a new fd or -1.
+        let fd = cvt(unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                libc::NETLINK_KOBJECT_UEVENT,
+            )
+        })?;
+        // SAFETY: the fd is new and ours.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: an all-zero sockaddr_nl is valid; we then set its family and groups.
+        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        addr.nl_groups = 1;
+        // SAFETY: `addr` is a sockaddr_nl on our stack and we pass its exact size.
+        cvt(unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&raw const addr).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        })?;
+        Ok(UeventSocket { fd })
+    }
+
+    /// Waits up to `timeout` and receives one datagram into `buf` (None on timeout).
+    pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: one valid pollfd, count 1.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+            return Ok(None);
+        }
+        // SAFETY: `buf` is valid for writes of its length.
+        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                return Ok(None);
+            }
+            return Err(e);
+        }
+        Ok(Some(n as usize))
+    }
+}
+
+/// Sets a block device read-only (`BLKROSET`) before anything mounts it. (On a device already
+/// mounted read-write it does not stop writes: measured.)
+pub fn set_block_read_only(dev: &Path) -> io::Result<()> {
+    let c = cpath(dev)?;
+    // SAFETY: `c` is NUL-terminated.
+    let fd = cvt(unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })?;
+    // SAFETY: the fd is new and ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // BLKROSET = _IO(0x12, 93); libc does not export it.
+    const BLKROSET: u64 = 0x125d;
+    let one: libc::c_int = 1;
+    // SAFETY: BLKROSET reads one int through the pointer, which lives on our stack.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), BLKROSET as _, &one) })?;
+    Ok(())
+}

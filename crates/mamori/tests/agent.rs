@@ -856,3 +856,37 @@ fn observe_mode_records_without_root() {
         e["op"] == "delete" && e["path"] == t("new/b.txt").as_str()
     });
 }
+
+#[test]
+fn block_device_events_are_recorded() {
+    if !root_or_skip("block_device_events_are_recorded") {
+        return;
+    }
+    let f = Fixture::new();
+    let rules = f.dir.path().join("devices.rules");
+    std::fs::write(
+        &rules,
+        "allow id 0951:1666\nreject with-interface one-of { 08:*:* }\n",
+    )
+    .unwrap();
+    let agent = f.start(&["--device-rules", rules.to_str().unwrap()]);
+    // The stick's loop device: ask the kernel to announce it again (a real uevent on netlink).
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let usb = f.usb.display().to_string();
+    let dev = mounts
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(usb.as_str()))
+        .and_then(|l| l.split(" - ").nth(1))
+        .and_then(|r| r.split(' ').nth(1))
+        .expect("the stick's device")
+        .to_owned();
+    let name = dev.trim_start_matches("/dev/");
+    std::fs::write(format!("/sys/class/block/{name}/uevent"), "add").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    agent.stop();
+    let events = f.events();
+    let e = find(&events, "block device attach", |e| {
+        e["op"] == "device" && e["path"] == dev.as_str()
+    });
+    assert!(e["detail"].as_str().unwrap().contains("attached"), "{e}");
+}

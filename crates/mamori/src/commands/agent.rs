@@ -52,6 +52,13 @@ enum StatusFormat {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+enum DeviceDefault {
+    Allow,
+    Block,
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
 enum Fail {
     Open,
     Closed,
@@ -115,6 +122,13 @@ struct RunArgs {
     /// Fold repeated identical events within this many seconds (0: record each).
     #[arg(long, value_name = "SECS")]
     fold_secs: Option<u64>,
+    /// USB device rules (USBGuard-like: allow/block/reject, id, serial, name, hash,
+    /// with-interface, via-port; see docs/agent.md). Without it devices are only recorded.
+    #[arg(long, value_name = "FILE")]
+    device_rules: Option<PathBuf>,
+    /// The target for a USB device no rule matches.
+    #[arg(long, value_enum, default_value_t = DeviceDefault::Block)]
+    device_default: DeviceDefault,
     /// Test hook: stall the worker that gets an open of a file with this name.
     #[arg(long, value_name = "NAME", hide = true)]
     debug_stall_on: Option<String>,
@@ -283,6 +297,21 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     cfg.audit_all_opens = args.audit_all_opens || file.audit_all_opens.unwrap_or(false);
     cfg.cache_allows = !args.no_kernel_cache;
     cfg.stall_on = args.debug_stall_on.clone();
+    if let Some(path) = &args.device_rules {
+        use mamori_agent::device::{DeviceControl, Target, parse_rules};
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let rules = parse_rules(&text).with_context(|| format!("{}", path.display()))?;
+        cfg.devices = Some(DeviceControl {
+            rules,
+            default: match args.device_default {
+                DeviceDefault::Allow => Target::Allow,
+                DeviceDefault::Block => Target::Block,
+                DeviceDefault::Reject => Target::Reject,
+            },
+            sysfs_root: cfg.detector.sysfs_root.clone(),
+        });
+    }
 
     // Signals are taken synchronously by this thread; every agent thread inherits the mask.
     let signals = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
