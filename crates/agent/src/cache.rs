@@ -161,15 +161,15 @@ impl LevelCache {
 
     /// Stores a computed level, and, for content above `default`, its hash.
     pub fn put(&self, key: FileKey, known: Known, default: LevelId) {
-        if let Some(hash) = known.sha256 {
-            if known.level > default {
-                let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
-                if hashes.len() >= self.capacity {
-                    hashes.clear();
-                }
-                let entry = hashes.entry(hash).or_insert(known.level);
-                *entry = (*entry).max(known.level);
+        if let Some(hash) = known.sha256
+            && known.level > default
+        {
+            let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+            if hashes.len() >= self.capacity {
+                hashes.clear();
             }
+            let entry = hashes.entry(hash).or_insert(known.level);
+            *entry = (*entry).max(known.level);
         }
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
         files.insert(key, Slot::Ready(known));

@@ -142,19 +142,17 @@ pub fn source(
         };
     }
     let classified = level > policy.default_level();
-    if classified {
-        if let Some((channel, dest)) = writer {
-            let v = ask(policy, level, channel, principal, dest);
-            if refuses(v.action) {
-                return Answer {
-                    allow: false,
-                    verdict: Some(v),
-                    channel,
-                    ground: Ground::WriterOpensClassified { level, channel },
-                    taint: None,
-                    record: true,
-                };
-            }
+    if classified && let Some((channel, dest)) = writer {
+        let v = ask(policy, level, channel, principal, dest);
+        if refuses(v.action) {
+            return Answer {
+                allow: false,
+                verdict: Some(v),
+                channel,
+                ground: Ground::WriterOpensClassified { level, channel },
+                taint: None,
+                record: true,
+            };
         }
     }
     Answer {

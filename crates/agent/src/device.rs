@@ -422,10 +422,10 @@ impl UsbInfo {
 impl Rule {
     /// Whether the rule matches the device.
     pub fn matches(&self, d: &UsbInfo) -> bool {
-        if let Some((v, p)) = self.id {
-            if v.is_some_and(|v| v != d.vendor) || p.is_some_and(|p| p != d.product) {
-                return false;
-            }
+        if let Some((v, p)) = self.id
+            && (v.is_some_and(|v| v != d.vendor) || p.is_some_and(|p| p != d.product))
+        {
+            return false;
         }
         if self
             .serial

@@ -129,7 +129,8 @@ impl Config {
 }
 
 const PERM_MASK: u64 = sys::FAN_OPEN_PERM | sys::FAN_OPEN_EXEC_PERM;
-const NOTIFY_MASK: u64 = sys::FAN_CREATE | sys::FAN_CLOSE_WRITE | sys::FAN_RENAME | sys::FAN_DELETE;
+const NOTIFY_MASK: u64 =
+    sys::FAN_CREATE | sys::FAN_CLOSE_WRITE | sys::FAN_RENAME | sys::FAN_DELETE | libc::FAN_ATTRIB;
 const IGNORE_FLAGS: libc::c_uint =
     sys::FAN_MARK_ADD | sys::FAN_MARK_INODE | sys::FAN_MARK_IGNORE | sys::FAN_MARK_EVICTABLE;
 
@@ -898,12 +899,12 @@ impl Shared {
         let now = Instant::now();
         let fd = job.pending.fd.as_raw_fd();
         let path = sys::fd_path(fd).unwrap_or_default();
-        if let Some(name) = &self.cfg.stall_on {
-            if path.file_name().is_some_and(|n| n == name.as_str()) {
-                // Test hook: behave like a worker stuck in a system call.
-                loop {
-                    std::thread::sleep(Duration::from_secs(3600));
-                }
+        if let Some(name) = &self.cfg.stall_on
+            && path.file_name().is_some_and(|n| n == name.as_str())
+        {
+            // Test hook: behave like a worker stuck in a system call.
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
             }
         }
         if self.excluded.is_match(&path) {
@@ -986,8 +987,10 @@ impl Shared {
         }
 
         if !self.view().watched(job.st.dev, &path) {
-            self.answer(&job.pending, true);
+            // Cache before answering: a write after the answer then clears the ignore mark (an
+            // ignore mark added after the write would outlive it).
             self.cache_allow(&job);
+            self.answer(&job.pending, true);
             return;
         }
 
@@ -1074,10 +1077,11 @@ impl Shared {
         }
         let record = ans.record || self.cfg.audit_all_opens || exec;
         let process = (record && !ans.allow).then(|| self.process(job.pid));
-        self.answer(&job.pending, ans.allow);
         if ans.allow && !classified && !ans.record {
+            // Before answering, so a write that follows clears it (see above).
             self.cache_allow(&job);
         }
+        self.answer(&job.pending, ans.allow);
         if record {
             let op = if exec {
                 Operation::Exec
@@ -1105,10 +1109,10 @@ impl Shared {
             if let Some(why) = &known.why {
                 e = e.with_detail(why.clone());
             }
-            if let Ground::WriterOpensClassified { .. } = ans.ground {
-                if let Some(w) = &writer {
-                    e = e.with_new_path(w.mount_point.display().to_string());
-                }
+            if let Ground::WriterOpensClassified { .. } = ans.ground
+                && let Some(w) = &writer
+            {
+                e = e.with_new_path(w.mount_point.display().to_string());
             }
             self.record(e);
         }
@@ -1234,17 +1238,16 @@ impl Shared {
             why: assessed.why,
             sha256: hash,
         };
-        if let Some(h) = &hash {
-            if let Some(inherited) = self.cache.inherited(h) {
-                if inherited > known.level {
-                    known.level = inherited;
-                    known.why = Some(format!(
-                        "copy of {} content (sha256 {}) / 機密ファイルの複製",
-                        policy.level(inherited).id,
-                        hex::encode(&h[..8])
-                    ));
-                }
-            }
+        if let Some(h) = &hash
+            && let Some(inherited) = self.cache.inherited(h)
+            && inherited > known.level
+        {
+            known.level = inherited;
+            known.why = Some(format!(
+                "copy of {} content (sha256 {}) / 機密ファイルの複製",
+                policy.level(inherited).id,
+                hex::encode(&h[..8])
+            ));
         }
         self.cache.put(key, known.clone(), policy.default_level());
         let late = self
@@ -1252,13 +1255,13 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&key);
-        if let Some(list) = late {
-            if known.level > policy.default_level() {
-                let now = Instant::now();
-                let mut taints = self.taints.lock().unwrap_or_else(|e| e.into_inner());
-                for (p, source) in list {
-                    taints.taint(p, known.level, &source, now);
-                }
+        if let Some(list) = late
+            && known.level > policy.default_level()
+        {
+            let now = Instant::now();
+            let mut taints = self.taints.lock().unwrap_or_else(|e| e.into_inner());
+            for (p, source) in list {
+                taints.taint(p, known.level, &source, now);
             }
         }
         Some(known)
@@ -1303,6 +1306,22 @@ impl Shared {
         }
     }
 
+    fn forget_allow(&self, fid: &event::FidInfo<'_>) {
+        let Some(fs) = self.view().fs.get(&fid.fsid).cloned() else {
+            return;
+        };
+        // Opened read-only (fanotify_mark refuses O_PATH fds); our own open is allowed at once.
+        if let Ok(fd) =
+            sys::open_by_handle_flags(fs.as_fd(), fid.handle_type, fid.handle, libc::O_RDONLY)
+        {
+            let _ = self.perm.mark_fd(
+                sys::FAN_MARK_REMOVE | sys::FAN_MARK_INODE | sys::FAN_MARK_IGNORE,
+                PERM_MASK,
+                fd.as_fd(),
+            );
+        }
+    }
+
     fn resolve(&self, fid: &event::FidInfo<'_>) -> Option<PathBuf> {
         let fs = self.view().fs.get(&fid.fsid).cloned()?;
         let dir = sys::open_by_handle(fs.as_fd(), fid.handle_type, fid.handle).ok()?;
@@ -1333,6 +1352,16 @@ impl Shared {
     }
 
     fn on_notify(&self, ev: &event::RawEvent<'_>, pid: u32) {
+        if ev.mask & libc::FAN_ATTRIB != 0 {
+            // A label (xattr), mode or owner changed: drop the kernel's cached allow for the
+            // inode, which only a write would clear, so the next open is decided again.
+            if let Some(f) = ev.fid(info_type::FID) {
+                self.forget_allow(f);
+            }
+            if ev.mask & !(libc::FAN_ATTRIB | sys::FAN_ONDIR) == 0 {
+                return;
+            }
+        }
         let uid = self.proc.uid(pid);
         if ev.mask & sys::FAN_RENAME != 0 {
             let old = ev
@@ -1433,6 +1462,11 @@ impl Shared {
     /// its level there (the backstop for whatever the permission checks let through).
     fn after_write(&self, job: WriteJob) {
         let Ok(mut file) = File::open(&job.path) else {
+            // Gone already (renamed or deleted right after the write): record the write alone.
+            self.record(
+                self.event(Operation::Write, job.pid, self.proc.uid(job.pid))
+                    .with_path(job.path.display().to_string()),
+            );
             return;
         };
         let Ok(st) = sys::fstat(file.as_fd()) else {
@@ -1534,9 +1568,9 @@ impl Shared {
 
     fn record(&self, event: Event) {
         let tx = self.audit_tx.lock().unwrap_or_else(|e| e.into_inner());
-        match tx.as_ref().map(|tx| tx.try_send(event)) {
-            Some(Ok(())) => {}
-            _ => Stats::inc(&self.stats.audit_dropped),
+        let sent = tx.as_ref().is_some_and(|tx| tx.try_send(event).is_ok());
+        if !sent {
+            Stats::inc(&self.stats.audit_dropped);
         }
     }
 
@@ -1567,7 +1601,7 @@ impl Shared {
         while !self.stopping() {
             std::thread::sleep(Duration::from_millis(250));
             tick += 1;
-            if tick % 4 == 0 {
+            if tick.is_multiple_of(4) {
                 if let Err(e) = self.refresh_mounts(false) {
                     eprintln!("mamori agent: {e}");
                 }
@@ -1581,7 +1615,7 @@ impl Shared {
                     }
                 }
             }
-            if tick % 20 == 0 {
+            if tick.is_multiple_of(20) {
                 let now = Instant::now();
                 let proc = &self.proc;
                 self.taints

@@ -198,20 +198,20 @@ impl Detector {
         if mount.fs_type == "fuseblk" && mount.source.starts_with("/dev/") {
             // A FUSE filesystem on a block device (ntfs-3g, exfat-fuse): the device decides,
             // through its sysfs entry, found by the source's device numbers.
-            if let Some((maj, min)) = block_dev_numbers(Path::new(&mount.source)) {
-                if self.is_removable(maj, min) {
-                    return Some((Channel::RemovableMedia, Reason::RemovableDevice));
-                }
+            if let Some((maj, min)) = block_dev_numbers(Path::new(&mount.source))
+                && self.is_removable(maj, min)
+            {
+                return Some((Channel::RemovableMedia, Reason::RemovableDevice));
             }
             return None;
         }
         if mount.fs_type == "fuse" || mount.fs_type.starts_with("fuse.") {
-            if mount.source.starts_with("/dev/") {
-                if let Some((maj, min)) = block_dev_numbers(Path::new(&mount.source)) {
-                    return self
-                        .is_removable(maj, min)
-                        .then_some((Channel::RemovableMedia, Reason::RemovableDevice));
-                }
+            if mount.source.starts_with("/dev/")
+                && let Some((maj, min)) = block_dev_numbers(Path::new(&mount.source))
+            {
+                return self
+                    .is_removable(maj, min)
+                    .then_some((Channel::RemovableMedia, Reason::RemovableDevice));
             }
             if mount.fs_type == "fuse.portal" || mount.fs_type == "fuse.lxcfs" {
                 return None;
@@ -240,12 +240,11 @@ impl Detector {
             return true;
         }
         // A partition's directory sits inside its disk's and has a `partition` file.
-        if dir.join("partition").exists() {
-            if let Some(parent) = dir.parent() {
-                if flag(parent) {
-                    return true;
-                }
-            }
+        if dir.join("partition").exists()
+            && let Some(parent) = dir.parent()
+            && flag(parent)
+        {
+            return true;
         }
         dir.components()
             .any(|c| c.as_os_str().to_string_lossy().starts_with("usb"))

@@ -141,11 +141,12 @@ impl Proc {
             let Ok(text) = std::fs::read_to_string(entry.path()) else {
                 continue;
             };
-            if let Some(info) = parse_fdinfo(&text) {
-                if info.writable() && mounts.contains(&info.mnt_id) {
-                    let fd = entry.file_name().to_str()?.parse().ok()?;
-                    return Some((info.mnt_id, fd));
-                }
+            if let Some(info) = parse_fdinfo(&text)
+                && info.writable()
+                && mounts.contains(&info.mnt_id)
+            {
+                let fd = entry.file_name().to_str()?.parse().ok()?;
+                return Some((info.mnt_id, fd));
             }
         }
         None

@@ -44,9 +44,8 @@ impl Fanotify {
         // SAFETY: fanotify_init takes two integers and returns a new fd or -1.
         let fd = cvt(unsafe { libc::fanotify_init(flags, event_f_flags) })?;
         // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
-        Ok(Fanotify {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Fanotify { fd })
     }
 
     /// `fanotify_mark` on a path.
@@ -138,9 +137,8 @@ impl Fanotify {
         // SAFETY: F_DUPFD_CLOEXEC duplicates a live fd onto the lowest free number >= min + 1.
         let fd = cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min + 1) })?;
         // SAFETY: the new fd was just created for us and is owned by nobody else.
-        Ok(Fanotify {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Fanotify { fd })
     }
 
     /// The group's fd.
@@ -230,6 +228,16 @@ pub fn open_by_handle(
     handle_type: i32,
     handle: &[u8],
 ) -> io::Result<OwnedFd> {
+    open_by_handle_flags(mount_fd, handle_type, handle, libc::O_PATH)
+}
+
+/// [`open_by_handle`] with other open flags (`O_RDONLY` for an fd `fanotify_mark` accepts).
+pub fn open_by_handle_flags(
+    mount_fd: BorrowedFd<'_>,
+    handle_type: i32,
+    handle: &[u8],
+    flags: libc::c_int,
+) -> io::Result<OwnedFd> {
     // struct file_handle { unsigned int handle_bytes; int handle_type; unsigned char f_handle[]; }
     let mut raw = Vec::with_capacity(8 + handle.len());
     raw.extend_from_slice(&(handle.len() as u32).to_ne_bytes());
@@ -248,7 +256,7 @@ pub fn open_by_handle(
             libc::SYS_open_by_handle_at,
             mount_fd.as_raw_fd(),
             aligned.as_mut_ptr(),
-            libc::O_PATH | libc::O_CLOEXEC,
+            flags | libc::O_CLOEXEC,
         ) as libc::c_int
     })?;
     // SAFETY: the kernel returned a new fd that nobody else owns.

@@ -244,8 +244,10 @@ mod tests {
     fn bounded() {
         let (internal, _, _) = levels();
         let t0 = Instant::now();
-        let mut t = TaintTable::default();
-        t.max_entries = 100;
+        let mut t = TaintTable {
+            max_entries: 100,
+            ..TaintTable::default()
+        };
         for i in 0..1000u32 {
             t.taint(
                 key(i, 1, i),

@@ -43,7 +43,7 @@ enum Command {
     /// Decrypt a protected file / 保護されたファイルを開く
     Open(commands::open::OpenArgs),
     /// The endpoint agent: audit file operations, stop classified files leaving (root) / エンドポイントエージェント
-    Agent(commands::agent::AgentArgs),
+    Agent(Box<commands::agent::AgentArgs>),
 }
 
 fn main() -> ExitCode {
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         Command::Keys(args) => commands::keys::run(args),
         Command::Protect(args) => commands::protect::run(args),
         Command::Open(args) => commands::open::run(args),
-        Command::Agent(args) => commands::agent::run(args),
+        Command::Agent(args) => commands::agent::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -401,12 +401,10 @@ fn run_observe(root: &Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || observer.run(&recorder, &stop))
     };
-    loop {
-        match mamori_agent::sys::wait_signal(&signals, Duration::from_secs(1)) {
-            Some(libc::SIGHUP) | None => {}
-            Some(_) => break,
-        }
-    }
+    // SIGHUP and timeouts keep observing; SIGTERM and SIGINT stop.
+    while let Some(libc::SIGHUP) | None =
+        mamori_agent::sys::wait_signal(&signals, Duration::from_secs(1))
+    {}
     stop.store(true, Ordering::Relaxed);
     let _ = thread.join();
     journal.flush().context("flushing the journal")?;
