@@ -178,6 +178,9 @@ struct Ctrl {
 struct Watched {
     dev: u64,
     prefix: PathBuf,
+    /// The prefix is the mount point: every file of the device on this mount is watched, so
+    /// the reader can tell without the file's path.
+    whole: bool,
 }
 
 #[derive(Debug, Default)]
@@ -547,6 +550,7 @@ impl Shared {
             view.watched.push(Watched {
                 dev,
                 prefix: w.clone(),
+                whole: *w == m.mount_point,
             });
         }
         Ok(())
@@ -757,6 +761,17 @@ impl Shared {
                 return;
             }
         };
+        // A file known to be public, on a tree watched whole and not controlled: allow here,
+        // without a worker (the same answer the worker would give, and cache it in the kernel).
+        // Memory only: a map lookup under a short lock, no file opened, nothing logged.
+        if self.cfg.stall_on.is_none()
+            && (self.known_public(&st) || self.empty_and_public(&st, &pending.fd))
+        {
+            self.cache_allow_fd(&st, pending.fd.as_fd());
+            self.answer(&pending, true);
+            Stats::inc(&self.stats.fast_allowed);
+            return;
+        }
         let deadline = Instant::now() + self.cfg.deadline;
         self.deadlines
             .lock()
@@ -999,6 +1014,15 @@ impl Shared {
         let remaining = job.deadline.saturating_duration_since(now);
         let known = match self.cache.begin(key, now) {
             Lookup::Hit(k) => Some(k),
+            // An empty file (just created: `O_CREAT` opens come here first) has nothing to
+            // read: its level comes from its path and label alone, at once, on this worker.
+            Lookup::Compute if job.st.size == 0 => match dup_file(&job.pending.fd) {
+                Ok(mut file) => self.compute_level(key, &mut file, &path),
+                Err(_) => {
+                    self.cache.abandon(&key);
+                    None
+                }
+            },
             Lookup::Compute => {
                 let submitted = match dup_file(&job.pending.fd) {
                     Ok(file) => self.submit_classify(ClassifyJob {
@@ -1132,16 +1156,100 @@ impl Shared {
     /// Caches an allow in the kernel: an evictable ignore mark on the inode, dropped by the
     /// kernel on modification or under memory pressure.
     fn cache_allow(&self, job: &Job) {
-        if !self.cfg.cache_allows || self.view().by_dev.contains_key(&job.st.dev) {
+        self.cache_allow_fd(&job.st, job.pending.fd.as_fd());
+    }
+
+    fn cache_allow_fd(&self, st: &Stat, fd: std::os::fd::BorrowedFd<'_>) {
+        if !self.cfg.cache_allows || self.view().by_dev.contains_key(&st.dev) {
             return;
         }
-        if self
-            .perm
-            .mark_fd(IGNORE_FLAGS, PERM_MASK, job.pending.fd.as_fd())
-            .is_ok()
-        {
+        if self.perm.mark_fd(IGNORE_FLAGS, PERM_MASK, fd).is_ok() {
             Stats::inc(&self.stats.ignore_marks);
         }
+    }
+
+    /// A just-created (empty) file on a tree watched whole whose path and label give it the
+    /// default level: recorded in the level cache and allowed by the reader.
+    fn empty_and_public(&self, st: &Stat, fd: &OwnedFd) -> bool {
+        if st.size != 0 || self.cfg.audit_all_opens {
+            return false;
+        }
+        {
+            let view = self.view();
+            if view.by_dev.contains_key(&st.dev)
+                || !view.watched.iter().any(|w| w.whole && w.dev == st.dev)
+            {
+                return false;
+            }
+        }
+        let Ok(path) = sys::fd_path(fd.as_raw_fd()) else {
+            return false;
+        };
+        if self.excluded.is_match(&path) {
+            return false;
+        }
+        let Ok(file) = dup_file(fd) else {
+            return false;
+        };
+        let policy = self.assessor.policy();
+        let Some(level) = self.assessor.level_of_empty(&path, &file) else {
+            return false;
+        };
+        if level != policy.default_level() {
+            return false;
+        }
+        let allow = policy
+            .verdict(&DecideInput {
+                level,
+                channel: Channel::FileAccess,
+                principal: &Principal::default(),
+                destination: &Destination::Unknown,
+            })
+            .action
+            == mamori_model::Action::Allow;
+        if allow {
+            self.cache.put(
+                FileKey::from(st),
+                Known {
+                    level,
+                    why: None,
+                    sha256: None,
+                },
+                policy.default_level(),
+            );
+        }
+        allow
+    }
+
+    /// The file's current version is in the level cache at the policy's default level, on a
+    /// tree watched whole, and not on a controlled mount; public opens are never recorded
+    /// (the policy's `file_access` action for the default level is `allow`).
+    fn known_public(&self, st: &Stat) -> bool {
+        {
+            let view = self.view();
+            if view.by_dev.contains_key(&st.dev)
+                || !view.watched.iter().any(|w| w.whole && w.dev == st.dev)
+            {
+                return false;
+            }
+        }
+        if self.cfg.audit_all_opens {
+            return false;
+        }
+        let Some(known) = self.cache.peek(&FileKey::from(st)) else {
+            return false;
+        };
+        let policy = self.assessor.policy();
+        known.level == policy.default_level()
+            && policy
+                .verdict(&DecideInput {
+                    level: known.level,
+                    channel: Channel::FileAccess,
+                    principal: &Principal::default(),
+                    destination: &Destination::Unknown,
+                })
+                .action
+                == mamori_model::Action::Allow
     }
 
     /// A refused open that had just created an empty file (`O_CREAT` runs before the

@@ -53,6 +53,12 @@ pub trait Assessor: Send + Sync {
     /// kernel gave with the event, or one the agent opened), positioned at the start. The
     /// explicit label (`user.mamori.level`) counts.
     fn assess(&self, path: &Path, file: &mut File) -> std::io::Result<Assessment>;
+    /// The level of an EMPTY file from its path and label alone, without reading: called on the
+    /// thread that answers the kernel, so it must not open files nor block (an `fgetxattr` on
+    /// `file` is fine). `None`: no opinion, the normal path decides.
+    fn level_of_empty(&self, _path: &Path, _file: &File) -> Option<LevelId> {
+        None
+    }
 }
 
 /// The outcome of [`Assessor::assess`].

@@ -472,6 +472,26 @@ impl Assessor for GateAssessor {
             findings: part.findings,
         })
     }
+
+    fn level_of_empty(&self, path: &Path, file: &File) -> Option<mamori_policy::LevelId> {
+        use xattr::FileExt as _;
+        let label = match file.get_xattr(super::label::LABEL_XATTR) {
+            Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
+            Ok(None) => None,
+            Err(_) => return None,
+        };
+        let policy = self.gatekeeper.policy();
+        Some(
+            policy
+                .classify(&ClassifyInput {
+                    path: Some(path),
+                    findings: &[],
+                    uninspectable: &[],
+                    explicit_label: label.as_deref().filter(|l| !l.is_empty()),
+                })
+                .level,
+        )
+    }
 }
 
 /// Events into the gatekeeper's journal; messages to the person's terminals from a thread of
