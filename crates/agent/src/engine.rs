@@ -97,6 +97,11 @@ pub struct Config {
     pub stall_on: Option<String>,
     /// Device control (kernel uevents; USB rules), if enabled.
     pub devices: Option<crate::device::DeviceControl>,
+    /// Where `mamori justify` drops justifications (a sticky, world-writable, unlistable
+    /// directory the agent creates), if enabled.
+    pub justify_dir: Option<PathBuf>,
+    /// How long an accepted justification allows the copy it names.
+    pub justify_window: Duration,
 }
 
 impl Config {
@@ -124,6 +129,8 @@ impl Config {
             max_hash_bytes: 256 << 20,
             stall_on: None,
             devices: None,
+            justify_dir: Some(PathBuf::from("/run/mamori/justify")),
+            justify_window: Duration::from_secs(60),
         }
     }
 }
@@ -207,6 +214,9 @@ impl MountView {
     }
 }
 
+/// An accepted justification: (uid, source, mount id, until, reason).
+type Allowance = (u32, String, u32, Instant, String);
+
 struct Shared {
     cfg: Config,
     perm: Fanotify,
@@ -233,6 +243,10 @@ struct Shared {
     /// Processes to taint once a file's level, not known in time, is computed.
     late: Mutex<HashMap<FileKey, Vec<(ProcessKey, String)>>>,
     excluded: globset::GlobSet,
+    /// Refusals a justification can lift: event id -> (uid, classified source, mount id).
+    justifiable: Mutex<HashMap<String, (u32, String, u32)>>,
+    /// Accepted justifications: (uid, source, mount id, until, reason).
+    allowances: Mutex<Vec<Allowance>>,
     proc: Proc,
     fail_closed_from: Option<LevelId>,
 }
@@ -353,6 +367,8 @@ impl Agent {
             audit_tx: Mutex::new(None),
             late: Mutex::new(HashMap::new()),
             excluded,
+            justifiable: Mutex::new(HashMap::new()),
+            allowances: Mutex::new(Vec::new()),
             proc: Proc::default(),
             fail_closed_from,
             cfg: Config { watch, ..cfg },
@@ -362,6 +378,13 @@ impl Agent {
         *shared.audit_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(audit_tx);
         shared.mark_watched()?;
         shared.refresh_mounts(true)?;
+        if let Some(dir) = &shared.cfg.justify_dir {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::create_dir_all(dir).map_err(sys_err(format!("creating {}", dir.display())))?;
+            // Anyone may drop a file; nobody may list the directory or remove another's file.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1733))
+                .map_err(sys_err(format!("chmod {}", dir.display())))?;
+        }
 
         let mut threads = Vec::new();
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -948,13 +971,23 @@ impl Shared {
                     .store(self.fails_open(t.level), Ordering::Release);
             }
             let dest = destination_of(&ctrl, &path);
-            let ans = decide::destination(
+            let mut ans = decide::destination(
                 &policy,
                 taint.as_ref().map(|t| t.level),
                 ctrl.channel,
                 &principal,
                 &dest,
             );
+            // `justify`: a justification accepted for this person, source and mount lifts it.
+            let justified = match (&taint, ans.verdict) {
+                (Some(t), Some(v)) if !ans.allow && v.action == mamori_model::Action::Justify => {
+                    self.allowance(uid, &t.source, ctrl.id, now)
+                }
+                _ => None,
+            };
+            if justified.is_some() {
+                ans.allow = true;
+            }
             // A refused process exits at once: read what the journal needs about it first.
             let process = (ans.record || self.cfg.audit_all_opens).then(|| self.process(job.pid));
             self.answer(&job.pending, ans.allow);
@@ -992,6 +1025,32 @@ impl Shared {
                         destination: &dest,
                     }));
                     e = e.with_level(policy.level(level).id.clone());
+                }
+                if let Some(reason) = &justified {
+                    e = e.with_detail(format!(
+                        "justified / 理由あり: {reason} (tainted by {})",
+                        taint.as_ref().map_or("", |t| t.source.as_str())
+                    ));
+                }
+                let justifiable =
+                    refused && ans.verdict.map(|v| v.action) == Some(mamori_model::Action::Justify);
+                if let (true, Some(t)) = (justifiable, &taint) {
+                    let mut map = self.justifiable.lock().unwrap_or_else(|e| e.into_inner());
+                    if map.len() > 10_000 {
+                        map.clear();
+                    }
+                    map.insert(e.id.to_string(), (uid, t.source.clone(), ctrl.id));
+                    drop(map);
+                    let id = e.id.to_string();
+                    self.recorder.tell_user(
+                        uid,
+                        &format!(
+                            "業務上の理由があれば次を実行して再試行してください: mamori justify {id} \"理由\""
+                        ),
+                        &format!(
+                            "With a business reason, run this and try again: mamori justify {id} \"reason\""
+                        ),
+                    );
                 }
                 self.record(e);
             }
@@ -1146,6 +1205,96 @@ impl Shared {
                 remove_if_fresh_and_empty(Path::new(&format!("/proc/{}/fd/{fd}", job.pid)));
             }
             self.tell(uid, &policy, &ans, &path_text);
+        }
+    }
+
+    /// The reason of an accepted, unexpired justification for `uid` copying `source` onto
+    /// mount `mount`.
+    fn allowance(&self, uid: u32, source: &str, mount: u32, now: Instant) -> Option<String> {
+        let mut list = self.allowances.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|a| a.3 > now);
+        list.iter()
+            .find(|a| a.0 == uid && a.1 == source && a.2 == mount)
+            .map(|a| a.4.clone())
+    }
+
+    /// Reads the justifications `mamori justify` dropped: each names a refused event; the
+    /// file's owner must be the person refused (or root). Accepted ones allow that copy for
+    /// the window; every one is recorded.
+    fn take_justifications(&self) {
+        use std::os::unix::fs::MetadataExt as _;
+        let Some(dir) = &self.cfg.justify_dir else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten().take(256) {
+            let path = entry.path();
+            let owner = std::fs::symlink_metadata(&path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.uid());
+            let text = std::fs::read(&path)
+                .ok()
+                .filter(|b| b.len() <= 8192)
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+            let _ = std::fs::remove_file(&path);
+            let (Some(owner), Some(text)) = (owner, text) else {
+                continue;
+            };
+            let id = text["event"].as_str().unwrap_or_default().to_owned();
+            let reason: String = text["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(1000)
+                .collect();
+            let found = self
+                .justifiable
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&id)
+                .cloned();
+            let mut e = event_of(Operation::Copy, Process::default(), owner);
+            e.process = None;
+            match found {
+                Some((uid, source, mount))
+                    if (owner == uid || owner == 0) && !reason.trim().is_empty() =>
+                {
+                    self.allowances
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((
+                            uid,
+                            source.clone(),
+                            mount,
+                            Instant::now() + self.cfg.justify_window,
+                            reason.clone(),
+                        ));
+                    self.justifiable
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&id);
+                    let mp = self
+                        .view()
+                        .by_id
+                        .get(&mount)
+                        .map(|c| c.mount_point.display().to_string());
+                    e = e.with_path(source).with_detail(format!(
+                        "justification accepted for event {id} / 理由を受理: {reason}"
+                    ));
+                    if let Some(mp) = mp {
+                        e = e.with_new_path(mp);
+                    }
+                }
+                _ => {
+                    e = e.with_detail(format!(
+                        "justification refused for event {id}: unknown event, another person's, or no reason / 理由を受理できません"
+                    ));
+                }
+            }
+            self.record(e);
         }
     }
 
@@ -1709,6 +1858,7 @@ impl Shared {
         while !self.stopping() {
             std::thread::sleep(Duration::from_millis(250));
             tick += 1;
+            self.take_justifications();
             if tick.is_multiple_of(4) {
                 if let Err(e) = self.refresh_mounts(false) {
                     eprintln!("mamori agent: {e}");

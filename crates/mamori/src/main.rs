@@ -44,6 +44,8 @@ enum Command {
     Open(commands::open::OpenArgs),
     /// The endpoint agent: audit file operations, stop classified files leaving (root) / エンドポイントエージェント
     Agent(Box<commands::agent::AgentArgs>),
+    /// Give a business reason for a refused copy (one-time allowance) / 業務上の理由を申告する
+    Justify(commands::agent::JustifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Protect(args) => commands::protect::run(args),
         Command::Open(args) => commands::open::run(args),
         Command::Agent(args) => commands::agent::run(*args),
+        Command::Justify(args) => commands::agent::justify(args),
     };
     match result {
         Ok(code) => code,

@@ -160,6 +160,8 @@ impl Fixture {
             .arg("--no-auto-detect")
             .arg("--data-dir")
             .arg(&self.data)
+            .arg("--justify-dir")
+            .arg(self.dir.path().join("justify"))
             .args(extra)
             // The debug build on a loaded 2-core machine can take longer than the production
             // default of 250 ms to classify: a deadline met by failing open would make these
@@ -921,4 +923,97 @@ fn a_label_set_after_the_kernel_cached_an_allow_still_counts() {
     );
     f.nothing_landed();
     agent.stop();
+}
+
+#[test]
+fn a_justification_allows_the_refused_copy_once_and_is_recorded() {
+    if !root_or_skip("a_justification_allows_the_refused_copy_once_and_is_recorded") {
+        return;
+    }
+    let f = Fixture::new();
+    let policy = f.dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "{TEST_POLICY}\n[[rule]]\nid = \"usb-internal-reason\"\nlevels = [\"internal\"]\nchannels = [\"removable_media\"]\naction = \"justify\"\n"
+        ),
+    )
+    .unwrap();
+    let agent = f.start(&["--policy", policy.to_str().unwrap()]);
+    let plan = f.s("plan.txt");
+    refused(
+        &sh(&format!("cp {plan} {}", f.u("j.txt"))),
+        "cp before a justification",
+    );
+    // The agent tells the person which command to run, with the event id.
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut id = None;
+    while id.is_none() && Instant::now() < until {
+        id = agent
+            .log_text()
+            .split("mamori justify ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let id = id.expect("the agent names the event to justify");
+    let out = run(mamori()
+        .args([
+            "justify",
+            &id,
+            "顧客への納品 / delivery to the customer",
+            "--dir",
+        ])
+        .arg(f.dir.path().join("justify")));
+    assert!(out.status.success(), "{out:?}");
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut copied = false;
+    while !copied && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(200));
+        copied = sh(&format!("cp {plan} {}", f.u("j.txt"))).status.success();
+    }
+    assert!(copied, "the justified copy goes through");
+    assert_eq!(
+        std::fs::read(f.usb.join("j.txt")).unwrap(),
+        std::fs::read(&plan).unwrap()
+    );
+    // A made-up event id is refused and recorded.
+    let out = run(mamori()
+        .args([
+            "justify",
+            "01a2405e-94e9-712f-b7f2-9322e41920ba",
+            "x",
+            "--dir",
+        ])
+        .arg(f.dir.path().join("justify")));
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_millis(800));
+    agent.stop();
+    let events = f.events();
+    let accepted = find(&events, "justification accepted", |e| {
+        e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("justification accepted"))
+    });
+    assert_eq!(accepted["path"], plan.as_str());
+    assert!(
+        accepted["detail"]
+            .as_str()
+            .unwrap()
+            .contains("顧客への納品")
+    );
+    let copy = find(&events, "justified copy", |e| {
+        e["op"] == "copy"
+            && e["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("justified"))
+    });
+    assert_eq!(copy["decision"]["action"], "justify");
+    assert_eq!(copy["new_path"], f.u("j.txt").as_str());
+    find(&events, "refused justification", |e| {
+        e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("justification refused"))
+    });
 }

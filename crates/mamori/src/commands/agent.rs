@@ -129,6 +129,9 @@ struct RunArgs {
     /// The target for a USB device no rule matches.
     #[arg(long, value_enum, default_value_t = DeviceDefault::Block)]
     device_default: DeviceDefault,
+    /// Where `mamori justify` leaves justifications for the agent.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_JUSTIFY_DIR)]
+    justify_dir: PathBuf,
     /// Test hook: stall the worker that gets an open of a file with this name.
     #[arg(long, value_name = "NAME", hide = true)]
     debug_stall_on: Option<String>,
@@ -162,6 +165,55 @@ struct ConfigFile {
     audit_only: Option<bool>,
     audit_all_opens: Option<bool>,
     fold_secs: Option<u64>,
+}
+
+/// Where justifications go by default.
+pub const DEFAULT_JUSTIFY_DIR: &str = "/run/mamori/justify";
+
+/// Arguments of `mamori justify`.
+#[derive(Debug, clap::Args)]
+pub struct JustifyArgs {
+    /// The id of the refused event (the agent's message names it) / 拒否されたイベントのID.
+    pub event: String,
+    /// Your business reason / 業務上の理由.
+    pub reason: String,
+    /// The agent's justification directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_JUSTIFY_DIR)]
+    pub dir: PathBuf,
+}
+
+/// Runs `mamori justify`: leaves a justification for the agent, which checks that it is yours
+/// and allows that copy once, for a minute, recorded with your reason.
+pub fn justify(args: JustifyArgs) -> anyhow::Result<ExitCode> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if args.reason.trim().is_empty() {
+        bail!("a reason is required / 理由を入力してください");
+    }
+    if args.event.parse::<mamori_journal::EventId>().is_err() {
+        bail!(
+            "`{}` is not an event id / イベントIDではありません",
+            args.event
+        );
+    }
+    let name = format!("{}-{}.json", args.event, std::process::id());
+    let path = args.dir.join(name);
+    let body = serde_json::json!({ "event": args.event, "reason": args.reason });
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| {
+            format!(
+                "cannot leave the justification in {} (is the agent running?) / 理由を送れません",
+                args.dir.display()
+            )
+        })?;
+    file.write_all(body.to_string().as_bytes())?;
+    println!(
+        "justification sent; try again within a minute / 理由を送信しました。1分以内に再試行してください"
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `mamori agent`.
@@ -297,6 +349,7 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     cfg.audit_all_opens = args.audit_all_opens || file.audit_all_opens.unwrap_or(false);
     cfg.cache_allows = !args.no_kernel_cache;
     cfg.stall_on = args.debug_stall_on.clone();
+    cfg.justify_dir = Some(args.justify_dir.clone());
     if let Some(path) = &args.device_rules {
         use mamori_agent::device::{DeviceControl, Target, parse_rules};
         let text = std::fs::read_to_string(path)
