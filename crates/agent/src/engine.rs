@@ -788,6 +788,7 @@ impl Shared {
         // without a worker (the same answer the worker would give, and cache it in the kernel).
         // Memory only: a map lookup under a short lock, no file opened, nothing logged.
         if self.cfg.stall_on.is_none()
+            && mask & sys::FAN_OPEN_EXEC_PERM == 0
             && (self.known_public(&st) || self.empty_and_public(&st, &pending.fd))
         {
             self.cache_allow_fd(&st, pending.fd.as_fd());
@@ -1312,7 +1313,13 @@ impl Shared {
         if !self.cfg.cache_allows || self.view().by_dev.contains_key(&st.dev) {
             return;
         }
-        if self.perm.mark_fd(IGNORE_FLAGS, PERM_MASK, fd).is_ok() {
+        // Opens only: runs of programs (`FAN_OPEN_EXEC_PERM`) keep reaching the agent, which
+        // records every one.
+        if self
+            .perm
+            .mark_fd(IGNORE_FLAGS, sys::FAN_OPEN_PERM, fd)
+            .is_ok()
+        {
             Stats::inc(&self.stats.ignore_marks);
         }
     }
@@ -1573,7 +1580,7 @@ impl Shared {
         {
             let _ = self.perm.mark_fd(
                 sys::FAN_MARK_REMOVE | sys::FAN_MARK_INODE | sys::FAN_MARK_IGNORE,
-                PERM_MASK,
+                sys::FAN_OPEN_PERM,
                 fd.as_fd(),
             );
         }

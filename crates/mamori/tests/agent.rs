@@ -1017,3 +1017,31 @@ fn a_justification_allows_the_refused_copy_once_and_is_recorded() {
             .is_some_and(|d| d.contains("justification refused"))
     });
 }
+
+#[test]
+fn programs_run_from_a_watched_tree_are_recorded() {
+    if !root_or_skip("programs_run_from_a_watched_tree_are_recorded") {
+        return;
+    }
+    let f = Fixture::new();
+    let tool = f.src.join("tool.sh");
+    std::fs::write(&tool, "#!/bin/sh\necho ran\n").unwrap();
+    must(Command::new("chmod").arg("755").arg(&tool));
+    let agent = f.start(&["--fold-secs", "0"]);
+    // Twice: the kernel caches allows of public opens, never of runs.
+    for _ in 0..2 {
+        let out = sh(&tool.display().to_string());
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    agent.stop();
+    let events = f.events();
+    let runs: Vec<_> = events
+        .iter()
+        .filter(|e| e["op"] == "exec" && e["path"] == tool.display().to_string().as_str())
+        .collect();
+    assert_eq!(runs.len(), 2, "{events:#?}");
+    assert_eq!(runs[0]["level"], "public");
+    assert_eq!(runs[0]["user"]["uid"], 0);
+}
