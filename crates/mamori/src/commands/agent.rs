@@ -276,7 +276,7 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if !rustix::process::geteuid().is_root() {
         bail!(
-            "the agent needs root (fanotify permission events); blocking is impossible without it / エージェントの実行には root 権限が必要です"
+            "the agent needs root (fanotify permission events); blocking is impossible without it; to record your own tree without root use --observe PATH / エージェントの実行には root 権限が必要です (root なしで記録のみ: --observe PATH)"
         );
     }
 
