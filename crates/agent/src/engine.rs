@@ -95,8 +95,8 @@ pub struct Config {
     /// Test hook: a worker that gets an open of a file with this name stops forever (to show
     /// the deadline and the watchdog act). Never set in production.
     pub stall_on: Option<String>,
-    /// Device control (kernel uevents; USB rules), if enabled.
-    pub devices: Option<crate::device::DeviceControl>,
+    /// Device control (kernel uevents), if enabled.
+    pub devices: Option<Arc<dyn crate::DeviceHook>>,
     /// Where `mamori justify` drops justifications (a sticky, world-writable, unlistable
     /// directory the agent creates), if enabled.
     pub justify_dir: Option<PathBuf>,
@@ -1899,10 +1899,12 @@ impl Shared {
         }
     }
 
-    /// Listens to kernel uevents: records every device and block device attach and detach,
-    /// applies the device rules (reject: de-authorise; block: the disks below read-only before
-    /// anything mounts them).
+    /// Listens to kernel uevents and hands each to the device hook, recording what it reports.
     fn device_loop(&self) {
+        let Some(hook) = self.cfg.devices.clone() else {
+            return;
+        };
+        // Listen before deciding what is present, so nothing plugged in between is missed.
         let socket = match sys::UeventSocket::open() {
             Ok(s) => s,
             Err(e) => {
@@ -1910,82 +1912,19 @@ impl Shared {
                 return;
             }
         };
-        let mut buf = vec![0u8; crate::device::MAX_UEVENT_BYTES + 1];
+        for e in hook.present() {
+            self.record(e);
+        }
+        let mut buf = vec![0u8; 16 * 1024];
         while !self.stopping() {
             let n = match socket.recv(&mut buf, Duration::from_millis(200)) {
                 Ok(Some(n)) => n,
                 _ => continue,
             };
-            let Ok(ev) = crate::device::parse_uevent(&buf[..n]) else {
-                continue;
-            };
-            self.on_uevent(&ev);
-        }
-    }
-
-    fn on_uevent(&self, ev: &crate::device::Uevent) {
-        let control = self.cfg.devices.as_ref();
-        if let Some(outcome) = control.and_then(|c| c.handle(ev)) {
-            let mut e = Event::new(Operation::Device).with_path(ev.devpath.clone());
-            let mut detail = format!("USB {}", outcome.action);
-            if let Some(d) = &outcome.device {
-                detail.push_str(&format!(
-                    " {:04x}:{:04x} {} ({})",
-                    d.vendor,
-                    d.product,
-                    d.name.as_deref().unwrap_or("?"),
-                    d.port
-                ));
-                e = e.with_destination(mamori_journal::Destination {
-                    device_serial: d.serial.clone(),
-                    ..Default::default()
-                });
-            }
-            if let Some(t) = outcome.target {
-                detail.push_str(&format!(": {t:?}"));
-                if let Some(line) = outcome.rule_line {
-                    detail.push_str(&format!(" (rule line {line})"));
-                }
-                detail.push_str(&format!(", {}", outcome.done));
-            }
-            self.record(e.with_detail(detail));
-            return;
-        }
-        if ev.var("SUBSYSTEM") != Some("block")
-            || !matches!(ev.var("DEVTYPE"), Some("disk" | "partition"))
-            || !matches!(ev.action.as_str(), "add" | "remove")
-        {
-            return;
-        }
-        let devname = ev.var("DEVNAME").unwrap_or("?").to_owned();
-        let mut detail = format!(
-            "block device {} {devname} / ブロックデバイス{}",
-            if ev.action == "add" {
-                "attached"
-            } else {
-                "detached"
-            },
-            if ev.action == "add" {
-                "接続"
-            } else {
-                "取り外し"
-            }
-        );
-        if let Some(info) = control.and_then(|c| c.read_only_parent(ev)) {
-            let dev = Path::new("/dev").join(&devname);
-            match sys::set_block_read_only(&dev) {
-                Ok(()) => detail.push_str(&format!(
-                    "; set read-only (device {:04x}:{:04x} blocked) / 読み取り専用に設定",
-                    info.vendor, info.product
-                )),
-                Err(err) => detail.push_str(&format!("; could not set read-only: {err}")),
+            for e in hook.on_uevent(&buf[..n]) {
+                self.record(e);
             }
         }
-        self.record(
-            Event::new(Operation::Device)
-                .with_path(format!("/dev/{devname}"))
-                .with_detail(detail),
-        );
     }
 
     fn status(&self) -> Status {

@@ -30,7 +30,6 @@ use mamori_policy::{LevelId, Policy};
 
 pub mod cache;
 pub mod decide;
-pub mod device;
 pub mod engine;
 pub mod event;
 pub mod mounts;
@@ -80,6 +79,17 @@ pub trait Recorder: Send + Sync {
     /// Tells the person `uid` why something was refused or quarantined (a desktop pop-up or a
     /// terminal message; by default nothing).
     fn tell_user(&self, _uid: u32, _message_ja: &str, _message_en: &str) {}
+}
+
+/// Device control, supplied by the binary (over `mamori-device`): the agent owns the netlink
+/// socket and the journal; the hook decides and acts on each kernel uevent.
+pub trait DeviceHook: Send + Sync + std::fmt::Debug {
+    /// At start: decide the devices already present (their uevents went to nobody).
+    fn present(&self) -> Vec<Event> {
+        Vec::new()
+    }
+    /// One kernel uevent datagram: what was seen and done, as events to record.
+    fn on_uevent(&self, datagram: &[u8]) -> Vec<Event>;
 }
 
 /// What can go wrong starting the agent.

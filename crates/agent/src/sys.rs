@@ -412,19 +412,3 @@ impl UeventSocket {
         Ok(Some(n as usize))
     }
 }
-
-/// Sets a block device read-only (`BLKROSET`) before anything mounts it. (On a device already
-/// mounted read-write it does not stop writes: measured.)
-pub fn set_block_read_only(dev: &Path) -> io::Result<()> {
-    let c = cpath(dev)?;
-    // SAFETY: `c` is NUL-terminated.
-    let fd = cvt(unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })?;
-    // SAFETY: the fd is new and ours.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // BLKROSET = _IO(0x12, 93); libc does not export it.
-    const BLKROSET: u64 = 0x125d;
-    let one: libc::c_int = 1;
-    // SAFETY: BLKROSET reads one int through the pointer, which lives on our stack.
-    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), BLKROSET as _, &one) })?;
-    Ok(())
-}

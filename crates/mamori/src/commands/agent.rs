@@ -54,6 +54,7 @@ enum StatusFormat {
 #[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
 enum DeviceDefault {
     Allow,
+    ReadOnly,
     Block,
     Reject,
 }
@@ -122,12 +123,12 @@ struct RunArgs {
     /// Fold repeated identical events within this many seconds (0: record each).
     #[arg(long, value_name = "SECS")]
     fold_secs: Option<u64>,
-    /// USB device rules (USBGuard-like: allow/block/reject, id, serial, name, hash,
-    /// with-interface, via-port; see docs/agent.md). Without it devices are only recorded.
+    /// USB device rules (`mamori device` rules, docs/device.md). Without it devices are only
+    /// recorded.
     #[arg(long, value_name = "FILE")]
     device_rules: Option<PathBuf>,
     /// The target for a USB device no rule matches.
-    #[arg(long, value_enum, default_value_t = DeviceDefault::Block)]
+    #[arg(long, value_enum, default_value_t = DeviceDefault::ReadOnly)]
     device_default: DeviceDefault,
     /// Where `mamori justify` leaves justifications for the agent.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_JUSTIFY_DIR)]
@@ -350,21 +351,28 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     cfg.cache_allows = !args.no_kernel_cache;
     cfg.stall_on = args.debug_stall_on.clone();
     cfg.justify_dir = Some(args.justify_dir.clone());
-    if let Some(path) = &args.device_rules {
-        use mamori_agent::device::{DeviceControl, Target, parse_rules};
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let rules = parse_rules(&text).with_context(|| format!("{}", path.display()))?;
-        cfg.devices = Some(DeviceControl {
-            rules,
-            default: match args.device_default {
+    let controller = match &args.device_rules {
+        Some(path) => {
+            use mamori_device::rules::{RuleSet, Target};
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let default = match args.device_default {
                 DeviceDefault::Allow => Target::Allow,
+                DeviceDefault::ReadOnly => Target::ReadOnly,
                 DeviceDefault::Block => Target::Block,
                 DeviceDefault::Reject => Target::Reject,
-            },
-            sysfs_root: cfg.detector.sysfs_root.clone(),
-        });
-    }
+            };
+            let rules = RuleSet::parse(&text, &path.display().to_string(), default)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some(std::sync::Mutex::new(mamori_device::Controller::new(
+                rules,
+                &cfg.detector.sysfs_root,
+                Path::new("/dev"),
+            )))
+        }
+        None => None,
+    };
+    cfg.devices = Some(Arc::new(Devices { controller }));
 
     // Signals are taken synchronously by this thread; every agent thread inherits the mask.
     let signals = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
@@ -472,6 +480,114 @@ impl Recorder for JournalRecorder {
         if let Err(e) = self.0.append(event) {
             eprintln!("mamori agent: journal: {e}");
         }
+    }
+}
+
+/// Device events for the agent: every block device attach and detach; with rules, USB devices
+/// decided and acted on through `mamori-device`.
+#[derive(Debug)]
+struct Devices {
+    controller: Option<std::sync::Mutex<mamori_device::Controller>>,
+}
+
+impl mamori_agent::DeviceHook for Devices {
+    fn present(&self) -> Vec<Event> {
+        let Some(c) = &self.controller else {
+            return Vec::new();
+        };
+        match c.lock().unwrap_or_else(|e| e.into_inner()).decide_present() {
+            Ok(outcomes) => outcomes.iter().map(device_outcome_event).collect(),
+            Err(e) => {
+                eprintln!("mamori agent: deciding the devices present: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_uevent(&self, datagram: &[u8]) -> Vec<Event> {
+        use mamori_journal::Operation;
+        let Ok(ev) = mamori_device::uevent::Uevent::parse(datagram) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if ev.var("SUBSYSTEM") == Some("block")
+            && matches!(ev.var("DEVTYPE"), Some("disk" | "partition"))
+            && matches!(ev.action.as_str(), "add" | "remove")
+        {
+            let name = ev.var("DEVNAME").unwrap_or("?");
+            let add = ev.action == "add";
+            out.push(
+                Event::new(Operation::Device)
+                    .with_path(format!("/dev/{name}"))
+                    .with_detail(format!(
+                        "block device {} {name} / ブロックデバイス{}",
+                        if add { "attached" } else { "detached" },
+                        if add { "接続" } else { "取り外し" }
+                    )),
+            );
+        }
+        if let Some(c) = &self.controller {
+            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let outcomes = c
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .on_uevent(&ev, &mountinfo);
+            out.extend(outcomes.iter().map(device_outcome_event));
+        }
+        out
+    }
+}
+
+/// The journal event for what device control did.
+fn device_outcome_event(outcome: &mamori_device::Outcome) -> Event {
+    use mamori_device::Outcome;
+    use mamori_journal::Operation;
+    use mamori_model::Channel;
+    match outcome {
+        Outcome::Attached {
+            device,
+            decision,
+            applied,
+            error,
+        } => {
+            let (_, en) = decision.reason();
+            let done = match (applied, error) {
+                (_, Some(e)) => format!("FAILED: {e}"),
+                (Some(a), None) => format!("{a:?}"),
+                (None, None) => "nothing to do".into(),
+            };
+            Event::new(Operation::Device)
+                .with_channel(Channel::RemovableMedia)
+                .with_path(format!("usb:{}", device.port))
+                .with_destination(mamori_journal::Destination {
+                    device_serial: device.serial.clone(),
+                    ..Default::default()
+                })
+                .with_detail(format!(
+                    "attach {}: {} ({en}), {done}",
+                    device.describe(),
+                    decision.target
+                ))
+        }
+        Outcome::Detached { port } => Event::new(Operation::Device)
+            .with_channel(Channel::RemovableMedia)
+            .with_path(format!("usb:{port}"))
+            .with_detail("detach"),
+        Outcome::MadeReadOnly {
+            dev,
+            port,
+            remounted,
+            error,
+        } => Event::new(Operation::Mount)
+            .with_channel(Channel::RemovableMedia)
+            .with_path(dev.display().to_string())
+            .with_detail(match error {
+                Some(e) => format!("read-only for usb:{port} FAILED: {e}"),
+                None => format!(
+                    "read-only for usb:{port}; remounted read-only: {:?}",
+                    remounted
+                ),
+            }),
     }
 }
 
