@@ -51,6 +51,11 @@ pub struct JournalOptions {
     pub fold: Option<FoldOptions>,
     /// Appends wait when this many bytes are waiting to be written (bounded memory).
     pub max_pending_bytes: usize,
+    /// Share the journal with the other Mamori processes of the host: the process that holds
+    /// the journal serves `journal/append.sock`, and a process that finds the journal held by
+    /// another sends its events there instead of failing with [`JournalError::Locked`] (the
+    /// agent, the gateways, the print backend and `scan --record` on one data directory).
+    pub relay: bool,
 }
 
 impl Default for JournalOptions {
@@ -66,6 +71,7 @@ impl Default for JournalOptions {
             host: None,
             fold: None,
             max_pending_bytes: 32 * 1024 * 1024,
+            relay: true,
         }
     }
 }
@@ -214,14 +220,25 @@ pub(crate) fn scan_segment(path: &Path) -> Result<SegmentScan, JournalError> {
 /// ```
 #[derive(Debug)]
 pub struct Journal {
-    shared: Arc<Shared>,
-    flusher: Option<JoinHandle<()>>,
     dir: PathBuf,
-    _lock: File,
+    mode: Mode,
 }
 
 #[derive(Debug)]
-struct Shared {
+enum Mode {
+    /// This process holds the journal: it writes the segments (and serves relayed appends).
+    Owner {
+        shared: Arc<Shared>,
+        flusher: Option<JoinHandle<()>>,
+        relay: Option<crate::relay::Server>,
+        _lock: File,
+    },
+    /// Another process holds it: appends go to it through its socket, each made durable there.
+    Relayed(crate::relay::Client),
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
     state: Mutex<State>,
     /// Wakes the writer thread.
     work: Condvar,
@@ -264,6 +281,14 @@ impl Journal {
         match lock.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
+                if options.relay
+                    && let Ok(client) = crate::relay::Client::connect(&dir)
+                {
+                    return Ok(Journal {
+                        dir,
+                        mode: Mode::Relayed(client),
+                    });
+                }
                 return Err(JournalError::Locked { path: lock_path });
             }
             Err(fs::TryLockError::Error(e)) => return Err(JournalError::io(&lock_path, e)),
@@ -317,12 +342,25 @@ impl Journal {
             .name("mamori-journal".into())
             .spawn(move || writer.run())
             .map_err(|e| JournalError::io(&dir, e))?;
+        let relay = if shared.options.relay {
+            Some(crate::relay::Server::start(&dir, Arc::clone(&shared))?)
+        } else {
+            None
+        };
         Ok(Journal {
-            shared,
-            flusher: Some(flusher),
             dir,
-            _lock: lock,
+            mode: Mode::Owner {
+                shared,
+                flusher: Some(flusher),
+                relay,
+                _lock: lock,
+            },
         })
+    }
+
+    /// True when another process holds the journal and this one relays its appends to it.
+    pub fn is_relayed(&self) -> bool {
+        matches!(self.mode, Mode::Relayed(_))
     }
 
     /// The directory holding the segments.
@@ -331,49 +369,66 @@ impl Journal {
     }
 
     /// Appends an event and returns its id at once; it becomes durable within the commit
-    /// window. A folded repetition returns the id of the event it was folded into.
+    /// window. A folded repetition returns the id of the event it was folded into. (Relayed,
+    /// it returns once the holder has made it durable.)
     pub fn append(&self, event: Event) -> Result<EventId, JournalError> {
-        self.append_inner(event).map(|(id, _)| id)
+        match &self.mode {
+            Mode::Owner { shared, .. } => shared.append(event).map(|(id, _)| id),
+            Mode::Relayed(client) => client.append(&event),
+        }
     }
 
     /// Appends an event and returns once it is on disk (`fdatasync`ed).
     pub fn append_durable(&self, event: Event) -> Result<EventId, JournalError> {
-        let (id, seq) = self.append_inner(event)?;
+        match &self.mode {
+            Mode::Owner { shared, .. } => shared.append_durable(event),
+            Mode::Relayed(client) => client.append(&event),
+        }
+    }
+
+    /// Returns once everything appended so far is on disk.
+    pub fn flush(&self) -> Result<(), JournalError> {
+        let Mode::Owner { shared, .. } = &self.mode else {
+            // Every relayed append was acknowledged only once durable.
+            return Ok(());
+        };
+        let seq = {
+            let mut st = shared.lock();
+            st.urgent = true;
+            shared.work.notify_one();
+            st.next_seq - 1
+        };
+        shared.wait_durable(seq)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends and waits until the event is on disk (a folded one returns at once).
+    pub(crate) fn append_durable(&self, event: Event) -> Result<EventId, JournalError> {
+        let (id, seq) = self.append(event)?;
         if let Some(seq) = seq {
             self.wait_durable(seq)?;
         }
         Ok(id)
     }
 
-    /// Returns once everything appended so far is on disk.
-    pub fn flush(&self) -> Result<(), JournalError> {
-        let seq = {
-            let mut st = self.lock();
-            st.urgent = true;
-            self.shared.work.notify_one();
-            st.next_seq - 1
-        };
-        self.wait_durable(seq)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn append_inner(&self, mut event: Event) -> Result<(EventId, Option<u64>), JournalError> {
+    fn append(&self, mut event: Event) -> Result<(EventId, Option<u64>), JournalError> {
         if event.host.is_empty() {
-            event.host.clone_from(&self.shared.host);
+            event.host.clone_from(&self.host);
         }
         let mut st = self.lock();
-        while st.error.is_none() && st.buf.len() > self.shared.options.max_pending_bytes {
-            st = self
-                .shared
-                .durable
-                .wait(st)
-                .unwrap_or_else(|p| p.into_inner());
+        while st.error.is_none() && !st.shutdown && st.buf.len() > self.options.max_pending_bytes {
+            st = self.durable.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         if let Some(e) = &st.error {
             return Err(JournalError::Failed(e.clone()));
+        }
+        if st.shutdown {
+            return Err(JournalError::Failed("the journal is closing".into()));
         }
         if let Some(folder) = st.folder.as_mut() {
             match folder.offer(&event) {
@@ -387,7 +442,7 @@ impl Journal {
         let was_empty = st.buf.is_empty();
         let seq = st.push_frame(FrameType::Event, &payload);
         if was_empty {
-            self.shared.work.notify_one();
+            self.work.notify_one();
         }
         Ok((id, Some(seq)))
     }
@@ -401,23 +456,30 @@ impl Journal {
             if let Some(e) = &st.error {
                 return Err(JournalError::Failed(e.clone()));
             }
-            st = self
-                .shared
-                .durable
-                .wait(st)
-                .unwrap_or_else(|p| p.into_inner());
+            st = self.durable.wait(st).unwrap_or_else(|p| p.into_inner());
         }
     }
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
+        let Mode::Owner {
+            shared,
+            flusher,
+            relay,
+            ..
+        } = &mut self.mode
+        else {
+            return;
+        };
+        // Stop taking relayed appends first, so that every one acknowledged is written.
+        drop(relay.take());
         {
-            let mut st = self.lock();
+            let mut st = shared.lock();
             st.shutdown = true;
-            self.shared.work.notify_one();
+            shared.work.notify_one();
         }
-        if let Some(handle) = self.flusher.take() {
+        if let Some(handle) = flusher.take() {
             let _ = handle.join();
         }
     }
@@ -1003,8 +1065,12 @@ mod tests {
     #[test]
     fn one_writer_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(dir.path(), JournalOptions::default()).unwrap();
-        let err = Journal::open(dir.path(), JournalOptions::default()).unwrap_err();
+        let alone = JournalOptions {
+            relay: false,
+            ..JournalOptions::default()
+        };
+        let j = Journal::open(dir.path(), alone.clone()).unwrap();
+        let err = Journal::open(dir.path(), alone).unwrap_err();
         assert!(matches!(err, JournalError::Locked { .. }), "{err}");
         drop(j);
         Journal::open(dir.path(), JournalOptions::default()).unwrap();

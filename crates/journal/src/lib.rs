@@ -44,6 +44,7 @@ mod fold;
 pub mod frame;
 mod journal;
 mod keys;
+mod relay;
 mod store;
 mod verify;
 

@@ -42,8 +42,18 @@ enum Command {
     Protect(commands::protect::ProtectArgs),
     /// Decrypt a protected file / 保護されたファイルを開く
     Open(commands::open::OpenArgs),
+    /// USB device control: list, rules, enforce / USBデバイス制御
+    Device(commands::device::DeviceArgs),
+    /// ICAP server for web-upload control behind a proxy / プロキシ連携のアップロード制御 (ICAP)
+    Icap(commands::icap::IcapArgs),
     /// Mail gateway: a milter for Postfix and Sendmail / メールゲートウェイ (Postfix・Sendmail 用 milter)
     Milter(commands::milter::MilterArgs),
+    /// Inspect, decide and record every print job through CUPS / 印刷ジョブを検査・判定・記録する
+    Print(commands::print::PrintArgs),
+    /// The endpoint agent: audit file operations, stop classified files leaving (root) / エンドポイントエージェント
+    Agent(Box<commands::agent::AgentArgs>),
+    /// Give a business reason for a refused copy (one-time allowance) / 業務上の理由を申告する
+    Justify(commands::agent::JustifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,7 +70,12 @@ fn main() -> ExitCode {
         Command::Keys(args) => commands::keys::run(args),
         Command::Protect(args) => commands::protect::run(args),
         Command::Open(args) => commands::open::run(args),
+        Command::Device(args) => commands::device::run(args),
+        Command::Icap(args) => commands::icap::run(args),
         Command::Milter(args) => commands::milter::run(args),
+        Command::Print(args) => commands::print::run(args),
+        Command::Agent(args) => commands::agent::run(*args),
+        Command::Justify(args) => commands::agent::justify(args),
     };
     match result {
         Ok(code) => code,

@@ -204,6 +204,18 @@ pub fn extract_metadata(
     })
 }
 
+/// Counts the pages of the page tree, without interpreting them (a print job's page count).
+pub fn page_count(bytes: &[u8], limits: &PdfLimits) -> Result<usize, PdfError> {
+    guarded(|| {
+        let mut budget = Budget::new(limits);
+        let doc = load(bytes, limits, &mut budget)?;
+        Ok(doc
+            .page_iter()
+            .take(limits.max_pages.saturating_add(1))
+            .count())
+    })
+}
+
 /// Runs `work`, turning a panic into [`PdfError::Panicked`].
 fn guarded<T>(work: impl FnOnce() -> Result<T, PdfError>) -> Result<T, PdfError> {
     match catch_unwind(AssertUnwindSafe(work)) {

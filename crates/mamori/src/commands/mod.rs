@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
+pub mod agent;
+pub mod device;
 pub mod edm;
 pub mod fingerprint;
-#[allow(dead_code)] // used by the gateway subcommands (icap, milter, print, agent) as they land
 pub mod gateway;
+pub mod icap;
 pub mod inspect;
 pub mod keys;
 pub mod label;
@@ -11,6 +13,7 @@ pub mod log;
 pub mod milter;
 pub mod open;
 pub mod policy;
+pub mod print;
 pub mod protect;
 pub mod rules;
 pub mod scan;
