@@ -6,7 +6,8 @@
 # Needs Debian's c-icap (`apt-get install -y c-icap`). Builds `mamori` and the load client
 # (crates/icap/examples/icap_load.rs) in release mode, starts c-icap (echo) and `mamori icap`
 # (inspecting every body with the built-in policy and recording every decision in a journal,
-# then again with --no-journal) on loopback ports, drives each with REQMOD at 512 B, 64 KiB and
+# then again with --no-journal), and the protocol crate alone with an allow-all adapter
+# (crates/icap/examples/icap_allow.rs) on loopback ports, drives each with REQMOD at 512 B, 64 KiB and
 # 1 MiB bodies as Squid would (OPTIONS first, preview only with Transfer-Preview: *, Allow: 204
 # only under 64 KiB), and prints one Markdown table.
 set -euo pipefail
@@ -16,11 +17,12 @@ concurrency=${2:-32}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 cd "$root"
-cargo build --release -q -p mamori -p mamori-icap --example icap_load
+cargo build --release -q -p mamori --bin mamori
+cargo build --release -q -p mamori-icap --example icap_load --example icap_allow
 
 work=$(mktemp -d)
 # Copy the binaries at once: a shared target directory may get another branch's build.
-cp "$target/release/mamori" "$target/release/examples/icap_load" "$work/"
+cp "$target/release/mamori" "$target/release/examples/icap_load" "$target/release/examples/icap_allow" "$work/"
 mamori="$work/mamori"
 load="$work/icap_load"
 "$mamori" icap --help > /dev/null || { echo "this mamori has no icap command" >&2; exit 1; }
@@ -35,6 +37,7 @@ trap cleanup EXIT
 port_cicap=13440
 port_mamori=13441
 port_nojournal=13442
+port_allow=13443
 
 cat > "$work/c-icap.conf" <<EOF
 PidFile $work/c-icap.pid
@@ -66,7 +69,10 @@ pids+=($!)
 "$mamori" icap --listen "127.0.0.1:$port_nojournal" --no-journal --data-dir "$work/data2" > "$work/mamori2.out" 2> "$work/mamori2.log" &
 pids+=($!)
 
-for port in $port_cicap $port_mamori $port_nojournal; do
+"$work/icap_allow" "127.0.0.1:$port_allow" > /dev/null &
+pids+=($!)
+
+for port in $port_cicap $port_mamori $port_nojournal $port_allow; do
   for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.1
@@ -78,7 +84,7 @@ echo
 echo "| server | body | req/s | p50 ms | p99 ms | answers |"
 echo "|---|---|---|---|---|---|"
 for size in 512 65536 1048576; do
-  for entry in "c-icap echo:$port_cicap:/echo" "mamori icap:$port_mamori:/reqmod" "mamori icap --no-journal:$port_nojournal:/reqmod"; do
+  for entry in "c-icap echo:$port_cicap:/echo" "mamori icap:$port_mamori:/reqmod" "mamori icap --no-journal:$port_nojournal:/reqmod" "mamori-icap, no inspection:$port_allow:/reqmod"; do
     IFS=: read -r name port service <<< "$entry"
     line=$("$load" --addr "127.0.0.1:$port" --service "$service" --size "$size" \
       --concurrency "$concurrency" --seconds "$seconds" --warmup 1)

@@ -47,6 +47,10 @@ pub struct ServerConfig {
     /// Bodies are kept up to this size (give or take one read); past it the adapter decides on
     /// the prefix with `complete = false`.
     pub max_body: u64,
+    /// Bodies up to this size held in memory are decided on the connection's own task (no
+    /// hand-off to the blocking pool, which costs more than inspecting a small body); larger
+    /// ones on a blocking thread. 0 sends every body to the pool.
+    pub inline_max: u64,
     /// An idle keep-alive connection is closed after this long.
     pub idle_timeout: Duration,
     /// A peer silent this long inside a message gets an error.
@@ -69,6 +73,7 @@ impl Default for ServerConfig {
             spool_threshold: 4 << 20,
             spool_dir: None,
             max_body: 256 << 20,
+            inline_max: 16 * 1024,
             idle_timeout: Duration::from_secs(120),
             read_timeout: Duration::from_secs(60),
             limits: HeadLimits::default(),
@@ -497,6 +502,20 @@ impl<A: Adapter> Conn<A> {
         mut spool: Spool,
         complete: bool,
     ) -> Result<(Spool, Verdict), Error> {
+        if !spool.on_disk() && spool.len() <= self.config.inline_max {
+            let adapter = &self.adapter;
+            let len = spool.len();
+            let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                spool
+                    .body()
+                    .map(|body| adapter.decide(&request, body, len, complete))
+            }));
+            return match decided {
+                Ok(Ok(verdict)) => Ok((spool, verdict)),
+                Ok(Err(err)) => Err(Error::internal("reading the spooled body", Some(err))),
+                Err(_) => Err(Error::internal("the adapter failed (panicked)", None)),
+            };
+        }
         let adapter = Arc::clone(&self.adapter);
         let joined = tokio::task::spawn_blocking(move || {
             let len = spool.len();

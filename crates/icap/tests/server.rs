@@ -328,12 +328,19 @@ async fn bad_input_gets_an_icap_error_and_the_server_lives_on() {
 
 #[tokio::test]
 async fn an_adapter_panic_is_a_500_not_a_crash() {
-    let (addr, _) = start(ServerConfig::default()).await;
-    let mut c = Client::connect(addr).await;
-    let r = c.reqmod(Some(b"PANIC"), None, true).await;
-    assert_eq!(r.status, 500);
-    let mut c = Client::connect(addr).await;
-    assert_eq!(c.reqmod(Some(b"fine"), None, true).await.status, 204);
+    // Inline (small body) and on the blocking pool.
+    for inline_max in [16 * 1024, 0] {
+        let config = ServerConfig {
+            inline_max,
+            ..ServerConfig::default()
+        };
+        let (addr, _) = start(config).await;
+        let mut c = Client::connect(addr).await;
+        let r = c.reqmod(Some(b"PANIC"), None, true).await;
+        assert_eq!(r.status, 500);
+        let mut c = Client::connect(addr).await;
+        assert_eq!(c.reqmod(Some(b"fine"), None, true).await.status, 204);
+    }
 }
 
 #[tokio::test]

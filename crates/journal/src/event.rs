@@ -125,11 +125,13 @@ pub enum Operation {
     Decrypt,
     /// The key store changed: a user or group created, a member added or removed.
     KeyChange,
+    /// A program was executed (the endpoint agent).
+    Exec,
 }
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 20] = [
         Operation::Open,
         Operation::Read,
         Operation::Write,
@@ -149,6 +151,7 @@ impl Operation {
         Operation::Encrypt,
         Operation::Decrypt,
         Operation::KeyChange,
+        Operation::Exec,
     ];
 
     /// The stable snake_case name.
@@ -173,6 +176,7 @@ impl Operation {
             Operation::Encrypt => "encrypt",
             Operation::Decrypt => "decrypt",
             Operation::KeyChange => "key_change",
+            Operation::Exec => "exec",
         }
     }
 

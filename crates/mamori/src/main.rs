@@ -50,6 +50,10 @@ enum Command {
     Milter(commands::milter::MilterArgs),
     /// Inspect, decide and record every print job through CUPS / 印刷ジョブを検査・判定・記録する
     Print(commands::print::PrintArgs),
+    /// The endpoint agent: audit file operations, stop classified files leaving (root) / エンドポイントエージェント
+    Agent(Box<commands::agent::AgentArgs>),
+    /// Give a business reason for a refused copy (one-time allowance) / 業務上の理由を申告する
+    Justify(commands::agent::JustifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
         Command::Icap(args) => commands::icap::run(args),
         Command::Milter(args) => commands::milter::run(args),
         Command::Print(args) => commands::print::run(args),
+        Command::Agent(args) => commands::agent::run(*args),
+        Command::Justify(args) => commands::agent::justify(args),
     };
     match result {
         Ok(code) => code,

@@ -707,12 +707,30 @@ fn postfix_with_the_milter_blocks_holds_marks_and_passes() {
     );
     assert_eq!(blocked["transfer"]["items"][0]["name"], "設計方針.docx");
     assert_eq!(blocked["transfer"]["items"][0]["size"], docx.len());
+    // Each attachment carries the level it got on its own; the body and headers are not items.
+    assert_eq!(blocked["transfer"]["items"][0]["level"], "internal");
+    assert_eq!(blocked["transfer"]["items"].as_array().unwrap().len(), 1);
     assert!(
         blocked["transfer"]["reference"]
             .as_str()
             .is_some_and(|q| !q.is_empty())
     );
     assert_eq!(event("zip-pdf")["transfer"]["items"][0]["name"], "資料.zip");
+    assert_eq!(
+        event("zip-pdf")["transfer"]["items"][0]["level"],
+        "internal"
+    );
+    assert!(
+        event("zip-pdf")["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| {
+                f["detector"] == "label.shagaihi" && f["location"]["segments"][0] == "資料.zip"
+            }),
+        "findings located in the attachment: {:#?}",
+        event("zip-pdf")["findings"]
+    );
     assert_eq!(event("docx-hold")["decision"]["action"], "quarantine");
     assert_eq!(event("docx-internal")["decision"]["action"], "notify");
     assert_eq!(event("clean-message")["level"], "public");

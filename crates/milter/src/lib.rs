@@ -1,8 +1,10 @@
 //! Mamori's milter: the protocol side of the mail gateway, free of policy.
 //!
 //! Postfix and Sendmail hand every message to content filters over the *milter* protocol
-//! (version 6). This crate speaks it (through the MIT-licensed `miltr-server` codec, which caps
-//! packet sizes), collects one [`Message`] per SMTP transaction — envelope, macros, headers and
+//! (version 6). This crate speaks it (packets decoded and encoded by the MIT-licensed
+//! `miltr-common`, framed here with a cap on packet size; only the end of each message is
+//! answered, the MTA being asked for no replies before it), collects one [`Message`] per SMTP
+//! transaction — envelope, macros, headers and
 //! body, the body spooled to a temporary file past a threshold — and asks a [`Filter`] for a
 //! [`Verdict`] at the end of the message. The filter runs on a blocking thread under a time limit:
 //! when it is late, panics or the spool fails, the connection is answered with
@@ -45,5 +47,5 @@ pub use config::{Config, FailAction};
 pub use error::MilterError;
 pub use message::{Collector, Envelope, Incomplete, Limits, Message};
 pub use server::{Failure, Filter, Listen, ServerConfig, handle_connection, serve};
-pub use summary::{Attachment, MAX_ATTACHMENTS, Summary, summarize};
+pub use summary::{Attachment, MAX_ATTACHMENTS, MailPart, PartKind, Summary, summarize, walk};
 pub use verdict::{Reply, Verdict};

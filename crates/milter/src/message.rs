@@ -241,6 +241,11 @@ impl Collector {
         self
     }
 
+    /// The preamble written before every message.
+    pub fn preamble(&self) -> &[u8] {
+        &self.preamble
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits

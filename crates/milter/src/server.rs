@@ -9,17 +9,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use bytes::BytesMut;
 use miltr_common::actions::{Action, Continue, Discard, Replycode};
-use miltr_common::commands::{Body, Connect, Header, Helo, Macro, Mail, Recipient};
-use miltr_common::modifications::ModificationResponse;
+use miltr_common::decoding::ClientCommand;
+use miltr_common::encoding::{ServerMessage, Writable};
 use miltr_common::modifications::headers::AddHeader;
 use miltr_common::modifications::quarantine::Quarantine;
 use miltr_common::optneg::{Capability, OptNeg, Protocol};
-use miltr_server::{Milter, Server};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::message::{Collector, Envelope, Limits, Message};
 use crate::verdict::{safe_text, valid_header_name};
@@ -275,6 +273,11 @@ fn spawn_connection<S, F>(
 /// Serves one MTA connection (any number of messages) until the MTA quits or the stream ends.
 /// A protocol error (bad packet, oversized packet) ends the connection with an error; the MTA
 /// then applies its own default action (Postfix: `milter_default_action`, 451 4.7.1 by default).
+///
+/// The packets are decoded and encoded by `miltr-common`; the loop is ours rather than
+/// `miltr-server`'s because that one answers every command, while this milter asks the MTA for
+/// no replies to connect, MAIL, RCPT, headers and body chunks (`SMFIP_NR_*`): one round trip per
+/// message (end of body) instead of about a dozen.
 pub async fn handle_connection<S, F>(
     stream: S,
     filter: Arc<F>,
@@ -284,27 +287,166 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     F: Filter,
 {
+    let mut stream = tokio::io::BufStream::new(stream);
     let mut session = Session {
         filter,
         collector: Collector::new(config.limits.clone()).with_preamble(&config.preamble),
         spool_error: None,
+        // Until negotiated, every command is answered and nothing may be modified.
+        protocol: Protocol::empty(),
+        capabilities: Capability::empty(),
     };
-    let mut server = Server::new(&mut session, false, config.limits.max_packet);
-    server
-        .handle_connection(stream.compat())
-        .await
-        .map_err(|e| MilterError::Protocol(format!("{e:?}")))
+    let max = config.limits.max_packet;
+    let mut out = BytesMut::new();
+    loop {
+        let mut len = [0u8; 4];
+        match stream.read_exact(&mut len).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(MilterError::io("reading from the MTA", e)),
+        }
+        let len = u32::from_be_bytes(len) as usize;
+        if len == 0 || len > max {
+            return Err(MilterError::Protocol(format!(
+                "packet of {len} bytes (limit {max})"
+            )));
+        }
+        let mut packet = BytesMut::zeroed(len);
+        stream
+            .read_exact(&mut packet)
+            .await
+            .map_err(|e| MilterError::io("reading from the MTA", e))?;
+        let command =
+            ClientCommand::parse(packet).map_err(|e| MilterError::Protocol(format!("{e:?}")))?;
+        let replies = match session.command(command).await? {
+            Step::Reply(replies) => replies,
+            Step::Quit => return Ok(()),
+        };
+        if replies.is_empty() {
+            continue;
+        }
+        out.clear();
+        for reply in &replies {
+            frame(&mut out, reply);
+        }
+        stream
+            .write_all(&out)
+            .await
+            .map_err(|e| MilterError::io("writing to the MTA", e))?;
+        stream
+            .flush()
+            .await
+            .map_err(|e| MilterError::io("writing to the MTA", e))?;
+    }
 }
 
-/// One connection's state, driven by `miltr-server`.
+/// One packet: length (code + data), code, data.
+fn frame(out: &mut BytesMut, message: &ServerMessage) {
+    let len = u32::try_from(message.len() + 1).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&[message.code()]);
+    message.write(out);
+}
+
+/// What a command leads to.
+enum Step {
+    /// These replies (none when the MTA asked for none).
+    Reply(Vec<ServerMessage>),
+    /// The MTA is done with this connection.
+    Quit,
+}
+
+/// One connection's state.
 struct Session<F> {
     filter: Arc<F>,
     collector: Collector,
     /// The first spool failure of the current message; it is answered with the fail mode.
     spool_error: Option<std::io::Error>,
+    /// Negotiated protocol flags (which commands the MTA expects no reply to).
+    protocol: Protocol,
+    /// Negotiated modifications this milter may make.
+    capabilities: Capability,
 }
 
 impl<F: Filter> Session<F> {
+    async fn command(&mut self, command: ClientCommand) -> Result<Step, MilterError> {
+        let no_reply = match &command {
+            ClientCommand::Connect(_) => Protocol::NR_CONNECT,
+            ClientCommand::Helo(_) => Protocol::NR_HELO,
+            ClientCommand::Mail(_) => Protocol::NR_MAIL,
+            ClientCommand::Recipient(_) => Protocol::NR_RECIPIENT,
+            ClientCommand::Data(_) => Protocol::NR_DATA,
+            ClientCommand::Header(_) => Protocol::NR_HEADER,
+            ClientCommand::EndOfHeader(_) => Protocol::NR_END_OF_HEADER,
+            ClientCommand::Body(_) => Protocol::NR_BODY,
+            ClientCommand::Unknown(_) => Protocol::NR_UNKNOWN,
+            _ => Protocol::empty(),
+        };
+        match command {
+            ClientCommand::OptNeg(theirs) => {
+                let ours = our_options()
+                    .merge_compatible(&theirs)
+                    .map_err(|e| MilterError::Protocol(e.to_string()))?;
+                self.protocol = ours.protocol;
+                self.capabilities = ours.capabilities;
+                return Ok(Step::Reply(vec![ServerMessage::Optneg(ours)]));
+            }
+            ClientCommand::Macro(macros) => {
+                self.collector.macros(macros.macros());
+                return Ok(Step::Reply(Vec::new()));
+            }
+            ClientCommand::Abort(_) => {
+                self.spool_error = None;
+                self.collector.abort();
+                return Ok(Step::Reply(Vec::new()));
+            }
+            ClientCommand::Quit(_) => return Ok(Step::Quit),
+            ClientCommand::QuitNc(_) => {
+                // The MTA keeps the connection for another SMTP client: start afresh.
+                self.spool_error = None;
+                let limits = self.collector.limits().clone();
+                let preamble = self.collector.preamble().to_vec();
+                self.collector = Collector::new(limits).with_preamble(&preamble);
+                return Ok(Step::Reply(Vec::new()));
+            }
+            ClientCommand::EndOfBody(_) => {
+                let verdict = self.decide().await;
+                return Ok(Step::Reply(replies(verdict, self.capabilities)));
+            }
+            ClientCommand::Connect(connect) => self
+                .collector
+                .connect(&connect.hostname(), &connect.address()),
+            ClientCommand::Helo(helo) => self.collector.helo(&helo.helo()),
+            ClientCommand::Mail(mail) => {
+                self.spool_error = None;
+                self.collector.mail_from(&mail.sender());
+            }
+            ClientCommand::Recipient(recipient) => self.collector.rcpt(&recipient.recipient()),
+            ClientCommand::Header(header) => {
+                let result = self
+                    .collector
+                    .header(header.name().as_bytes(), header.value().as_bytes());
+                self.note(result);
+            }
+            ClientCommand::EndOfHeader(_) => {
+                let result = self.collector.end_of_headers();
+                self.note(result);
+            }
+            ClientCommand::Body(body) => {
+                if self.spool_error.is_none() {
+                    let result = self.collector.body(body.as_bytes());
+                    self.note(result);
+                }
+            }
+            ClientCommand::Data(_) | ClientCommand::Unknown(_) => {}
+        }
+        if self.protocol.contains(no_reply) && !no_reply.is_empty() {
+            Ok(Step::Reply(Vec::new()))
+        } else {
+            Ok(Step::Reply(vec![ServerMessage::Action(Continue.into())]))
+        }
+    }
+
     fn note(&mut self, result: std::io::Result<()>) {
         if let Err(e) = result {
             self.spool_error.get_or_insert(e);
@@ -347,120 +489,69 @@ impl<F: Filter> Session<F> {
     }
 }
 
-/// The milter replies for a verdict.
-fn response(verdict: Verdict) -> ModificationResponse {
-    let mut builder = ModificationResponse::builder();
-    let add_headers = |builder: &mut miltr_common::modifications::ModificationResponseBuilder,
-                       headers: Vec<(String, String)>| {
-        for (name, value) in headers {
-            if valid_header_name(&name) {
-                builder.push(AddHeader::new(
-                    name.as_bytes(),
-                    safe_text(&value, 900).as_bytes(),
-                ));
-            }
-        }
-    };
-    match verdict {
-        Verdict::Accept { headers } => {
-            add_headers(&mut builder, headers);
-            builder.build(Continue)
-        }
-        Verdict::Quarantine { reason, headers } => {
-            add_headers(&mut builder, headers);
-            builder.push(Quarantine::new(safe_text(&reason, 400).as_bytes()));
-            builder.build(Continue)
-        }
-        Verdict::Reject(reply) | Verdict::Tempfail(reply) => builder.build(Action::from(
-            Replycode::new(reply.digits(), reply.status(), reply.text()),
-        )),
-        Verdict::Discard => builder.build(Discard),
-    }
-}
-
-/// What this milter asks of the MTA: only the modifications it makes (add header, quarantine),
-/// and no HELO, DATA or unknown-command packets, which it does not use (fewer round trips per
-/// message). Intersected with what the MTA offers.
+/// What this milter asks of the MTA: only the modifications it makes (add header, quarantine);
+/// no HELO, DATA or unknown-command packets, which it does not use; and no replies expected
+/// before the end of the message. Intersected with what the MTA offers.
 fn our_options() -> OptNeg {
     OptNeg {
         capabilities: Capability::SMFIF_ADDHDRS | Capability::SMFIF_QUARANTINE,
-        protocol: Protocol::NO_HELO | Protocol::NO_DATA | Protocol::NO_UNKNOWN,
+        protocol: Protocol::NO_HELO
+            | Protocol::NO_DATA
+            | Protocol::NO_UNKNOWN
+            | Protocol::NR_CONNECT
+            | Protocol::NR_MAIL
+            | Protocol::NR_RECIPIENT
+            | Protocol::NR_HEADER
+            | Protocol::NR_END_OF_HEADER
+            | Protocol::NR_BODY,
         ..OptNeg::default()
     }
 }
 
-#[async_trait]
-impl<F: Filter> Milter for Session<F> {
-    type Error = MilterError;
-
-    async fn option_negotiation(
-        &mut self,
-        theirs: OptNeg,
-    ) -> Result<OptNeg, miltr_server::Error<MilterError>> {
-        our_options().merge_compatible(&theirs).map_err(|e| {
-            miltr_server::Error::from(miltr_common::ProtocolError::CompatibilityError(e))
-        })
-    }
-
-    async fn macro_(&mut self, macro_: Macro) -> Result<(), MilterError> {
-        self.collector.macros(macro_.macros());
-        Ok(())
-    }
-
-    async fn connect(&mut self, connect: Connect) -> Result<Action, MilterError> {
-        self.collector
-            .connect(&connect.hostname(), &connect.address());
-        Ok(Continue.into())
-    }
-
-    async fn helo(&mut self, helo: Helo) -> Result<Action, MilterError> {
-        self.collector.helo(&helo.helo());
-        Ok(Continue.into())
-    }
-
-    async fn mail(&mut self, mail: Mail) -> Result<Action, MilterError> {
-        self.spool_error = None;
-        self.collector.mail_from(&mail.sender());
-        Ok(Continue.into())
-    }
-
-    async fn rcpt(&mut self, recipient: Recipient) -> Result<Action, MilterError> {
-        self.collector.rcpt(&recipient.recipient());
-        Ok(Continue.into())
-    }
-
-    async fn header(&mut self, header: Header) -> Result<Action, MilterError> {
-        let result = self
-            .collector
-            .header(header.name().as_bytes(), header.value().as_bytes());
-        self.note(result);
-        Ok(Continue.into())
-    }
-
-    async fn end_of_header(&mut self) -> Result<Action, MilterError> {
-        let result = self.collector.end_of_headers();
-        self.note(result);
-        Ok(Continue.into())
-    }
-
-    async fn body(&mut self, body: Body) -> Result<Action, MilterError> {
-        if self.spool_error.is_none() {
-            let result = self.collector.body(body.as_bytes());
-            self.note(result);
+/// The milter replies for a verdict: modifications the MTA allowed, then the final action.
+fn replies(verdict: Verdict, capabilities: Capability) -> Vec<ServerMessage> {
+    let mut out = Vec::new();
+    let add_headers = |out: &mut Vec<ServerMessage>, headers: Vec<(String, String)>| {
+        if !capabilities.contains(Capability::SMFIF_ADDHDRS) {
+            return;
         }
-        Ok(Continue.into())
-    }
-
-    async fn end_of_body(&mut self) -> Result<ModificationResponse, MilterError> {
-        let verdict = self.decide().await;
-        Ok(response(verdict))
-    }
-
-    async fn abort(&mut self) -> Result<(), MilterError> {
-        self.spool_error = None;
-        self.collector.abort();
-        Ok(())
-    }
+        for (name, value) in headers {
+            if valid_header_name(&name) {
+                out.push(ServerMessage::ModificationAction(
+                    AddHeader::new(name.as_bytes(), safe_text(&value, 900).as_bytes()).into(),
+                ));
+            }
+        }
+    };
+    let last: Action = match verdict {
+        Verdict::Accept { headers } => {
+            add_headers(&mut out, headers);
+            Continue.into()
+        }
+        Verdict::Quarantine { reason, headers } => {
+            add_headers(&mut out, headers);
+            if capabilities.contains(Capability::SMFIF_QUARANTINE) {
+                out.push(ServerMessage::ModificationAction(
+                    Quarantine::new(safe_text(&reason, 400).as_bytes()).into(),
+                ));
+                Continue.into()
+            } else {
+                // An MTA that cannot hold mail: refusing is the safe side of "hold for review".
+                Replycode::new(
+                    [5, 5, 0],
+                    [5, 7, 1],
+                    "Message held by data-leak policy and this MTA cannot quarantine",
+                )
+                .into()
+            }
+        }
+        Verdict::Reject(reply) | Verdict::Tempfail(reply) => {
+            Replycode::new(reply.digits(), reply.status(), reply.text()).into()
+        }
+        Verdict::Discard => Discard.into(),
+    };
+    out.push(ServerMessage::Action(last));
+    out
 }
 
 #[cfg(test)]
@@ -490,17 +581,28 @@ mod tests {
 
     #[test]
     fn verdicts_become_replies() {
-        let r = response(Verdict::Reject(crate::Reply::policy_reject("no")));
-        assert!(r.modifications().is_empty());
-        assert!(matches!(r.final_action(), Action::Replycode(_)));
-        let r = response(Verdict::Quarantine {
+        let codes = |r: Vec<ServerMessage>| r.iter().map(|m| m.code() as char).collect::<String>();
+        let all = Capability::SMFIF_ADDHDRS | Capability::SMFIF_QUARANTINE;
+        let reject = Verdict::Reject(crate::Reply::policy_reject("no"));
+        assert_eq!(codes(replies(reject, all)), "y");
+        let hold = Verdict::Quarantine {
             reason: "held".into(),
             headers: vec![
                 ("X-Mamori-Level".into(), "secret".into()),
                 ("bad name".into(), "x".into()),
             ],
-        });
-        assert_eq!(r.modifications().len(), 2);
-        assert!(matches!(r.final_action(), Action::Continue(_)));
+        };
+        assert_eq!(codes(replies(hold.clone(), all)), "hqc");
+        // Without the capabilities: no header, and a refusal instead of a hold.
+        assert_eq!(codes(replies(hold, Capability::empty())), "y");
+        assert_eq!(codes(replies(Verdict::accept(), all)), "c");
+        assert_eq!(codes(replies(Verdict::Discard, all)), "d");
+    }
+
+    #[test]
+    fn frames_are_length_code_data() {
+        let mut out = BytesMut::new();
+        frame(&mut out, &ServerMessage::Action(Continue.into()));
+        assert_eq!(&out[..], b"\x00\x00\x00\x01c");
     }
 }

@@ -34,7 +34,7 @@ impl Filter for TestFilter {
         });
         let has = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
         if has(b"SLOW") {
-            std::thread::sleep(Duration::from_millis(1500));
+            std::thread::sleep(Duration::from_millis(3000));
         }
         if has(b"PANIC") {
             panic!("inspector exploded");
@@ -62,9 +62,29 @@ impl Filter for TestFilter {
     }
 }
 
-/// The MTA side: writes packets, reads replies.
+/// The MTA side: writes packets, reads replies; waits for a reply to a command only when the
+/// negotiated protocol flags say one comes, as Postfix does.
 struct Mta<S> {
     stream: S,
+    /// Protocol flags the MTA offers in negotiation.
+    offer: u32,
+    /// Protocol flags the milter chose.
+    protocol: u32,
+}
+
+const NR_CONN: u32 = 0x1000;
+const NR_MAIL: u32 = 0x4000;
+const NR_RCPT: u32 = 0x8000;
+const NR_HDR: u32 = 0x80;
+const NR_EOH: u32 = 0x4_0000;
+const NR_BODY: u32 = 0x8_0000;
+
+fn mta_side<S>(stream: S) -> Mta<S> {
+    Mta {
+        stream,
+        offer: 0x1f_ffff,
+        protocol: 0,
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Mta<S> {
@@ -86,6 +106,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mta<S> {
         (packet[0], packet[1..].to_vec())
     }
 
+    /// Reads SMFIR_CONTINUE unless the milter asked for no reply (`no_reply` flag negotiated).
+    async fn after(&mut self, no_reply: u32) {
+        if self.protocol & no_reply == 0 {
+            self.expect_continue().await;
+        }
+    }
+
     async fn expect_continue(&mut self) {
         let (code, _) = self.reply().await;
         assert_eq!(
@@ -99,7 +126,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mta<S> {
         let mut data = Vec::new();
         data.extend_from_slice(&6u32.to_be_bytes());
         data.extend_from_slice(&0x1ffu32.to_be_bytes()); // every action Postfix offers
-        data.extend_from_slice(&0x1f_ffffu32.to_be_bytes());
+        data.extend_from_slice(&self.offer.to_be_bytes());
         self.send(b'O', &data).await;
         let (code, data) = self.reply().await;
         assert_eq!(code, b'O');
@@ -113,11 +140,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mta<S> {
             "nothing but add-header and quarantine requested"
         );
         let protocol = u32::from_be_bytes(data[8..12].try_into().unwrap());
+        let wanted = 0x2 | 0x100 | 0x200 | NR_CONN | NR_MAIL | NR_RCPT | NR_HDR | NR_EOH | NR_BODY;
         assert_eq!(
             protocol,
-            0x2 | 0x100 | 0x200,
-            "no HELO, unknown or DATA packets asked for"
+            wanted & self.offer,
+            "no HELO, unknown or DATA packets, and no replies before end of body, where offered"
         );
+        self.protocol = protocol;
     }
 
     async fn connect(&mut self) {
@@ -125,7 +154,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mta<S> {
             .await;
         self.send(b'C', b"client.example.com\0\x34\x30\x39127.0.0.1\0")
             .await;
-        self.expect_continue().await;
+        self.after(NR_CONN).await;
     }
 
     /// One message; returns every reply after SMFIC_BODYEOB up to the final action.
@@ -140,21 +169,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mta<S> {
             .await;
         self.send(b'M', format!("<{from}>\0SIZE=100\0").as_bytes())
             .await;
-        self.expect_continue().await;
+        self.after(NR_MAIL).await;
         for rcpt in to {
             self.send(b'R', format!("<{rcpt}>\0").as_bytes()).await;
-            self.expect_continue().await;
+            self.after(NR_RCPT).await;
         }
         for (name, value) in headers {
             self.send(b'L', format!("{name}\0{value}\0").as_bytes())
                 .await;
-            self.expect_continue().await;
+            self.after(NR_HDR).await;
         }
         self.send(b'N', b"").await;
-        self.expect_continue().await;
+        self.after(NR_EOH).await;
         for chunk in body {
             self.send(b'B', chunk).await;
-            self.expect_continue().await;
+            self.after(NR_BODY).await;
         }
         self.send(b'E', b"").await;
         let mut replies = Vec::new();
@@ -173,7 +202,8 @@ fn config(memory_body: usize) -> ServerConfig {
     ServerConfig {
         limits: Limits {
             memory_body,
-            decide_timeout: Duration::from_millis(300),
+            // Generous: a loaded machine must not turn a quick decision into a timeout.
+            decide_timeout: Duration::from_millis(1000),
             ..Limits::default()
         },
         ..ServerConfig::default()
@@ -189,7 +219,7 @@ async fn pipe(
 ) {
     let (mta, milter) = tokio::io::duplex(1 << 16);
     let task = tokio::spawn(async move { handle_connection(milter, filter, &config).await });
-    (Mta { stream: mta }, task)
+    (mta_side(mta), task)
 }
 
 #[tokio::test]
@@ -360,7 +390,7 @@ async fn many_connections_on_a_unix_socket() {
         let path = path.clone();
         clients.push(tokio::spawn(async move {
             let stream = tokio::net::UnixStream::connect(&path).await.unwrap();
-            let mut mta = Mta { stream };
+            let mut mta = mta_side(stream);
             mta.negotiate().await;
             mta.connect().await;
             let mut codes = Vec::new();
@@ -408,7 +438,7 @@ async fn tcp_connections_work_like_unix_ones() {
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     };
-    let mut mta = Mta { stream };
+    let mut mta = mta_side(stream);
     mta.negotiate().await;
     mta.connect().await;
     for body in [&b"one\r\n"[..], b"SECRET\r\n", b"two\r\n"] {
@@ -424,4 +454,31 @@ async fn tcp_connections_work_like_unix_ones() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     assert_eq!(filter.seen.lock().unwrap().len(), 3);
+}
+
+/// An MTA that offers no "no reply" flags (an old Sendmail, Postfix before 2.6) gets a reply to
+/// every command.
+#[tokio::test]
+async fn an_mta_without_no_reply_flags_gets_every_reply() {
+    let filter = Arc::new(TestFilter::default());
+    let (mut mta, task) = pipe(filter.clone(), config(1 << 20)).await;
+    mta.offer = 0x3ff & !NR_HDR; // SMFIP_NOCONNECT .. SMFIP_NODATA, no SMFIP_NR_*
+    mta.negotiate().await;
+    assert_eq!(mta.protocol, 0x2 | 0x100 | 0x200);
+    mta.connect().await;
+    let replies = mta
+        .message(
+            "a@b.jp",
+            &["c@d.jp", "e@f.jp"],
+            &[("Subject", "x")],
+            &[b"one\r\n", b"two\r\n"],
+        )
+        .await;
+    assert_eq!(replies.last().unwrap().0, b'c');
+    mta.send(b'Q', b"").await;
+    task.await.unwrap().unwrap();
+    assert_eq!(
+        filter.seen.lock().unwrap()[0].raw,
+        b"Subject: x\r\n\r\none\r\ntwo\r\n"
+    );
 }

@@ -6,12 +6,12 @@
 //! The protocol lives in `mamori-icap`; this module is the [`Adapter`] over the
 //! [`Gatekeeper`], the configuration and the process around it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -67,6 +67,9 @@ struct IcapConfig {
     max_body: u64,
     /// Compressed bodies may expand to at most this many bytes.
     max_decoded: u64,
+    /// Bodies up to this size are inspected on the connection's task, larger ones on the
+    /// worker pool.
+    inline_max: u64,
     /// Seconds an idle proxy connection is kept.
     idle_timeout: u64,
     /// Seconds a proxy may stay silent inside a message.
@@ -123,6 +126,7 @@ impl Default for IcapConfig {
             spool_dir: None,
             max_body: server.max_body,
             max_decoded: 256 << 20,
+            inline_max: server.inline_max,
             idle_timeout: server.idle_timeout.as_secs(),
             read_timeout: server.read_timeout.as_secs(),
             transfer_ignore: Vec::new(),
@@ -264,6 +268,11 @@ struct IcapAdapter {
     limits: ContentLimits,
     istag: RwLock<String>,
     reloads: AtomicU64,
+    /// Principal name → local uid (None: no such account). Looking an account up reads
+    /// /etc/passwd each time, which cost more than inspecting a small upload.
+    uids: Mutex<HashMap<String, Option<u32>>>,
+    /// Log every decision on standard error (without a journal), not only warnings.
+    log_all: bool,
 }
 
 impl IcapAdapter {
@@ -382,15 +391,19 @@ impl IcapAdapter {
                 reference: Some(format!("{method} {url}")),
                 items: judgement.items(),
             });
-        if let Ok(Some(user)) = nix::unistd::User::from_name(&who.principal.user) {
+        if let Some(uid) = self.uid(&who.principal.user) {
             event = event.with_user(mamori_journal::User {
-                uid: user.uid.as_raw(),
+                uid,
                 name: Some(who.principal.user.clone()),
             });
         }
         let recorded = self.gatekeeper.record(event);
-        eprintln!(
-            "mamori icap: {} {method} {url} user={} client={} level={} found=[{}] rules=[{}]{}",
+        if !self.log_all && recorded.is_ok() && !judgement.decision.action.is_warning() {
+            return;
+        }
+        // One write per line: standard error is unbuffered.
+        let line = format!(
+            "mamori icap: {} {method} {url} user={} client={} level={} found=[{}] rules=[{}]{}\n",
             judgement.decision.action.as_str(),
             who.principal.user,
             who.client.as_deref().unwrap_or("-"),
@@ -402,6 +415,23 @@ impl IcapAdapter {
                 Err(e) => format!(" JOURNAL ERROR: {e}"),
             }
         );
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+    }
+
+    fn uid(&self, user: &str) -> Option<u32> {
+        let mut cache = self.uids.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(uid) = cache.get(user) {
+            return *uid;
+        }
+        let uid = nix::unistd::User::from_name(user)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw());
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(user.to_owned(), uid);
+        uid
     }
 }
 
@@ -531,6 +561,7 @@ pub fn run(args: IcapArgs) -> anyhow::Result<ExitCode> {
         spool_threshold: usize::try_from(config.spool_threshold).unwrap_or(usize::MAX),
         spool_dir: config.spool_dir.clone(),
         max_body: config.max_body,
+        inline_max: config.inline_max,
         idle_timeout: Duration::from_secs(config.idle_timeout),
         read_timeout: Duration::from_secs(config.read_timeout),
         ..ServerConfig::default()
@@ -547,6 +578,8 @@ pub fn run(args: IcapArgs) -> anyhow::Result<ExitCode> {
         limits,
         istag: RwLock::new(String::new()),
         reloads: AtomicU64::new(0),
+        uids: Mutex::new(HashMap::new()),
+        log_all: args.gateway.no_journal,
     });
     adapter.set_istag();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -12,7 +12,8 @@ use anyhow::Context as _;
 use mamori_gateway::{Gatekeeper, Judgement, Part};
 use mamori_journal::{Item, Operation, Transfer};
 use mamori_milter::{
-    Config, Envelope, FailAction, Failure, Filter, Incomplete, Message, Reply, Verdict,
+    Config, Envelope, FailAction, Failure, Filter, Incomplete, Message, PartKind, Reply, Summary,
+    Verdict,
 };
 use mamori_model::{Action, Channel, Location, Uninspectable, UninspectableReason};
 use mamori_policy::{Destination, Principal};
@@ -23,8 +24,12 @@ use crate::commands::gateway::GatewayOptions;
 /// so the extractor always reads it as a mail, whatever headers the sender put first.
 const PREAMBLE: &[u8] = b"Received: by mamori milter (inspection copy)\r\nMIME-Version: 1.0\r\n";
 
-/// Largest message summarised for the journal (subject, attachment names): read into memory.
-const SUMMARY_LIMIT: u64 = 64 << 20;
+/// Largest message parsed into parts in memory; larger ones are inspected whole from the spool.
+const SPLIT_LIMIT: u64 = 64 << 20;
+
+/// Parts (header text, bodies, attachments) inspected per message; the rest make the message
+/// uninspectable (`too_many_entries`), the extractor's own entry limit.
+const MAX_PARTS: usize = 10_000;
 
 /// `mamori milter`.
 #[derive(Debug, clap::Args)]
@@ -165,46 +170,106 @@ struct MailFilter {
     fail_action: FailAction,
 }
 
+/// What inspecting a message gave: one part per MIME part (or the whole message), which of them
+/// are attachments, and the summary for the journal.
+struct Inspected {
+    parts: Vec<Part>,
+    attachment: Vec<bool>,
+    summary: Summary,
+}
+
 impl MailFilter {
-    fn inspect(&self, message: &Message) -> std::io::Result<Part> {
-        let mut part = match message.bytes() {
-            Some(bytes) => self.gatekeeper.inspect_bytes(None, bytes),
+    /// Parses the message once (`mail-parser`) and inspects its decoded header text, each body
+    /// and each attachment as parts of their own, so the journal has every attachment's level.
+    /// Messages over [`SPLIT_LIMIT`], or that do not parse, are inspected whole from memory or
+    /// the spool file (the extractor reads the MIME tree itself, memory bounded).
+    fn inspect(&self, message: &Message) -> std::io::Result<Inspected> {
+        let mut inspected = None;
+        if message.len() <= SPLIT_LIMIT {
+            let copy;
+            let raw = match message.bytes() {
+                Some(bytes) => bytes,
+                None => {
+                    copy = message.read_prefix(SPLIT_LIMIT)?;
+                    &copy
+                }
+            };
+            let mut parts = Vec::new();
+            let mut attachment = Vec::new();
+            let summary = mamori_milter::walk(raw, MAX_PARTS, |p| {
+                attachment.push(matches!(p.kind, PartKind::Attachment | PartKind::Message));
+                parts.push(self.gatekeeper.inspect_bytes(Some(&p.name), p.bytes));
+            });
+            if let Some(summary) = summary {
+                if summary.more > 0 {
+                    // More parts than inspected: the policy's `uninspectable` rules decide.
+                    if let Some(first) = parts.first_mut() {
+                        first.uninspectable.push(Uninspectable {
+                            location: Location::root(),
+                            reason: UninspectableReason::TooManyEntries,
+                        });
+                    }
+                }
+                inspected = Some(Inspected {
+                    parts,
+                    attachment,
+                    summary,
+                });
+            }
+        }
+        let mut inspected = match inspected {
+            Some(inspected) => inspected,
             None => {
-                let mut file = message
-                    .spool_file()?
-                    .ok_or_else(|| std::io::Error::other("spooled message without a file"))?;
-                self.gatekeeper.inspect_file(None, &mut file)?
+                let part = match message.bytes() {
+                    Some(bytes) => self.gatekeeper.inspect_bytes(None, bytes),
+                    None => {
+                        let mut file = message.spool_file()?.ok_or_else(|| {
+                            std::io::Error::other("spooled message without a file")
+                        })?;
+                        self.gatekeeper.inspect_file(None, &mut file)?
+                    }
+                };
+                Inspected {
+                    parts: vec![part],
+                    attachment: vec![false],
+                    summary: Summary {
+                        subject: message.header("subject"),
+                        ..Summary::default()
+                    },
+                }
             }
         };
         // A message cut short by a limit was not inspected whole: the policy's
         // `uninspectable` classification decides about the rest.
-        if let Some(why) = message.incomplete {
+        if let Some(why) = message.incomplete
+            && let Some(first) = inspected.parts.first_mut()
+        {
             let reason = match why {
                 Incomplete::TooLarge => UninspectableReason::TooLarge,
                 _ => UninspectableReason::TooManyEntries,
             };
-            part.uninspectable.push(Uninspectable {
+            first.uninspectable.push(Uninspectable {
                 location: Location::root(),
                 reason,
             });
         }
-        Ok(part)
+        Ok(inspected)
     }
 
-    fn record(&self, message: &Message, judgement: &Judgement, verdict: &Verdict) {
-        let summary = message
-            .read_prefix(SUMMARY_LIMIT)
-            .map(|raw| mamori_milter::summarize(&raw))
-            .unwrap_or_default();
-        let items = summary
-            .attachments
-            .iter()
-            .map(|a| Item {
-                name: Some(a.name.clone()),
-                size: a.size,
-                content_type: a.content_type.clone(),
-                level: None,
-            })
+    fn record(
+        &self,
+        message: &Message,
+        inspected: &Inspected,
+        judgement: &Judgement,
+        verdict: &Verdict,
+    ) {
+        // The attachments, with the level each got on its own.
+        let items: Vec<Item> = judgement
+            .items()
+            .into_iter()
+            .zip(&inspected.attachment)
+            .filter(|(_, attachment)| **attachment)
+            .map(|(item, _)| item)
             .collect();
         let envelope = &message.envelope;
         let mut event = judgement
@@ -212,7 +277,7 @@ impl MailFilter {
             .with_transfer(Transfer {
                 client: envelope.client_addr.clone(),
                 sender: Some(envelope.sender.clone()),
-                subject: summary.subject.clone(),
+                subject: inspected.summary.subject.clone(),
                 reference: envelope.queue_id().map(str::to_owned),
                 items,
             });
@@ -246,8 +311,8 @@ impl MailFilter {
 
 impl Filter for MailFilter {
     fn decide(&self, message: &Message) -> Verdict {
-        let part = match self.inspect(message) {
-            Ok(part) => part,
+        let inspected = match self.inspect(message) {
+            Ok(inspected) => inspected,
             Err(e) => return self.fail(&message.envelope, &Failure::Spool(e)),
         };
         let envelope = &message.envelope;
@@ -257,11 +322,11 @@ impl Filter for MailFilter {
             .unwrap_or_else(|| envelope.sender.clone());
         let principal = Principal::new(user);
         let destination = Destination::Mail(envelope.recipients.clone());
-        let judgement = self
-            .gatekeeper
-            .judge(&[part], Channel::Mail, &principal, &destination);
+        let judgement =
+            self.gatekeeper
+                .judge(&inspected.parts, Channel::Mail, &principal, &destination);
         let verdict = verdict_for(&judgement);
-        self.record(message, &judgement, &verdict);
+        self.record(message, &inspected, &judgement, &verdict);
         verdict
     }
 

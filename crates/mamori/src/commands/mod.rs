@@ -1,9 +1,9 @@
 //! One module per subcommand.
 
+pub mod agent;
 pub mod device;
 pub mod edm;
 pub mod fingerprint;
-#[allow(dead_code)] // used by the gateway subcommands (icap, milter, print, agent) as they land
 pub mod gateway;
 pub mod icap;
 pub mod inspect;

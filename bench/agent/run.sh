@@ -1,0 +1,78 @@
+#!/bin/sh
+# Agent benchmark: open() latency (p50/p99) and a file-heavy workload, without and with
+# `mamori agent`, and with fapolicyd when it is installed (FAPOLICYD=1). Root only.
+#
+#   sudo bench/agent/run.sh [path/to/mamori]     (default: target/release/mamori)
+#
+# Prints a table; copy it with the command into docs/benchmarks.md.
+set -eu
+MAMORI=${1:-target/release/mamori}
+N=${N:-200000}
+FILES=${FILES:-5000}
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=$(mktemp -d /tmp/mamori-bench-agent.XXXXXX)
+AGENT=
+cleanup() {
+    [ -n "$AGENT" ] && kill "$AGENT" 2>/dev/null && wait "$AGENT" 2>/dev/null || true
+    umount -l "$W/src" "$W/usb" 2>/dev/null || true
+    rm -rf "$W"
+}
+trap cleanup EXIT
+mkdir -p "$W/src" "$W/usb" "$W/data" "$W/out"
+mount -t tmpfs -o size=512m tmpfs "$W/src"
+mount -t tmpfs -o size=512m tmpfs "$W/usb"
+cc -O2 -o "$W/openlat" "$HERE/openlat.c"
+echo "hello" > "$W/src/public.txt"
+printf '社外秘\n営業計画\n' > "$W/src/internal.txt"
+# A source-like tree: FILES small text files in 50 directories, packed once.
+python3 - "$W/gen" "$FILES" <<'PY'
+import os, sys, random
+root, n = sys.argv[1], int(sys.argv[2])
+random.seed(1)
+words = "static int return struct void include define buffer length error value".split()
+for i in range(n):
+    d = os.path.join(root, f"d{i % 50}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i}.c"), "w") as f:
+        for _ in range(40):
+            f.write(" ".join(random.choice(words) for _ in range(12)) + "\n")
+PY
+tar cf "$W/tree.tar" -C "$W/gen" .
+
+lat() { "$W/openlat" "$1" "$N"; }
+work() {
+    rm -rf "$W/src/tree"; mkdir "$W/src/tree"
+    s=$(date +%s.%N)
+    tar xf "$W/tree.tar" -C "$W/src/tree"
+    grep -rc buffer "$W/src/tree" > /dev/null
+    e=$(date +%s.%N)
+    echo "$e - $s" | bc
+}
+start_agent() {
+    "$MAMORI" agent --watch "$W/src" --removable "$W/usb" --no-auto-detect \
+        --data-dir "$W/data" "$@" 2> "$W/agent.log" &
+    AGENT=$!
+    for _ in $(seq 100); do grep -q watching "$W/agent.log" 2>/dev/null && return; sleep 0.1; done
+    cat "$W/agent.log"; exit 1
+}
+stop_agent() { kill "$AGENT"; wait "$AGENT" || true; AGENT=; }
+
+printf '%-44s %10s %10s %12s\n' "setup" "p50 µs" "p99 µs" "untar+grep s"
+row() { printf '%-44s %10s %10s %12s\n' "$1" "$2" "$3" "$4"; }
+
+set -- $(lat "$W/src/public.txt"); row "no agent (public file)" "$1" "$2" "$(work)"
+start_agent
+lat "$W/src/public.txt" > /dev/null  # warm: the first open classifies and caches
+set -- $(lat "$W/src/public.txt"); row "mamori agent, public file (kernel cache)" "$1" "$2" "$(work)"
+set -- $(lat "$W/src/internal.txt"); row "mamori agent, 社外秘 file (decided each open)" "$1" "$2" "-"
+stop_agent
+start_agent --no-kernel-cache
+set -- $(lat "$W/src/public.txt"); row "mamori agent --no-kernel-cache, public" "$1" "$2" "$(work)"
+stop_agent
+if [ "${FAPOLICYD:-0}" = 1 ] && command -v fapolicyd > /dev/null; then
+    fapolicyd --permissive --no-details > /dev/null 2>&1 &
+    FP=$!
+    sleep 3
+    set -- $(lat "$W/src/public.txt"); row "fapolicyd 1.1.7 (permissive)" "$1" "$2" "$(work)"
+    kill $FP; wait $FP 2>/dev/null || true
+fi
