@@ -52,6 +52,8 @@ enum Command {
     Print(commands::print::PrintArgs),
     /// The endpoint agent: audit file operations, stop classified files leaving (root) / エンドポイントエージェント
     Agent(Box<commands::agent::AgentArgs>),
+    /// Desktop notifications to the person whose action was stopped / 利用者への通知
+    Notify(commands::notify::NotifyArgs),
     /// Give a business reason for a refused copy (one-time allowance) / 業務上の理由を申告する
     Justify(commands::agent::JustifyArgs),
 }
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Print(args) => commands::print::run(args),
         Command::Agent(args) => commands::agent::run(*args),
         Command::Justify(args) => commands::agent::justify(args),
+        Command::Notify(args) => commands::notify::run(args),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,9 @@
 //!
 //! Not root: each test says so and passes, unless MAMORI_E2E_REQUIRED=1 (CI), where it fails.
 
+#[path = "support/desktop.rs"]
+mod desktop;
+
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -1040,4 +1043,54 @@ fn programs_run_from_a_watched_tree_are_recorded() {
     assert_eq!(runs.len(), 2, "{events:#?}");
     assert_eq!(runs[0]["level"], "public");
     assert_eq!(runs[0]["user"]["uid"], 0);
+}
+
+#[test]
+fn a_refusal_pops_up_on_the_persons_desktop_once_per_burst() {
+    let test = "a_refusal_pops_up_on_the_persons_desktop_once_per_burst";
+    if !root_or_skip(test) || !tool_or_skip(test, "dbus-daemon") {
+        return;
+    }
+    let f = Fixture::new();
+    let runtime = f.dir.path().join("run-user");
+    let desktop = desktop::Desktop::start(&runtime, 0).expect("dbus-daemon");
+    let agent = f.start(&["--user-runtime-dir", runtime.to_str().unwrap()]);
+    let plan = f.s("plan.txt");
+    refused(&sh(&format!("cp {plan} {}", f.u("a.txt"))), "cp");
+    let shown = desktop.wait_for(1);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    let popup = &shown[0];
+    assert_eq!(popup.app_name, "Mamori");
+    assert_eq!(popup.summary, "Mamori: 操作を止めました / action blocked");
+    assert_eq!(popup.urgency, Some(2), "a refusal is critical");
+    assert!(popup.body.contains("禁止されています"), "{popup:?}");
+    assert!(popup.body.contains("forbidden by policy"), "{popup:?}");
+    assert!(popup.body.contains(&f.u("a.txt")), "{popup:?}");
+    // A burst right after: told on the terminal and in the journal, not in more pop-ups.
+    for name in ["b.txt", "c.txt", "d.txt"] {
+        refused(&sh(&format!("cp {plan} {}", f.u(name))), "cp in a burst");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(desktop.shown().len(), 1, "{:?}", desktop.shown());
+    // After the interval the next pop-up says how many were held back.
+    std::thread::sleep(Duration::from_secs(5));
+    refused(&sh(&format!("cp {plan} {}", f.u("e.txt"))), "cp later");
+    let shown = desktop.wait_for(2);
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert!(shown[1].body.contains(&f.u("e.txt")), "{:?}", shown[1]);
+    let held: u32 = shown[1]
+        .body
+        .split(" more not shown")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of held-back notices: {:?}", shown[1]));
+    // Notices that arrive together (within 50 ms) are one notice, so the burst counts 1 to 3.
+    assert!(
+        (1..=3).contains(&held),
+        "the burst was held back: {:?}",
+        shown[1]
+    );
+    agent.stop();
+    f.nothing_landed();
 }

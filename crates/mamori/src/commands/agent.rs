@@ -18,6 +18,7 @@ use mamori_agent::mounts::Detector;
 use mamori_agent::{Agent, Assessment, Assessor, Config, FailMode, Recorder};
 use mamori_gateway::Gatekeeper;
 use mamori_journal::{Event, FoldOptions, JournalOptions};
+use mamori_model::Bilingual;
 use mamori_policy::{ClassifyInput, Policy};
 
 use super::gateway::GatewayOptions;
@@ -133,6 +134,12 @@ struct RunArgs {
     /// Where `mamori justify` leaves justifications for the agent.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_JUSTIFY_DIR)]
     justify_dir: PathBuf,
+    /// No desktop pop-ups: refusals are told on the person's terminals only.
+    #[arg(long)]
+    no_popups: bool,
+    /// Where users' runtime directories are: a pop-up goes to the session bus DIR/UID/bus.
+    #[arg(long, value_name = "DIR", default_value = mamori_notify::DEFAULT_RUNTIME_ROOT)]
+    user_runtime_dir: PathBuf,
     /// Test hook: stall the worker that gets an open of a file with this name.
     #[arg(long, value_name = "NAME", hide = true)]
     debug_stall_on: Option<String>,
@@ -165,6 +172,8 @@ struct ConfigFile {
     watchdog_secs: Option<f64>,
     audit_only: Option<bool>,
     audit_all_opens: Option<bool>,
+    popups: Option<bool>,
+    user_runtime_dir: Option<PathBuf>,
     fold_secs: Option<u64>,
 }
 
@@ -378,7 +387,14 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let signals = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
     mamori_agent::sys::block_signals(&signals).context("blocking signals")?;
 
-    let recorder = Arc::new(GateRecorder::new(Arc::clone(&gatekeeper)));
+    let runtime_dir = file
+        .user_runtime_dir
+        .clone()
+        .filter(|_| args.user_runtime_dir == Path::new(mamori_notify::DEFAULT_RUNTIME_ROOT))
+        .unwrap_or_else(|| args.user_runtime_dir.clone());
+    let popups = (!args.no_popups && file.popups != Some(false))
+        .then(|| super::notify::messenger(runtime_dir));
+    let recorder = Arc::new(GateRecorder::new(Arc::clone(&gatekeeper), popups));
     let assessor = Arc::new(GateAssessor {
         gatekeeper: Arc::clone(&gatekeeper),
     });
@@ -663,22 +679,47 @@ impl Assessor for GateAssessor {
     }
 }
 
-/// Events into the gatekeeper's journal; messages to the person's terminals from a thread of
-/// their own (a blocked terminal must never hold a worker).
+/// Events into the gatekeeper's journal; messages to the person from a thread of their own (a
+/// blocked terminal or a slow desktop must never hold a worker): on their terminals, and as a
+/// desktop pop-up when they have a graphical session.
 struct GateRecorder {
     gatekeeper: Arc<Gatekeeper>,
-    tell: SyncSender<(u32, String)>,
+    tell: SyncSender<(u32, String, String)>,
 }
 
 impl GateRecorder {
-    fn new(gatekeeper: Arc<Gatekeeper>) -> GateRecorder {
-        let (tx, rx) = sync_channel::<(u32, String)>(64);
+    fn new(gatekeeper: Arc<Gatekeeper>, popups: Option<mamori_notify::Messenger>) -> GateRecorder {
+        let (tx, rx) = sync_channel::<(u32, String, String)>(256);
         std::thread::Builder::new()
             .name("mamori-tell".into())
             .spawn(move || {
-                for (uid, text) in rx {
-                    eprintln!("mamori agent: uid {uid}: {text}");
-                    write_to_terminals(uid, &text);
+                while let Ok(first) = rx.recv() {
+                    // What the agent says about one refusal comes in a few messages (the reason,
+                    // then how to justify): gather what arrives together into one pop-up.
+                    let mut batch = vec![first];
+                    let until = std::time::Instant::now() + Duration::from_millis(50);
+                    while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+                        match rx.recv_timeout(left) {
+                            Ok(more) => batch.push(more),
+                            Err(_) => break,
+                        }
+                    }
+                    for (uid, ja, en) in &batch {
+                        let text = format!("Mamori: {ja}\nMamori: {en}");
+                        eprintln!("mamori agent: uid {uid}: {text}");
+                        write_to_terminals(*uid, &text);
+                    }
+                    let Some(messenger) = &popups else { continue };
+                    for (uid, reason) in gather_by_person(batch) {
+                        match messenger.tell(uid, &mamori_notify::Notice::refusal(reason)) {
+                            Ok(_) => {}
+                            // Most refusals hit people without a desktop (services, SSH): the
+                            // terminal and the journal have told them.
+                            Err(mamori_notify::NotifyError::NoSession { .. })
+                            | Err(mamori_notify::NotifyError::NoAccount { .. }) => {}
+                            Err(e) => eprintln!("mamori agent: pop-up for uid {uid}: {e}"),
+                        }
+                    }
                 }
             })
             .expect("spawning the message thread");
@@ -689,6 +730,21 @@ impl GateRecorder {
     }
 }
 
+/// One reason per person, their messages joined in the order they came.
+fn gather_by_person(batch: Vec<(u32, String, String)>) -> Vec<(u32, Bilingual)> {
+    let mut people: Vec<(u32, Bilingual)> = Vec::new();
+    for (uid, ja, en) in batch {
+        match people.iter_mut().find(|(u, _)| *u == uid) {
+            Some((_, reason)) => {
+                reason.ja = format!("{}\n{ja}", reason.ja);
+                reason.en = format!("{}\n{en}", reason.en);
+            }
+            None => people.push((uid, Bilingual::new(ja, en))),
+        }
+    }
+    people
+}
+
 impl Recorder for GateRecorder {
     fn record(&self, event: Event) {
         if let Err(e) = self.gatekeeper.record(event) {
@@ -697,9 +753,7 @@ impl Recorder for GateRecorder {
     }
 
     fn tell_user(&self, uid: u32, ja: &str, en: &str) {
-        let _ = self
-            .tell
-            .try_send((uid, format!("Mamori: {ja}\nMamori: {en}")));
+        let _ = self.tell.try_send((uid, ja.to_owned(), en.to_owned()));
     }
 }
 

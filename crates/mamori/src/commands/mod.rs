@@ -11,6 +11,7 @@ pub mod keys;
 pub mod label;
 pub mod log;
 pub mod milter;
+pub mod notify;
 pub mod open;
 pub mod policy;
 pub mod print;

@@ -215,6 +215,7 @@ fn backend(args: BackendArgs) -> ExitCode {
     match verdict.outcome {
         Outcome::Refuse => {
             say("ERROR", &format!("Mamori: {} / {}", message.ja, message.en));
+            tell_owner(&job.principal, &printer, &job.title, &message);
             exit(ExitStatus::Cancel)
         }
         Outcome::Print => {
@@ -231,6 +232,36 @@ fn backend(args: BackendArgs) -> ExitCode {
             );
             exit(ExitStatus::Failed)
         }
+    }
+}
+
+/// A desktop pop-up to the job's owner when they are a local account with a graphical session
+/// (the `lpstat` state message is there either way). Best effort, bounded by the messenger's
+/// timeout.
+fn tell_owner(
+    owner: &mamori_policy::Principal,
+    printer: &str,
+    title: &str,
+    message: &mamori_model::Bilingual,
+) {
+    let Some(uid) = owner.uid else { return };
+    let reason = mamori_model::Bilingual::new(
+        format!(
+            "印刷ジョブ「{title}」({printer}) を中止しました。{}",
+            message.ja
+        ),
+        format!(
+            "Print job \"{title}\" on {printer} was cancelled. {}",
+            message.en
+        ),
+    );
+    let notice = mamori_notify::Notice::refusal(reason);
+    match super::notify::messenger(mamori_notify::DEFAULT_RUNTIME_ROOT.into()).tell(uid, &notice) {
+        Ok(_) => say("DEBUG", &format!("mamori: told uid {uid} on the desktop")),
+        Err(error) => say(
+            "DEBUG",
+            &format!("mamori: no pop-up for uid {uid}: {error}"),
+        ),
     }
 }
 
