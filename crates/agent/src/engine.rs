@@ -179,6 +179,8 @@ struct Ctrl {
     channel: Channel,
     mount_point: PathBuf,
     reason: Reason,
+    /// The USB stick's identity, for the policy's device conditions and the journal.
+    usb: Option<mamori_policy::UsbDevice>,
 }
 
 #[derive(Debug, Clone)]
@@ -642,6 +644,7 @@ impl Shared {
                     channel: c.channel,
                     mount_point: mp.clone(),
                     reason: c.reason,
+                    usb: c.usb.clone(),
                 };
                 view.by_dev.insert(c.mount.dev(), ctrl.clone());
                 view.by_id.insert(c.mount.id, ctrl.clone());
@@ -659,9 +662,12 @@ impl Shared {
         }
         for c in fresh {
             let attached = c.id != u32::MAX;
+            let mut e = Event::new(Operation::Mount);
+            if let Some(d) = journal_destination(&c) {
+                e = e.with_destination(d);
+            }
             self.record(
-                Event::new(Operation::Mount)
-                    .with_path(c.mount_point.display().to_string())
+                e.with_path(c.mount_point.display().to_string())
                     .with_channel(c.channel)
                     .with_detail(format!(
                         "{} controlled mount ({:?}) / 管理対象のマウント{}",
@@ -1006,6 +1012,9 @@ impl Shared {
                 };
                 let process = process.unwrap_or_else(|| self.process(job.pid));
                 let mut e = event_of(op, process, uid).with_channel(ctrl.channel);
+                if let Some(d) = journal_destination(&ctrl) {
+                    e = e.with_destination(d);
+                }
                 match &taint {
                     Some(t) => {
                         e = e
@@ -1760,6 +1769,9 @@ impl Shared {
             return;
         };
         e = e.with_channel(ctrl.channel);
+        if let Some(d) = journal_destination(&ctrl) {
+            e = e.with_destination(d);
+        }
         let Some(known) = known else {
             self.record(e.with_detail("could not be classified / 分類できませんでした"));
             return;
@@ -1989,10 +2001,19 @@ fn read_mountinfo() -> (Vec<mounts::Mount>, usize) {
 }
 
 fn destination_of(ctrl: &Ctrl, path: &Path) -> Destination {
-    match ctrl.channel {
-        Channel::NetworkShare => Destination::Share(path.display().to_string()),
+    match (ctrl.channel, &ctrl.usb) {
+        (Channel::NetworkShare, _) => Destination::Share(path.display().to_string()),
+        (Channel::RemovableMedia, Some(usb)) => Destination::Usb(usb.clone()),
         _ => Destination::Unknown,
     }
+}
+
+/// The destination as the journal keeps it: the stick's `vendor:product:serial`.
+fn journal_destination(ctrl: &Ctrl) -> Option<mamori_journal::Destination> {
+    ctrl.usb.as_ref().map(|usb| mamori_journal::Destination {
+        device_serial: Some(usb.to_string()),
+        ..Default::default()
+    })
 }
 
 fn channel_ja(channel: Channel) -> &'static str {

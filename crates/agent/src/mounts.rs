@@ -161,6 +161,9 @@ pub struct Controlled {
     pub channel: Channel,
     /// Why.
     pub reason: Reason,
+    /// The USB device under a removable mount (vendor, product, serial from sysfs), when the
+    /// block device sits on a USB bus: what the policy's `usb` conditions and exceptions match.
+    pub usb: Option<mamori_policy::UsbDevice>,
 }
 
 /// Decides which mounts are controlled.
@@ -250,6 +253,49 @@ impl Detector {
             .any(|c| c.as_os_str().to_string_lossy().starts_with("usb"))
     }
 
+    /// The USB device a mount's block device sits on (a FUSE filesystem on a block device
+    /// counts through its source).
+    pub fn usb_of(&self, mount: &Mount) -> Option<mamori_policy::UsbDevice> {
+        if mount.major != 0 {
+            return self.usb_device(mount.major, mount.minor);
+        }
+        let (major, minor) = block_dev_numbers(Path::new(&mount.source))?;
+        self.usb_device(major, minor)
+    }
+
+    /// The USB device the block device `major:minor` sits on: the nearest directory above it in
+    /// sysfs with `idVendor` and `idProduct` (and `serial` when the device reports one).
+    pub fn usb_device(&self, major: u32, minor: u32) -> Option<mamori_policy::UsbDevice> {
+        let link = self
+            .sysfs_root
+            .join("dev/block")
+            .join(format!("{major}:{minor}"));
+        let dir = std::fs::canonicalize(&link).ok()?;
+        let root = std::fs::canonicalize(&self.sysfs_root).ok()?;
+        let read = |d: &Path, name: &str| -> Option<String> {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(std::fs::File::open(d.join(name)).ok()?, 256),
+                &mut text,
+            )
+            .ok()?;
+            let text = text.trim();
+            (!text.is_empty()).then(|| text.to_owned())
+        };
+        // The nearest USB device only: ids that do not parse are no identity, never the hub's.
+        let device = dir
+            .ancestors()
+            .take_while(|d| d.starts_with(&root) && *d != root)
+            .find(|d| d.join("idVendor").exists())?;
+        let vendor = u16::from_str_radix(&read(device, "idVendor")?, 16).ok()?;
+        let product = u16::from_str_radix(&read(device, "idProduct")?, 16).ok()?;
+        Some(mamori_policy::UsbDevice {
+            vendor,
+            product,
+            serial: read(device, "serial"),
+        })
+    }
+
     /// Every controlled mount of `mounts`.
     pub fn controlled(&self, mounts: &[Mount]) -> Vec<Controlled> {
         mounts
@@ -259,6 +305,9 @@ impl Detector {
                     mount: m.clone(),
                     channel,
                     reason,
+                    usb: (channel == Channel::RemovableMedia)
+                        .then(|| self.usb_of(m))
+                        .flatten(),
                 })
             })
             .collect()
@@ -406,6 +455,55 @@ garbage line
         assert!(!d.is_removable(8, 1));
         assert!(!d.is_removable(7, 0));
         assert!(!d.is_removable(9, 9), "absent device");
+    }
+
+    #[test]
+    fn a_usb_sticks_vendor_product_and_serial_come_from_sysfs() {
+        let sys = fake_sysfs();
+        let usb = sys.path().join("devices/pci0000:00/0000:00:14.0/usb1/1-1");
+        std::fs::write(usb.join("idVendor"), "0781\n").unwrap();
+        std::fs::write(usb.join("idProduct"), "5567\n").unwrap();
+        std::fs::write(usb.join("serial"), "4C530001230811115384\n").unwrap();
+        // The root hub above it has ids too: the nearest one is the stick.
+        std::fs::write(usb.parent().unwrap().join("idVendor"), "1d6b\n").unwrap();
+        std::fs::write(usb.parent().unwrap().join("idProduct"), "0002\n").unwrap();
+        let d = Detector {
+            removable: vec![],
+            shares: vec![],
+            auto: true,
+            sysfs_root: sys.path().to_owned(),
+        };
+        let stick = mamori_policy::UsbDevice {
+            vendor: 0x0781,
+            product: 0x5567,
+            serial: Some("4C530001230811115384".into()),
+        };
+        assert_eq!(d.usb_device(8, 17), Some(stick.clone()));
+        assert_eq!(d.usb_device(8, 1), None, "an ATA disk");
+        assert_eq!(d.usb_device(7, 0), None, "a loop device");
+        assert_eq!(d.usb_device(9, 9), None, "absent");
+        let (mounts, _) = parse_mountinfo(SAMPLE);
+        let controlled = d.controlled(&mounts);
+        let media = controlled
+            .iter()
+            .find(|c| c.mount.mount_point == Path::new("/media/usb"))
+            .unwrap();
+        assert_eq!(media.usb, Some(stick));
+        let share = controlled
+            .iter()
+            .find(|c| c.channel == Channel::NetworkShare)
+            .unwrap();
+        assert_eq!(share.usb, None, "shares have no USB identity");
+        // No serial reported: vendor and product still count.
+        std::fs::remove_file(usb.join("serial")).unwrap();
+        assert_eq!(d.usb_device(8, 17).unwrap().serial, None);
+        // Garbage ids are no identity rather than a wrong one.
+        std::fs::write(usb.join("idVendor"), "zz\n").unwrap();
+        assert_eq!(
+            d.usb_device(8, 17),
+            None,
+            "never the hub's identity instead"
+        );
     }
 
     #[test]
