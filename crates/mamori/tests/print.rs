@@ -2,6 +2,8 @@
 //! then end to end with a real cupsd started on loopback with a private configuration, a test
 //! printer whose real backend writes into a folder, and `lp` run as a real non-root user.
 
+#[path = "support/desktop.rs"]
+mod desktop;
 #[path = "../../pdf/tests/support/mod.rs"]
 mod pdf_support;
 
@@ -285,6 +287,76 @@ fn backend_passes_or_cancels_and_records() {
         by_reference(&events, "secure-3f-9")["decision"]["action"],
         "audit"
     );
+}
+
+/// A cancelled job pops up on its owner's desktop (their own session bus, a real dbus-daemon
+/// with a recording notification service); a job that prints does not.
+#[test]
+fn a_cancelled_job_pops_up_on_the_owners_desktop() {
+    let cups = FakeCups::new();
+    let uid = rustix::process::geteuid().as_raw();
+    let owner = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .unwrap()
+        .expect("the test runs as a local account")
+        .name;
+    let runtime = cups.path("run-user");
+    let Some(desktop) = desktop::Desktop::start(&runtime, uid) else {
+        assert!(
+            std::env::var_os("MAMORI_E2E_REQUIRED").is_none(),
+            "dbus-daemon is missing (apt-get install dbus-daemon)"
+        );
+        eprintln!("skipped: dbus-daemon is missing");
+        return;
+    };
+    let job = |id: u32, printer: &str, document: &[u8]| {
+        std::fs::write(cups.path("spool").join(format!("d{id:05}-001")), document).unwrap();
+        Command::new(MAMORI)
+            .args(["print", "backend", "--data-dir"])
+            .arg(cups.path("data"))
+            .arg("--policy")
+            .arg(cups.path("policy.toml"))
+            .arg("--user-runtime-dir")
+            .arg(&runtime)
+            .arg("--")
+            .args([&id.to_string(), &owner, "価格表.pdf", "1", ""])
+            .arg(cups.path("spool").join(format!("d{id:05}-001")))
+            .env_clear()
+            .env(
+                "DEVICE_URI",
+                format!("mamori:testout:{}", cups.path("out").display()),
+            )
+            .env("PRINTER", printer)
+            .env("CUPS_REQUESTROOT", cups.path("spool"))
+            .env("CUPS_SERVERBIN", cups.path("bin"))
+            .env("CUPS_SERVERROOT", cups.path("root"))
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap()
+    };
+    let internal = pdf_with_text(&["社外秘", "新製品の価格表"]);
+    let out = job(21, "secure-3f", &internal);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = job(22, "floor3", &internal);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let shown = desktop.wait_for(1);
+    assert_eq!(shown.len(), 1, "only the cancelled job: {shown:?}");
+    let popup = &shown[0];
+    assert_eq!(popup.app_name, "Mamori");
+    assert_eq!(popup.urgency, Some(2), "a refusal is critical");
+    assert_eq!(popup.summary, "Mamori: 操作を止めました / action blocked");
+    assert!(
+        popup
+            .body
+            .contains("印刷ジョブ「価格表.pdf」(floor3) を中止しました"),
+        "{popup:?}"
+    );
+    assert!(
+        popup
+            .body
+            .contains("社外秘のファイルは印刷することができません"),
+        "{popup:?}"
+    );
+    assert!(popup.body.contains("on floor3 was cancelled"), "{popup:?}");
 }
 
 /// Jobs on several queues run at once: every backend records (the journal's holder may be

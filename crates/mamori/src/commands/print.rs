@@ -110,6 +110,10 @@ struct StatusArgs {
 struct BackendArgs {
     #[command(flatten)]
     gateway: GatewayOptions,
+    /// Where users' runtime directories are: the pop-up for a cancelled job goes to the owner's
+    /// session bus DIR/UID/bus / 利用者ランタイムディレクトリの場所
+    #[arg(long, value_name = "DIR", default_value = mamori_notify::DEFAULT_RUNTIME_ROOT)]
+    user_runtime_dir: PathBuf,
     /// What cupsd passed: job-id user title copies options [file].
     #[arg(last = true, value_name = "ARGS")]
     argv: Vec<OsString>,
@@ -215,7 +219,13 @@ fn backend(args: BackendArgs) -> ExitCode {
     match verdict.outcome {
         Outcome::Refuse => {
             say("ERROR", &format!("Mamori: {} / {}", message.ja, message.en));
-            tell_owner(&job.principal, &printer, &job.title, &message);
+            tell_owner(
+                &args.user_runtime_dir,
+                &job.principal,
+                &printer,
+                &job.title,
+                &message,
+            );
             exit(ExitStatus::Cancel)
         }
         Outcome::Print => {
@@ -239,6 +249,7 @@ fn backend(args: BackendArgs) -> ExitCode {
 /// (the `lpstat` state message is there either way). Best effort, bounded by the messenger's
 /// timeout.
 fn tell_owner(
+    runtime_dir: &Path,
     owner: &mamori_policy::Principal,
     printer: &str,
     title: &str,
@@ -256,7 +267,7 @@ fn tell_owner(
         ),
     );
     let notice = mamori_notify::Notice::refusal(reason);
-    match super::notify::messenger(mamori_notify::DEFAULT_RUNTIME_ROOT.into()).tell(uid, &notice) {
+    match super::notify::messenger(runtime_dir.to_owned()).tell(uid, &notice) {
         Ok(_) => say("DEBUG", &format!("mamori: told uid {uid} on the desktop")),
         Err(error) => say(
             "DEBUG",
