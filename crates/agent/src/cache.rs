@@ -117,6 +117,7 @@ impl LevelCache {
                 self.misses.fetch_add(1, Ordering::Relaxed);
                 if files.len() >= self.capacity {
                     files.retain(|_, s| matches!(s, Slot::Pending(_)));
+                    files.shrink_to(self.capacity / 4);
                 }
                 files.insert(key, Slot::Pending(now));
                 Lookup::Compute
