@@ -197,6 +197,25 @@ impl LevelCache {
             .copied()
     }
 
+    /// The content hashes of classified files and their levels (to keep across restarts).
+    pub fn classified_hashes(&self) -> Vec<([u8; 32], LevelId)> {
+        let hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = hashes.iter().map(|(h, l)| (*h, *l)).collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Remembers that content with `sha256` was classified `level` (a saved hash loaded at
+    /// start); the higher level wins, and the map stays within its capacity.
+    pub fn remember(&self, sha256: [u8; 32], level: LevelId) {
+        let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        if hashes.len() >= self.capacity && !hashes.contains_key(&sha256) {
+            return;
+        }
+        let entry = hashes.entry(sha256).or_insert(level);
+        *entry = (*entry).max(level);
+    }
+
     /// Forgets everything (policy reload).
     pub fn clear(&self) {
         self.files.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -221,6 +240,55 @@ impl LevelCache {
     }
 }
 
+/// First line of the saved hashes file.
+pub const HASHES_HEADER: &str = "# mamori agent: content hashes of classified files (sha256 level)";
+
+/// The saved form of [`LevelCache::classified_hashes`]: a header, then `SHA256-HEX LEVEL-ID` per
+/// line. Level ids, not numbers, so a changed policy maps them by name.
+pub fn format_hashes(hashes: &[([u8; 32], LevelId)], policy: &mamori_policy::Policy) -> String {
+    let mut out = String::with_capacity(HASHES_HEADER.len() + 1 + hashes.len() * 80);
+    out.push_str(HASHES_HEADER);
+    out.push('\n');
+    for (hash, level) in hashes {
+        out.push_str(&hex::encode(hash));
+        out.push(' ');
+        out.push_str(&policy.level(*level).id);
+        out.push('\n');
+    }
+    out
+}
+
+/// Reads what [`format_hashes`] wrote. Lines that do not parse, or name a level the policy no
+/// longer has, are skipped and reported as `line N: why` (the caller names the file).
+pub fn parse_hashes(
+    text: &str,
+    policy: &mamori_policy::Policy,
+) -> (Vec<([u8; 32], LevelId)>, Vec<String>) {
+    let mut hashes = Vec::new();
+    let mut problems = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut fields = line.split_ascii_whitespace();
+        let (Some(hash), Some(level), None) = (fields.next(), fields.next(), fields.next()) else {
+            problems.push(format!("line {}: expected `SHA256 LEVEL`", n + 1));
+            continue;
+        };
+        let mut bytes = [0u8; 32];
+        if hex::decode_to_slice(hash, &mut bytes).is_err() {
+            problems.push(format!("line {}: not a SHA-256 in hex", n + 1));
+            continue;
+        }
+        match policy.level_id(level) {
+            Some(id) => hashes.push((bytes, id)),
+            None => problems.push(format!("line {}: no level `{level}` in the policy", n + 1)),
+        }
+    }
+    (hashes, problems)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +307,54 @@ mod tests {
             mtime_ns: 5,
             ctime_ns: 6,
         }
+    }
+
+    #[test]
+    fn classified_hashes_survive_a_round_trip_through_the_saved_file() {
+        let policy = mamori_policy::Policy::default_policy();
+        let (public, secret) = levels();
+        let c = LevelCache::new(100);
+        for (ino, level, hash) in [(1, secret, [7u8; 32]), (2, public, [8u8; 32])] {
+            c.put(
+                key(ino),
+                Known {
+                    level,
+                    why: None,
+                    sha256: Some(hash),
+                },
+                public,
+            );
+        }
+        let saved = format_hashes(&c.classified_hashes(), &policy);
+        assert_eq!(
+            saved.lines().count(),
+            2,
+            "public content is not kept: {saved}"
+        );
+        let fresh = LevelCache::new(100);
+        let (hashes, problems) = parse_hashes(&saved, &policy);
+        assert!(problems.is_empty(), "{problems:?}");
+        for (h, l) in hashes {
+            fresh.remember(h, l);
+        }
+        assert_eq!(fresh.inherited(&[7u8; 32]), Some(secret));
+        assert_eq!(fresh.inherited(&[8u8; 32]), None);
+        let damaged = format!(
+            "{saved}zz {}\n{} no-such-level\n{} secret extra\n",
+            "0".repeat(64),
+            "1".repeat(64),
+            "2".repeat(64)
+        );
+        let (hashes, problems) = parse_hashes(&damaged, &policy);
+        assert_eq!(hashes.len(), 1);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("line 3:"), "{problems:?}");
+        assert!(problems[1].contains("no-such-level"), "{problems:?}");
+        // A full map takes no more.
+        let tiny = LevelCache::new(1);
+        tiny.remember([1; 32], secret);
+        tiny.remember([2; 32], secret);
+        assert_eq!(tiny.len().1, 1);
     }
 
     #[test]

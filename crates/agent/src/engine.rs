@@ -102,6 +102,9 @@ pub struct Config {
     pub justify_dir: Option<PathBuf>,
     /// How long an accepted justification allows the copy it names.
     pub justify_window: Duration,
+    /// Where the content hashes of classified files are kept across restarts (so a copy made
+    /// after a restart still inherits its original's level), if anywhere.
+    pub hashes_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -131,9 +134,13 @@ impl Config {
             devices: None,
             justify_dir: Some(PathBuf::from("/run/mamori/justify")),
             justify_window: Duration::from_secs(60),
+            hashes_file: Some(data_dir.join("agent-classified-hashes")),
         }
     }
 }
+
+/// Largest saved-hashes file read at start (the cache's capacity at ~80 bytes a line is ~10 MB).
+const MAX_HASHES_FILE: usize = 32 << 20;
 
 const PERM_MASK: u64 = sys::FAN_OPEN_PERM | sys::FAN_OPEN_EXEC_PERM;
 const NOTIFY_MASK: u64 =
@@ -226,6 +233,8 @@ struct Shared {
     assessor: Arc<dyn Assessor>,
     recorder: Arc<dyn Recorder>,
     cache: LevelCache,
+    /// What [`Shared::save_hashes`] last wrote (or loaded), to write only changes.
+    saved_hashes: Mutex<Vec<([u8; 32], LevelId)>>,
     taints: Mutex<TaintTable>,
     mounts: RwLock<MountView>,
     stats: Stats,
@@ -355,6 +364,7 @@ impl Agent {
             // once (bench/agent/idle.sh): 1 << 20 entries held 322 MB. Public files are cached
             // in the kernel too (ignore marks), so a miss here costs one inspection, not a stall.
             cache: LevelCache::new(1 << 17),
+            saved_hashes: Mutex::new(Vec::new()),
             taints: Mutex::new(TaintTable::new(cfg.taint_group_age)),
             mounts: RwLock::new(MountView::default()),
             stats: Stats::default(),
@@ -436,6 +446,7 @@ impl Agent {
             )?);
         }
         *shared.queues.lock().unwrap_or_else(|e| e.into_inner()) = senders;
+        shared.load_hashes();
         for (name, f) in [
             ("mamori-deadline", Shared::deadline_loop as fn(&Shared)),
             ("mamori-watchdog", Shared::watchdog_loop),
@@ -520,6 +531,7 @@ impl Agent {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        self.shared.save_hashes();
         *self
             .shared
             .audit_tx
@@ -1875,6 +1887,80 @@ impl Shared {
         }
     }
 
+    /// Loads the saved content hashes of classified files (level ids mapped through the current
+    /// policy; what no longer maps is reported and dropped).
+    fn load_hashes(&self) {
+        let Some(path) = &self.cfg.hashes_file else {
+            return;
+        };
+        let text = match std::fs::read(path) {
+            Ok(bytes) if bytes.len() <= MAX_HASHES_FILE => {
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            Ok(bytes) => {
+                eprintln!(
+                    "mamori agent: {}: {} bytes, more than {MAX_HASHES_FILE}: ignored",
+                    path.display(),
+                    bytes.len()
+                );
+                return;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                eprintln!("mamori agent: {}: {e}", path.display());
+                return;
+            }
+        };
+        let policy = self.assessor.policy();
+        let (hashes, problems) = crate::cache::parse_hashes(&text, &policy);
+        for problem in problems.iter().take(5) {
+            eprintln!("mamori agent: {}: {problem}: skipped", path.display());
+        }
+        if problems.len() > 5 {
+            eprintln!(
+                "mamori agent: {}: {} more lines skipped",
+                path.display(),
+                problems.len() - 5
+            );
+        }
+        for (hash, level) in hashes {
+            self.cache.remember(hash, level);
+        }
+        *self.saved_hashes.lock().unwrap_or_else(|e| e.into_inner()) =
+            self.cache.classified_hashes();
+    }
+
+    /// Saves the content hashes of classified files when they changed (atomically, mode 0600).
+    fn save_hashes(&self) {
+        let Some(path) = &self.cfg.hashes_file else {
+            return;
+        };
+        let hashes = self.cache.classified_hashes();
+        let mut saved = self.saved_hashes.lock().unwrap_or_else(|e| e.into_inner());
+        if *saved == hashes {
+            return;
+        }
+        let text = crate::cache::format_hashes(&hashes, &self.assessor.policy());
+        let tmp = path.with_extension("tmp");
+        let written = (|| -> std::io::Result<()> {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_data()?;
+            std::fs::rename(&tmp, path)
+        })();
+        match written {
+            Ok(()) => *saved = hashes,
+            Err(e) => eprintln!("mamori agent: saving {}: {e}", path.display()),
+        }
+    }
+
     fn janitor_loop(&self) {
         let mut tick = 0u64;
         while !self.stopping() {
@@ -1894,6 +1980,9 @@ impl Shared {
                         }
                     }
                 }
+            }
+            if tick.is_multiple_of(240) {
+                self.save_hashes();
             }
             if tick.is_multiple_of(20) {
                 let now = Instant::now();

@@ -1094,3 +1094,33 @@ fn a_refusal_pops_up_on_the_persons_desktop_once_per_burst() {
     agent.stop();
     f.nothing_landed();
 }
+
+#[test]
+fn a_copy_made_after_a_restart_still_inherits_its_level() {
+    if !root_or_skip("a_copy_made_after_a_restart_still_inherits_its_level") {
+        return;
+    }
+    let f = Fixture::new();
+    // The agent sees the labelled original once (its content hash is kept), then stops.
+    let agent = f.start(&[]);
+    let out = sh(&format!("cat {} > /dev/null", f.s("design.txt")));
+    assert!(out.status.success(), "{out:?}");
+    agent.stop();
+    let saved = std::fs::read_to_string(f.data.join("agent-classified-hashes")).unwrap();
+    assert!(saved.lines().any(|l| l.ends_with(" secret")), "{saved}");
+    // Meanwhile the original is copied without its label and deleted: only the hash knows.
+    let out = sh(&format!(
+        "cp --no-preserve=all {} {} && rm {}",
+        f.s("design.txt"),
+        f.s("copy.txt"),
+        f.s("design.txt")
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let agent = f.start(&[]);
+    refused(
+        &sh(&format!("cp {} {}", f.s("copy.txt"), f.u("copy.txt"))),
+        "cp of the copy after a restart",
+    );
+    f.nothing_landed();
+    agent.stop();
+}
