@@ -5,7 +5,7 @@ use std::sync::Arc;
 use mamori_inspect::{DocumentDetector, DocumentScan};
 use mamori_model::{Category, Confidence, DocumentMatch, Finding};
 
-use crate::index::{DEFAULT_MIN_RUN, DEFAULT_MIN_SHARED, FingerprintIndex, Tally};
+use crate::index::{FingerprintIndex, MatchRule, Tally};
 use crate::normalize::normalize_into;
 use crate::winnow::Winnower;
 
@@ -35,7 +35,7 @@ pub const FINGERPRINT_DETECTOR: &str = "fingerprint.document";
 #[derive(Debug, Clone)]
 pub struct FingerprintDetector {
     index: Arc<FingerprintIndex>,
-    min_shared: u32,
+    rule: MatchRule,
 }
 
 impl FingerprintDetector {
@@ -44,14 +44,20 @@ impl FingerprintDetector {
         index.commit();
         FingerprintDetector {
             index: Arc::new(index),
-            min_shared: DEFAULT_MIN_SHARED,
+            rule: MatchRule::default(),
         }
     }
 
     /// Distinct shared fingerprints needed for a finding (default
-    /// [`DEFAULT_MIN_SHARED`]).
+    /// [`crate::DEFAULT_MIN_SHARED`]).
     pub fn min_shared(mut self, min_shared: u32) -> FingerprintDetector {
-        self.min_shared = min_shared.max(1);
+        self.rule.min_shared = min_shared.max(1);
+        self
+    }
+
+    /// The whole rule deciding what is a finding (default [`MatchRule::default`]).
+    pub fn rule(mut self, rule: MatchRule) -> FingerprintDetector {
+        self.rule = rule;
         self
     }
 
@@ -66,8 +72,8 @@ impl DocumentDetector for FingerprintDetector {
         Box::new(FingerprintScan {
             winnower: Winnower::new(self.index.winnow_params()),
             index: Arc::clone(&self.index),
-            min_shared: self.min_shared,
-            tally: Tally::new(DEFAULT_MIN_RUN),
+            min_shared: self.rule.min_shared.max(1),
+            tally: Tally::new(&self.index, self.rule),
             buffer: String::new(),
         })
     }
@@ -90,7 +96,7 @@ impl DocumentScan for FingerprintScan {
         let index = &*self.index;
         let tally = &mut self.tally;
         self.winnower
-            .push_str(&self.buffer, &mut |h| tally.record(index, h));
+            .push_str_at(&self.buffer, &mut |h, at| tally.record(index, h, at));
     }
 
     fn finish(self: Box<Self>) -> Vec<Finding> {
@@ -101,9 +107,9 @@ impl DocumentScan for FingerprintScan {
             mut tally,
             ..
         } = *self;
-        winnower.finish(&mut |h| tally.record(&index, h));
+        winnower.finish_at(&mut |h, at| tally.record(&index, h, at));
         tally
-            .hits(&index, min_shared)
+            .hits(&index)
             .into_iter()
             .map(|hit| {
                 let confidence = if hit.containment >= 0.5 || hit.shared >= 3 * min_shared {

@@ -25,7 +25,7 @@
 //! are written atomically and are validated (checksum, bounds, ordering) when loaded.
 //!
 //! ```
-//! use mamori_fingerprint::{FingerprintIndex, IndexParams, DEFAULT_MIN_SHARED};
+//! use mamori_fingerprint::{FingerprintIndex, IndexParams};
 //!
 //! let design = "冷却板の流路は蛇行形状とし、入口温度二十五度で最大発熱四百ワットを想定する。\
 //!     筐体はアルミダイカスト製で、防水等級はIP67を目標とする。量産開始は来年度第三四半期、\
@@ -41,7 +41,7 @@
 //!     c => c,
 //! }).collect();
 //! let mail = format!("田中様\n\nいつもお世話になっております。\n{pasted}\nご確認ください。");
-//! let hits = index.scan_text(&mail, DEFAULT_MIN_SHARED);
+//! let hits = index.scan_text(&mail);
 //! assert_eq!(hits[0].document.name, "cooling-design");
 //! assert!(hits[0].containment > 0.9);
 //! ```
@@ -66,8 +66,9 @@ pub use edm::{
 };
 pub use error::{Error, Result};
 pub use index::{
-    DEFAULT_K, DEFAULT_MIN_RUN, DEFAULT_MIN_SHARED, DEFAULT_STOP_DF, DEFAULT_WINDOW, DocumentHit,
-    DocumentInfo, FingerprintIndex, IndexParams, IndexStats,
+    DEFAULT_GAP_WINDOWS, DEFAULT_K, DEFAULT_MAX_SKIPPED, DEFAULT_MIN_CONTAINMENT_PERCENT,
+    DEFAULT_MIN_RUN, DEFAULT_MIN_SHARED, DEFAULT_MIN_SPAN, DEFAULT_STOP_DF, DEFAULT_WINDOW,
+    DocumentHit, DocumentInfo, FingerprintIndex, IndexParams, IndexStats, MatchRule, Run,
 };
 pub use normalize::{normalize, normalize_into};
 pub use store::FingerprintStore;

@@ -109,6 +109,14 @@ impl Winnower {
     /// Feeds one normalised character; calls `emit(hash)` for each new fingerprint.
     #[inline]
     pub fn push(&mut self, c: char, emit: &mut impl FnMut(u64)) {
+        self.push_at(c, &mut |hash, _| emit(hash));
+    }
+
+    /// Feeds one normalised character; calls `emit(hash, start)` for each new fingerprint,
+    /// where `start` is the position (in normalised characters since the first one pushed)
+    /// of the k-gram's first character. The k-gram covers `start..start + k`.
+    #[inline]
+    pub fn push_at(&mut self, c: char, emit: &mut impl FnMut(u64, u64)) {
         let value = u64::from(c) + 1;
         let k = self.params.k as u64;
         let slot = self.slot;
@@ -158,7 +166,7 @@ impl Winnower {
             return;
         }
         self.chosen = Some((min_hash, min_index));
-        emit(min_hash);
+        emit(min_hash, min_index);
     }
 
     /// Feeds normalised text (see [`crate::normalize`]).
@@ -168,14 +176,26 @@ impl Winnower {
         }
     }
 
+    /// Feeds normalised text; `emit(hash, start)` as in [`Winnower::push_at`].
+    pub fn push_str_at(&mut self, normalised: &str, emit: &mut impl FnMut(u64, u64)) {
+        for c in normalised.chars() {
+            self.push_at(c, emit);
+        }
+    }
+
     /// Ends the text. A text too short to fill one window but at least `k` characters long
     /// still gets one fingerprint (the minimum over what there is), so short documents can be
     /// registered.
     pub fn finish(self, emit: &mut impl FnMut(u64)) {
+        self.finish_at(&mut |hash, _| emit(hash));
+    }
+
+    /// [`Winnower::finish`], with the k-gram's start as in [`Winnower::push_at`].
+    pub fn finish_at(self, emit: &mut impl FnMut(u64, u64)) {
         if self.chosen.is_none()
-            && let Some(&(hash, _)) = self.candidates.front()
+            && let Some(&(hash, start)) = self.candidates.front()
         {
-            emit(hash);
+            emit(hash, start);
         }
     }
 }
@@ -240,6 +260,28 @@ mod tests {
         let n = fingerprints(&text, p).len() as f64;
         let expected = 20_000.0 * 2.0 / 42.0;
         assert!((n / expected - 1.0).abs() < 0.15, "{n} vs {expected}");
+    }
+
+    #[test]
+    fn positions_name_the_k_gram_of_each_fingerprint() {
+        let text: String = (0..2000u32)
+            .map(|i| char::from_u32(0x4E00 + (mix64(u64::from(i) + 5) % 500) as u32).unwrap())
+            .collect();
+        let chars: Vec<char> = text.chars().collect();
+        let mut seen = Vec::new();
+        let mut w = Winnower::new(P);
+        w.push_str_at(&text, &mut |h, at| seen.push((h, at)));
+        assert!(seen.len() > 100);
+        let one = WinnowParams { window: 1, ..P };
+        let mut last = 0;
+        for (hash, at) in seen {
+            assert!(at >= last, "positions go forward");
+            last = at;
+            let gram: String = chars[at as usize..at as usize + P.k as usize]
+                .iter()
+                .collect();
+            assert_eq!(fingerprints(&gram, one), vec![hash], "at {at}");
+        }
     }
 
     proptest! {
