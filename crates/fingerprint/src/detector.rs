@@ -6,7 +6,7 @@ use mamori_inspect::{DocumentDetector, DocumentScan};
 use mamori_model::{Category, Confidence, DocumentMatch, Finding};
 
 use crate::index::{FingerprintIndex, MatchRule, Tally};
-use crate::normalize::normalize_into;
+use crate::normalize::for_each_char_of_engine_text;
 use crate::winnow::Winnower;
 
 /// Detector id of fingerprint findings.
@@ -74,7 +74,7 @@ impl DocumentDetector for FingerprintDetector {
             index: Arc::clone(&self.index),
             min_shared: self.rule.min_shared.max(1),
             tally: Tally::new(&self.index, self.rule),
-            buffer: String::new(),
+            batch: Vec::new(),
         })
     }
 }
@@ -86,17 +86,26 @@ struct FingerprintScan {
     winnower: Winnower,
     min_shared: u32,
     tally: Tally,
-    buffer: String,
+    /// Fingerprints (hash, start) of the piece being fed.
+    batch: Vec<(u64, u64)>,
 }
 
 impl DocumentScan for FingerprintScan {
+    /// `normalised` is the engine's text (`mamori_inspect::normalize`); what registration
+    /// does on top of it (letters and digits only, lower case) is done here on the fly.
     fn feed(&mut self, normalised: &str) {
-        self.buffer.clear();
-        normalize_into(normalised, &mut self.buffer);
-        let index = &*self.index;
-        let tally = &mut self.tally;
-        self.winnower
-            .push_str_at(&self.buffer, &mut |h, at| tally.record(index, h, at));
+        let FingerprintScan {
+            index,
+            winnower,
+            tally,
+            batch,
+            ..
+        } = self;
+        batch.clear();
+        for_each_char_of_engine_text(normalised, &mut |c| {
+            winnower.push_at(c, &mut |hash, start| batch.push((hash, start)));
+        });
+        tally.record_batch(index, batch);
     }
 
     fn finish(self: Box<Self>) -> Vec<Finding> {

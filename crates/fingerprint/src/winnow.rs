@@ -14,8 +14,6 @@
 //! The [`Winnower`] is streaming: characters may arrive in any number of pieces and the result
 //! is the same as for the whole text at once, with memory bounded by `k + window`.
 
-use std::collections::VecDeque;
-
 /// Winnowing parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WinnowParams {
@@ -37,6 +35,11 @@ impl WinnowParams {
 
 /// Largest k-gram length (the ring buffer is fixed-size).
 pub const MAX_K: usize = 64;
+/// Largest window (the candidates' ring buffer is fixed-size; larger windows are clamped).
+pub const MAX_WINDOW: usize = 1024;
+/// Slots of the candidates' ring buffer: a power of two above [`MAX_WINDOW`], so that an index
+/// masked with `RING - 1` needs no bounds check.
+const RING: usize = 2 * MAX_WINDOW;
 
 /// The multiplier of the polynomial rolling hash (an odd 64-bit constant, arithmetic mod 2^64).
 const BASE: u64 = 0x9E37_79B9_7F4A_7C15 | 1;
@@ -69,8 +72,12 @@ pub struct Winnower {
     /// Index of the next k-gram.
     next_gram: u64,
     /// Candidates for the minimum of the current window: (hash, k-gram index), hashes strictly
-    /// increasing from the front, so the front is the rightmost minimum.
-    candidates: VecDeque<(u64, u64)>,
+    /// increasing from the front, so the front is the rightmost minimum. A ring buffer:
+    /// `ring[head % RING..tail % RING]` (the monotonic queue of the sliding-window minimum,
+    /// written out on a fixed array because `VecDeque`'s checks were a third of the scan).
+    ring: Box<[(u64, u64); RING]>,
+    head: usize,
+    tail: usize,
     /// The fingerprint chosen for the previous window.
     chosen: Option<(u64, u64)>,
 }
@@ -81,7 +88,7 @@ impl Winnower {
     pub fn new(params: WinnowParams) -> Winnower {
         let params = WinnowParams {
             k: params.k.clamp(1, MAX_K as u32),
-            window: params.window.max(1),
+            window: params.window.clamp(1, MAX_WINDOW as u32),
             ..params
         };
         let mut base_pow_k: u64 = 1;
@@ -96,7 +103,9 @@ impl Winnower {
             base_pow_k,
             rolling: 0,
             next_gram: 0,
-            candidates: VecDeque::with_capacity(params.window as usize + 1),
+            ring: Box::new([(0, 0); RING]),
+            head: 0,
+            tail: 0,
             chosen: None,
         }
     }
@@ -140,25 +149,23 @@ impl Winnower {
         let hash = mix64(self.rolling ^ self.params.seed);
         let index = self.next_gram;
         self.next_gram += 1;
-        while self.candidates.back().is_some_and(|&(h, _)| h >= hash) {
-            self.candidates.pop_back();
+        const MASK: usize = RING - 1;
+        while self.tail > self.head && self.ring[(self.tail - 1) & MASK].0 >= hash {
+            self.tail -= 1;
         }
-        self.candidates.push_back((hash, index));
+        self.ring[self.tail & MASK] = (hash, index);
+        self.tail += 1;
         let window = u64::from(self.params.window);
-        // The window is the k-grams (index + 1 - window ..= index).
-        while self
-            .candidates
-            .front()
-            .is_some_and(|&(_, i)| i + window <= index)
-        {
-            self.candidates.pop_front();
+        // The window is the k-grams (index + 1 - window ..= index). Indexes grow by one per
+        // k-gram, so at most one candidate (the front) leaves per step; the one just pushed
+        // never does.
+        if self.ring[self.head & MASK].1 + window <= index {
+            self.head += 1;
         }
         if index + 1 < window {
             return;
         }
-        let Some(&(min_hash, min_index)) = self.candidates.front() else {
-            return;
-        };
+        let (min_hash, min_index) = self.ring[self.head & MASK];
         if let Some((chosen_hash, chosen_index)) = self.chosen
             && chosen_hash == min_hash
             && chosen_index + window > index
@@ -192,9 +199,8 @@ impl Winnower {
 
     /// [`Winnower::finish`], with the k-gram's start as in [`Winnower::push_at`].
     pub fn finish_at(self, emit: &mut impl FnMut(u64, u64)) {
-        if self.chosen.is_none()
-            && let Some(&(hash, start)) = self.candidates.front()
-        {
+        if self.chosen.is_none() && self.tail > self.head {
+            let (hash, start) = self.ring[self.head & (RING - 1)];
             emit(hash, start);
         }
     }
@@ -284,6 +290,45 @@ mod tests {
         }
     }
 
+    /// Winnowing by its definition, window by window: the rightmost minimum, unless the
+    /// fingerprint chosen before is still inside and still minimal.
+    fn reference(text: &str, p: WinnowParams) -> Vec<(u64, u64)> {
+        let chars: Vec<char> = text.chars().collect();
+        let k = p.k as usize;
+        if chars.len() < k {
+            return Vec::new();
+        }
+        let one = WinnowParams { window: 1, ..p };
+        let hashes: Vec<u64> = (0..=chars.len() - k)
+            .map(|i| fingerprints(&chars[i..i + k].iter().collect::<String>(), one)[0])
+            .collect();
+        let w = p.window as usize;
+        let mut out = Vec::new();
+        let mut chosen: Option<(u64, usize)> = None;
+        if hashes.len() < w {
+            let min = *hashes.iter().min().unwrap();
+            let at = hashes.iter().rposition(|&h| h == min).unwrap();
+            return vec![(min, at as u64)];
+        }
+        for start in 0..=hashes.len() - w {
+            let min = *hashes[start..start + w].iter().min().unwrap();
+            if let Some((h, at)) = chosen
+                && h == min
+                && at >= start
+            {
+                continue;
+            }
+            let at = start
+                + hashes[start..start + w]
+                    .iter()
+                    .rposition(|&h| h == min)
+                    .unwrap();
+            chosen = Some((min, at));
+            out.push((min, at as u64));
+        }
+        out
+    }
+
     proptest! {
         #[test]
         fn streaming_in_pieces_equals_whole(text in "[a-zあ-ん]{0,300}", cut in 0usize..300) {
@@ -295,6 +340,16 @@ mod tests {
             w.push_str(&text[cut..], &mut |h| out.push(h));
             w.finish(&mut |h| out.push(h));
             prop_assert_eq!(whole, out);
+        }
+
+        #[test]
+        fn agrees_with_the_definition(text in "[ab]{0,120}|[a-zあ-ん]{0,200}", window in 1u32..12) {
+            let p = WinnowParams { k: 4, window, seed: 3 };
+            let mut out = Vec::new();
+            let mut w = Winnower::new(p);
+            w.push_str_at(&text, &mut |h, at| out.push((h, at)));
+            w.finish_at(&mut |h, at| out.push((h, at)));
+            prop_assert_eq!(out, reference(&text, p));
         }
 
         #[test]

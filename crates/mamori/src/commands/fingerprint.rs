@@ -419,7 +419,8 @@ pub(crate) fn check_files(
     for (file, _) in expand_paths(paths, None)? {
         let text = extract_text(&file)?;
         let mut scan = detector.start();
-        scan.feed(&text);
+        // What the inspection engine feeds its document detectors: its normalised text.
+        scan.feed(mamori_inspect::normalize(&text).as_str());
         results.push((file, scan.finish()));
     }
     Ok(results)
