@@ -35,11 +35,11 @@ impl WinnowParams {
 
 /// Largest k-gram length (the ring buffer is fixed-size).
 pub const MAX_K: usize = 64;
-/// Largest window (the candidates' ring buffer is fixed-size; larger windows are clamped).
+/// Largest window (the hash history is fixed-size; larger windows are clamped).
 pub const MAX_WINDOW: usize = 1024;
-/// Slots of the candidates' ring buffer: a power of two above [`MAX_WINDOW`], so that an index
-/// masked with `RING - 1` needs no bounds check.
-const RING: usize = 2 * MAX_WINDOW;
+/// Slots of the hash history: a power of two at least [`MAX_WINDOW`], so that an index masked
+/// with `RING - 1` needs no bounds check.
+const RING: usize = MAX_WINDOW;
 
 /// The multiplier of the polynomial rolling hash (an odd 64-bit constant, arithmetic mod 2^64).
 const BASE: u64 = 0x9E37_79B9_7F4A_7C15 | 1;
@@ -71,13 +71,15 @@ pub struct Winnower {
     rolling: u64,
     /// Index of the next k-gram.
     next_gram: u64,
-    /// Candidates for the minimum of the current window: (hash, k-gram index), hashes strictly
-    /// increasing from the front, so the front is the rightmost minimum. A ring buffer:
-    /// `ring[head % RING..tail % RING]` (the monotonic queue of the sliding-window minimum,
-    /// written out on a fixed array because `VecDeque`'s checks were a third of the scan).
-    ring: Box<[(u64, u64); RING]>,
-    head: usize,
-    tail: usize,
+    /// Hashes of the last `window` k-grams, k-gram `i` at `history[i % RING]`.
+    history: Box<[u64; RING]>,
+    /// The rightmost minimum of the current window (hash, k-gram index), if any k-gram yet.
+    ///
+    /// Kept without the usual monotonic queue: a new hash at or below it replaces it, and when
+    /// it leaves the window the window is searched again (about once per window, a branch-free
+    /// loop). The queue's pops were unpredictable branches, a third of `mamori scan`'s time
+    /// with an index.
+    minimum: Option<(u64, u64)>,
     /// The fingerprint chosen for the previous window.
     chosen: Option<(u64, u64)>,
 }
@@ -103,9 +105,8 @@ impl Winnower {
             base_pow_k,
             rolling: 0,
             next_gram: 0,
-            ring: Box::new([(0, 0); RING]),
-            head: 0,
-            tail: 0,
+            history: Box::new([0; RING]),
+            minimum: None,
             chosen: None,
         }
     }
@@ -150,22 +151,29 @@ impl Winnower {
         let index = self.next_gram;
         self.next_gram += 1;
         const MASK: usize = RING - 1;
-        while self.tail > self.head && self.ring[(self.tail - 1) & MASK].0 >= hash {
-            self.tail -= 1;
-        }
-        self.ring[self.tail & MASK] = (hash, index);
-        self.tail += 1;
+        self.history[index as usize & MASK] = hash;
         let window = u64::from(self.params.window);
-        // The window is the k-grams (index + 1 - window ..= index). Indexes grow by one per
-        // k-gram, so at most one candidate (the front) leaves per step; the one just pushed
-        // never does.
-        if self.ring[self.head & MASK].1 + window <= index {
-            self.head += 1;
-        }
+        // The window is the k-grams (index + 1 - window ..= index).
+        let (min_hash, min_index) = match self.minimum {
+            Some((m, _)) if hash <= m => (hash, index),
+            Some((m, at)) if at + window > index => (m, at),
+            // The minimum left the window (or this is the first k-gram): search it again.
+            _ => {
+                let first = (index + 1).saturating_sub(window);
+                let mut best = (u64::MAX, first);
+                for i in first..=index {
+                    let h = self.history[i as usize & MASK];
+                    if h <= best.0 {
+                        best = (h, i);
+                    }
+                }
+                best
+            }
+        };
+        self.minimum = Some((min_hash, min_index));
         if index + 1 < window {
             return;
         }
-        let (min_hash, min_index) = self.ring[self.head & MASK];
         if let Some((chosen_hash, chosen_index)) = self.chosen
             && chosen_hash == min_hash
             && chosen_index + window > index
@@ -199,8 +207,9 @@ impl Winnower {
 
     /// [`Winnower::finish`], with the k-gram's start as in [`Winnower::push_at`].
     pub fn finish_at(self, emit: &mut impl FnMut(u64, u64)) {
-        if self.chosen.is_none() && self.tail > self.head {
-            let (hash, start) = self.ring[self.head & (RING - 1)];
+        if self.chosen.is_none()
+            && let Some((hash, start)) = self.minimum
+        {
             emit(hash, start);
         }
     }
