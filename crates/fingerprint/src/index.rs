@@ -389,10 +389,9 @@ impl FingerprintIndex {
         let hashes = self.hashes.len() + self.stop.len();
         let bits = (hashes * 16).next_power_of_two().clamp(1 << 12, 1 << 30);
         let mut filter = vec![0u64; bits / 64];
-        let mask = (bits - 1) as u64;
         for &h in self.hashes.iter().chain(&self.stop) {
-            let bit = h & mask;
-            filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+            let (word, bits) = filter_probe(h, filter.len());
+            filter[word] |= bits;
         }
         self.filter = filter;
     }
@@ -400,9 +399,8 @@ impl FingerprintIndex {
     /// False when `hash` is certainly neither registered nor boilerplate.
     #[inline]
     fn maybe_known(&self, hash: u64) -> bool {
-        let mask = (self.filter.len() as u64 * 64) - 1;
-        let bit = hash & mask;
-        self.filter[(bit >> 6) as usize] & (1 << (bit & 63)) != 0
+        let (word, bits) = filter_probe(hash, self.filter.len());
+        self.filter[word] & bits == bits
     }
 
     /// Document ids registered under `hash` (empty for unknown or boilerplate hashes).
@@ -618,6 +616,18 @@ impl FingerprintIndex {
         let bytes = self.to_bytes();
         codec::write_atomic(path, &bytes)
     }
+}
+
+/// Where `hash` lives in the bit filter of `words` 64-bit words (a power of two): one word
+/// (low bits) and two bits in it (bits 32-43, independent of the word and of the top 16 bits
+/// that pick a posting bucket). Two bits in one word cost no more memory traffic than one and
+/// cut false positives, each a lookup in the postings, from about 6 % to about 1.5 % at 16
+/// bits per hash.
+#[inline]
+fn filter_probe(hash: u64, words: usize) -> (usize, u64) {
+    let word = (hash >> 6) as usize & (words - 1);
+    let bits = (1u64 << ((hash >> 32) & 63)) | (1u64 << ((hash >> 38) & 63));
+    (word, bits)
 }
 
 /// Groups of near-duplicate documents (versions, copies, translations kept in one file):
@@ -1157,6 +1167,21 @@ mod tests {
             "{runs:?}"
         );
         assert_eq!(longest.matches as usize, longest.hashes.len());
+    }
+
+    #[test]
+    fn filter_has_no_false_negatives_and_few_false_positives() {
+        let index = index_with(&[("a", para(1, 60_000)), ("b", para(2, 60_000))]);
+        assert!(index.hashes.iter().all(|&h| index.maybe_known(h)));
+        let probes = 100_000u64;
+        let false_positives = (0..probes)
+            .map(|i| crate::winnow::mix64(i ^ 0xABCD))
+            .filter(|&h| index.maybe_known(h) && index.lookup(h).is_empty())
+            .count();
+        assert!(
+            false_positives * 100 < probes as usize * 3,
+            "{false_positives}"
+        );
     }
 
     #[test]
