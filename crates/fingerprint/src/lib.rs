@@ -11,10 +11,12 @@
 //!   Scanned text is reported with the registered document's name, level, and two ratios: how
 //!   much of the document is present (containment) and how much of the text comes from it
 //!   (coverage). Hashes found in several registered documents (near-duplicate versions count
-//!   once) or in declared common text (letterheads, disclaimers) are ignored, and a match
-//!   counts only within a run of consecutive matches of the same document, which is what
-//!   copying produces and coincidental shared phrases do not. Defaults (k = 10, window 31,
-//!   6 shared fingerprints, runs of 4) are measured in `docs/benchmarks.md`.
+//!   once) or in declared common text (letterheads, disclaimers) are ignored. A [`MatchRule`]
+//!   decides: matches count within a *run* of consecutive matches of one document that covers
+//!   120+ normalised characters (a copied paragraph does, what unrelated texts share by chance
+//!   does not), or when 20 % of the document is found (the whole document, reordered). The
+//!   defaults (k = 10, window 31, runs of 4 matches with at most one unmatched fingerprint
+//!   between, 4 shared fingerprints) are measured in `docs/benchmarks.md`.
 //! * **Exact data match** ([`EdmTable`], [`EdmDetector`]): each cell of a table of sensitive
 //!   records is stored as a keyed hash; a record is reported when several distinct cells of the
 //!   same row appear close together.
