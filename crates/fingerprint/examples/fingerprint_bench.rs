@@ -406,6 +406,35 @@ fn quality(corpus: &Path) {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        // The streaming detector (`scan_text`, what `mamori scan` runs) and the offline
+        // decision on recorded runs must agree, document by document, for the default rule.
+        let rule = MatchRule::default();
+        let mut disagreements = 0;
+        for text in derived
+            .iter()
+            .map(|d| &d.2)
+            .chain(unrelated.iter().map(|u| &u.1))
+        {
+            let mut streamed: Vec<u32> = index
+                .scan_text(text)
+                .iter()
+                .map(|h| {
+                    index
+                        .documents()
+                        .iter()
+                        .position(|d| d.name == h.document.name)
+                        .unwrap() as u32
+                })
+                .collect();
+            streamed.sort_unstable();
+            let runs = index.scan_runs(text, rule.gap_windows, rule.max_skipped);
+            if streamed != flagged_documents(&runs, &fps, rule) {
+                disagreements += 1;
+            }
+        }
+        println!(
+            "window {window}: streaming detector and offline decision disagree on {disagreements} texts"
+        );
         let pairs: &[(u32, u32)] = if all_rows {
             &[
                 (99, 2),
