@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use mamori_fingerprint::{EdmKey, EdmTable, FingerprintIndex};
+use mamori_fingerprint::{EdmKey, EdmTable, FingerprintIndex, MatchRule};
 
 fuzz_target!(|data: &[u8]| {
     load(data);
@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
 fn load(data: &[u8]) {
     let path = Path::new("fuzz.idx");
     if let Ok(mut index) = FingerprintIndex::from_bytes(data, path) {
-        let _ = index.scan_text("社外秘の設計書の本文です。The quick brown fox jumps.", 1);
+        let _ = index.scan_text_with(
+            "社外秘の設計書の本文です。The quick brown fox jumps.",
+            MatchRule::with_min_shared(1),
+        );
         let again = index.to_bytes();
         assert!(FingerprintIndex::from_bytes(&again, path).is_ok());
     }

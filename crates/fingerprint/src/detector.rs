@@ -5,8 +5,8 @@ use std::sync::Arc;
 use mamori_inspect::{DocumentDetector, DocumentScan};
 use mamori_model::{Category, Confidence, DocumentMatch, Finding};
 
-use crate::index::{DEFAULT_MIN_RUN, DEFAULT_MIN_SHARED, FingerprintIndex, Tally};
-use crate::normalize::normalize_into;
+use crate::index::{FingerprintIndex, MatchRule, Tally};
+use crate::normalize::for_each_char_of_engine_text;
 use crate::winnow::Winnower;
 
 /// Detector id of fingerprint findings.
@@ -35,7 +35,7 @@ pub const FINGERPRINT_DETECTOR: &str = "fingerprint.document";
 #[derive(Debug, Clone)]
 pub struct FingerprintDetector {
     index: Arc<FingerprintIndex>,
-    min_shared: u32,
+    rule: MatchRule,
 }
 
 impl FingerprintDetector {
@@ -44,14 +44,20 @@ impl FingerprintDetector {
         index.commit();
         FingerprintDetector {
             index: Arc::new(index),
-            min_shared: DEFAULT_MIN_SHARED,
+            rule: MatchRule::default(),
         }
     }
 
     /// Distinct shared fingerprints needed for a finding (default
-    /// [`DEFAULT_MIN_SHARED`]).
+    /// [`crate::DEFAULT_MIN_SHARED`]).
     pub fn min_shared(mut self, min_shared: u32) -> FingerprintDetector {
-        self.min_shared = min_shared.max(1);
+        self.rule.min_shared = min_shared.max(1);
+        self
+    }
+
+    /// The whole rule deciding what is a finding (default [`MatchRule::default`]).
+    pub fn rule(mut self, rule: MatchRule) -> FingerprintDetector {
+        self.rule = rule;
         self
     }
 
@@ -66,9 +72,9 @@ impl DocumentDetector for FingerprintDetector {
         Box::new(FingerprintScan {
             winnower: Winnower::new(self.index.winnow_params()),
             index: Arc::clone(&self.index),
-            min_shared: self.min_shared,
-            tally: Tally::new(DEFAULT_MIN_RUN),
-            buffer: String::new(),
+            min_shared: self.rule.min_shared.max(1),
+            tally: Tally::new(&self.index, self.rule),
+            batch: Vec::new(),
         })
     }
 }
@@ -80,17 +86,26 @@ struct FingerprintScan {
     winnower: Winnower,
     min_shared: u32,
     tally: Tally,
-    buffer: String,
+    /// Fingerprints (hash, start) of the piece being fed.
+    batch: Vec<(u64, u64)>,
 }
 
 impl DocumentScan for FingerprintScan {
+    /// `normalised` is the engine's text (`mamori_inspect::normalize`); what registration
+    /// does on top of it (letters and digits only, lower case) is done here on the fly.
     fn feed(&mut self, normalised: &str) {
-        self.buffer.clear();
-        normalize_into(normalised, &mut self.buffer);
-        let index = &*self.index;
-        let tally = &mut self.tally;
-        self.winnower
-            .push_str(&self.buffer, &mut |h| tally.record(index, h));
+        let FingerprintScan {
+            index,
+            winnower,
+            tally,
+            batch,
+            ..
+        } = self;
+        batch.clear();
+        for_each_char_of_engine_text(normalised, &mut |c| {
+            winnower.push_at(c, &mut |hash, start| batch.push((hash, start)));
+        });
+        tally.record_batch(index, batch);
     }
 
     fn finish(self: Box<Self>) -> Vec<Finding> {
@@ -101,9 +116,9 @@ impl DocumentScan for FingerprintScan {
             mut tally,
             ..
         } = *self;
-        winnower.finish(&mut |h| tally.record(&index, h));
+        winnower.finish_at(&mut |h, at| tally.record(&index, h, at));
         tally
-            .hits(&index, min_shared)
+            .hits(&index)
             .into_iter()
             .map(|hit| {
                 let confidence = if hit.containment >= 0.5 || hit.shared >= 3 * min_shared {

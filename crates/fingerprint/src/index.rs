@@ -40,8 +40,9 @@ pub const DEFAULT_K: u32 = 10;
 pub const DEFAULT_WINDOW: u32 = 31;
 /// A hash present in this many registered documents is boilerplate and ignored.
 pub const DEFAULT_STOP_DF: u32 = 3;
-/// Distinct shared fingerprints needed to report a registered document.
-pub const DEFAULT_MIN_SHARED: u32 = 6;
+/// Distinct shared fingerprints (in runs that count, see [`MatchRule`]) needed to report a
+/// registered document.
+pub const DEFAULT_MIN_SHARED: u32 = 4;
 
 /// Longest accepted document name or level, in bytes.
 const MAX_NAME_BYTES: usize = 4096;
@@ -118,7 +119,7 @@ pub struct IndexStats {
 /// index.commit();
 ///
 /// let mail = format!("お疲れさまです。参考までに抜粋を送ります。\n{}\nよろしくお願いします。", &spec);
-/// let hits = index.scan_text(&mail, 6);
+/// let hits = index.scan_text(&mail);
 /// assert_eq!(hits[0].document.name, "battery-spec");
 /// assert!(hits[0].containment > 0.9);
 /// ```
@@ -388,10 +389,9 @@ impl FingerprintIndex {
         let hashes = self.hashes.len() + self.stop.len();
         let bits = (hashes * 16).next_power_of_two().clamp(1 << 12, 1 << 30);
         let mut filter = vec![0u64; bits / 64];
-        let mask = (bits - 1) as u64;
         for &h in self.hashes.iter().chain(&self.stop) {
-            let bit = h & mask;
-            filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+            let (word, bits) = filter_probe(h, filter.len());
+            filter[word] |= bits;
         }
         self.filter = filter;
     }
@@ -399,9 +399,8 @@ impl FingerprintIndex {
     /// False when `hash` is certainly neither registered nor boilerplate.
     #[inline]
     fn maybe_known(&self, hash: u64) -> bool {
-        let mask = (self.filter.len() as u64 * 64) - 1;
-        let bit = hash & mask;
-        self.filter[(bit >> 6) as usize] & (1 << (bit & 63)) != 0
+        let (word, bits) = filter_probe(hash, self.filter.len());
+        self.filter[word] & bits == bits
     }
 
     /// Document ids registered under `hash` (empty for unknown or boilerplate hashes).
@@ -421,28 +420,34 @@ impl FingerprintIndex {
         !self.stop.is_empty() && self.stop.binary_search(&hash).is_ok()
     }
 
-    /// Registered documents found in `text` with at least `min_shared` distinct shared
-    /// fingerprints, best first. Pending additions are not searched: commit first.
-    pub fn scan_text(&self, text: &str, min_shared: u32) -> Vec<DocumentHit<'_>> {
-        self.scan_text_with_runs(text, min_shared, DEFAULT_MIN_RUN)
+    /// Registered documents found in `text` under the default [`MatchRule`], best first.
+    /// Pending additions are not searched: commit first.
+    pub fn scan_text(&self, text: &str) -> Vec<DocumentHit<'_>> {
+        self.scan_text_with(text, MatchRule::default())
     }
 
-    /// [`FingerprintIndex::scan_text`] with a chosen minimum run length: matches count only
-    /// in runs of at least `min_run` consecutive matches of the same document (1 counts every
-    /// match).
-    pub fn scan_text_with_runs(
-        &self,
-        text: &str,
-        min_shared: u32,
-        min_run: u32,
-    ) -> Vec<DocumentHit<'_>> {
-        let mut tally = Tally::new(min_run);
+    /// [`FingerprintIndex::scan_text`] under a chosen rule.
+    pub fn scan_text_with(&self, text: &str, rule: MatchRule) -> Vec<DocumentHit<'_>> {
+        let mut tally = Tally::new(self, rule);
+        self.feed_tally(text, &mut tally);
+        tally.hits(self)
+    }
+
+    /// Every run of consecutive matches (continued while matches start at most
+    /// `gap_windows` windows apart with at most `max_skipped` unmatched fingerprints between) of every registered document in `text`, longest first per
+    /// document: what a [`MatchRule`] decides on, for tuning it.
+    pub fn scan_runs(&self, text: &str, gap_windows: u32, max_skipped: u32) -> Vec<Run> {
+        let mut tally = Tally::recording(self, gap_windows, max_skipped);
+        self.feed_tally(text, &mut tally);
+        tally.into_runs()
+    }
+
+    fn feed_tally(&self, text: &str, tally: &mut Tally) {
         let mut winnower = Winnower::new(self.winnow);
         let mut normalised = String::new();
         normalize_into(text, &mut normalised);
-        winnower.push_str(&normalised, &mut |h| tally.record(self, h));
-        winnower.finish(&mut |h| tally.record(self, h));
-        tally.hits(self, min_shared)
+        winnower.push_str_at(&normalised, &mut |h, at| tally.record(self, h, at));
+        winnower.finish_at(&mut |h, at| tally.record(self, h, at));
     }
 
     /// Sizes, for reports.
@@ -613,6 +618,18 @@ impl FingerprintIndex {
     }
 }
 
+/// Where `hash` lives in the bit filter of `words` 64-bit words (a power of two): one word
+/// (low bits) and two bits in it (bits 32-43, independent of the word and of the top 16 bits
+/// that pick a posting bucket). Two bits in one word cost no more memory traffic than one and
+/// cut false positives, each a lookup in the postings, from about 6 % to about 1.5 % at 16
+/// bits per hash.
+#[inline]
+fn filter_probe(hash: u64, words: usize) -> (usize, u64) {
+    let word = (hash >> 6) as usize & (words - 1);
+    let bits = (1u64 << ((hash >> 32) & 63)) | (1u64 << ((hash >> 38) & 63));
+    (word, bits)
+}
+
 /// Groups of near-duplicate documents (versions, copies, translations kept in one file):
 /// documents sharing at least half of the smaller one's fingerprints are one family. Document
 /// frequency for the boilerplate rule counts families, not documents, so registering three
@@ -676,29 +693,113 @@ fn document_families(postings: &[(u64, u32)], stop: &[u64], documents: usize) ->
 /// Largest group of documents sharing one hash that is used to find near-duplicates.
 const FAMILY_GROUP_LIMIT: usize = 64;
 
-/// Counts shared fingerprints per document while text streams past.
+/// When shared fingerprints make a finding.
 ///
-/// Only fingerprints that are part of a *run* count: a match of document D counts when
-/// another match of D is at most [`RUN_GAP`] fingerprints before it in the scanned text. Text
-/// copied from a document produces consecutive matches (every fingerprint of a copied
-/// paragraph is in the document); coincidences (a common technical phrase that a large
-/// registered document happens to contain too) produce isolated ones. Measured on manual
-/// pages, this removes most false positives at no cost in detection (docs/benchmarks.md).
+/// Copying produces *runs*: every fingerprint of a copied passage is a fingerprint of the
+/// source, one after the other, over the whole length of the passage. Coincidences (a common
+/// technical phrase, a standard sentence that two unrelated documents happen to contain)
+/// produce isolated matches or short runs. A run of matches of one document counts only once
+/// it *covers* `min_span` normalised characters, from the start of its first matched k-gram to
+/// the end of its last one; a match continues a run when it starts at most `gap_windows`
+/// winnowing windows after the previous match of the same document (one window is the most
+/// two consecutive fingerprints of a text can be apart) with at most `max_skipped`
+/// fingerprints of the text matching nothing in between (an edited word, a moved line break).
+/// A copy matches fingerprint after fingerprint; unrelated texts sharing a few phrases match
+/// here and there, and the phrases do not chain into a long run. A document is reported when the counted runs share
+/// at least `min_shared` distinct fingerprints with it.
+///
+/// A run that holds every fingerprint of a short document counts whatever its span, so a
+/// registered document shorter than `min_span` is still found when copied whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchRule {
+    /// Normalised characters a run must cover before its matches count.
+    pub min_span: u32,
+    /// Matches a run must hold before they count (at most the document's fingerprints).
+    pub min_run: u32,
+    /// Largest distance between the starts of two consecutive matches of a run, in
+    /// winnowing windows.
+    pub gap_windows: u32,
+    /// Fingerprints of the scanned text that match nothing (boilerplate aside) tolerated
+    /// between two consecutive matches of a run.
+    pub max_skipped: u32,
+    /// Distinct fingerprints of a document in counted runs needed for a finding (a
+    /// document with fewer fingerprints needs all of them, and at least 3).
+    pub min_shared: u32,
+    /// A document of which at least this percentage of fingerprints is found (at least
+    /// `min_shared`) is reported whatever the runs: the whole document with its lines
+    /// reordered or cut into short pieces, which break runs (0: off).
+    pub min_containment_percent: u32,
+}
+
+/// Normalised characters a run of matches must cover: a copied paragraph is 200+ Japanese
+/// characters or 50+ English words (about 230 normalised characters) and its run covers at
+/// least 200 - 2 x 30 (a window lost at each end); what unrelated manual pages share is
+/// shorter or breaks the run (measured in `docs/benchmarks.md`).
+pub const DEFAULT_MIN_SPAN: u32 = 120;
+/// See [`MatchRule::gap_windows`].
+pub const DEFAULT_GAP_WINDOWS: u32 = 3;
+/// See [`MatchRule::max_skipped`].
+pub const DEFAULT_MAX_SKIPPED: u32 = 1;
+/// See [`MatchRule::min_containment_percent`].
+pub const DEFAULT_MIN_CONTAINMENT_PERCENT: u32 = 20;
+
+impl Default for MatchRule {
+    fn default() -> MatchRule {
+        MatchRule {
+            min_span: DEFAULT_MIN_SPAN,
+            min_run: DEFAULT_MIN_RUN,
+            gap_windows: DEFAULT_GAP_WINDOWS,
+            max_skipped: DEFAULT_MAX_SKIPPED,
+            min_shared: DEFAULT_MIN_SHARED,
+            min_containment_percent: DEFAULT_MIN_CONTAINMENT_PERCENT,
+        }
+    }
+}
+
+impl MatchRule {
+    /// The default rule with another `min_shared`.
+    pub fn with_min_shared(min_shared: u32) -> MatchRule {
+        MatchRule {
+            min_shared,
+            ..MatchRule::default()
+        }
+    }
+}
+
+/// One run of consecutive matches of a registered document in scanned text (see
+/// [`MatchRule`]), as reported by [`FingerprintIndex::scan_runs`] for tuning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Index of the document in [`FingerprintIndex::documents`].
+    pub document: u32,
+    /// Normalised characters covered.
+    pub span: u64,
+    /// Matches in the run (with repeats).
+    pub matches: u32,
+    /// The matched hashes, in order.
+    pub hashes: Vec<u64>,
+}
+
+/// Counts shared fingerprints per document while text streams past, under a [`MatchRule`].
 #[derive(Debug)]
 pub(crate) struct Tally {
-    /// Fingerprints of the text that are not boilerplate (with repeats); also the ordinal of
-    /// the next one.
+    /// Fingerprints of the text that are not boilerplate (with repeats).
     pub(crate) total: u64,
-    /// Matches needed in a run before they count.
-    min_run: u32,
+    rule: MatchRule,
+    /// `rule.gap_windows` in characters for this index.
+    gap: u64,
+    /// k of the index: a match at `start` covers `start..start + k`.
+    k: u64,
     per_doc: std::collections::HashMap<u32, DocTally>,
     /// (document, hash) pairs already counted, to count each hash once per document.
     credited: std::collections::HashSet<(u32, u64)>,
+    /// (document, hash) pairs matched, in runs or not.
+    matched: std::collections::HashSet<(u32, u64)>,
+    /// Every run, when recording for [`FingerprintIndex::scan_runs`].
+    runs: Option<Vec<Run>>,
+    /// Scratch for [`Tally::record_batch`].
+    known: Vec<bool>,
 }
-
-/// Fingerprints a match may lag behind the previous match of the same document and still be
-/// in its run (tolerates an edited word or a line break moved inside the copied text).
-const RUN_GAP: u64 = 3;
 
 /// Consecutive matches of one document needed before they count: copying gives runs of
 /// matches, coincidental shared phrases give isolated ones (see `docs/benchmarks.md`).
@@ -710,30 +811,94 @@ struct DocTally {
     distinct: u32,
     /// Counted occurrences.
     occurrences: u64,
-    /// Ordinal of the last match, plus one (0: none yet).
-    last: u64,
-    /// Length of the current run.
+    /// Whether a run has started.
+    started: bool,
+    /// Start of the last match (normalised characters).
+    last_start: u64,
+    /// Ordinal of the last match among the text's fingerprints.
+    last_ordinal: u64,
+    /// Start of the current run's first match.
+    run_start: u64,
+    /// Matches in the current run.
     run: u32,
-    /// Matches of the current run not counted yet (the run is still too short).
+    /// The current run qualified: its matches count.
+    counting: bool,
+    /// Matches of the current run not counted yet (all of them, when recording runs).
     pending: Vec<u64>,
+    /// Distinct hashes and occurrences matched, in runs or not.
+    matched: u32,
+    matched_occurrences: u64,
 }
 
 impl Tally {
-    pub(crate) fn new(min_run: u32) -> Tally {
+    pub(crate) fn new(index: &FingerprintIndex, rule: MatchRule) -> Tally {
+        let window = u64::from(index.winnow.window);
         Tally {
             total: 0,
-            min_run: min_run.max(1),
+            rule: MatchRule {
+                min_run: rule.min_run.max(1),
+                min_shared: rule.min_shared.max(1),
+                gap_windows: rule.gap_windows.max(1),
+                ..rule
+            },
+            gap: u64::from(rule.gap_windows.max(1)) * window,
+            k: u64::from(index.winnow.k),
             per_doc: std::collections::HashMap::new(),
             credited: std::collections::HashSet::new(),
+            matched: std::collections::HashSet::new(),
+            runs: None,
+            known: Vec::new(),
         }
     }
 
+    /// A tally that records every run instead of deciding.
+    fn recording(index: &FingerprintIndex, gap_windows: u32, max_skipped: u32) -> Tally {
+        let mut tally = Tally::new(
+            index,
+            MatchRule {
+                gap_windows,
+                max_skipped,
+                min_span: u32::MAX,
+                min_run: u32::MAX,
+                ..MatchRule::default()
+            },
+        );
+        tally.runs = Some(Vec::new());
+        tally
+    }
+
+    /// One fingerprint of the scanned text, whose k-gram starts at normalised character
+    /// `start`.
     #[inline]
-    pub(crate) fn record(&mut self, index: &FingerprintIndex, hash: u64) {
-        if !index.maybe_known(hash) {
+    pub(crate) fn record(&mut self, index: &FingerprintIndex, hash: u64, start: u64) {
+        if index.maybe_known(hash) {
+            self.record_known(index, hash, start);
+        } else {
             self.total += 1;
-            return;
         }
+    }
+
+    /// [`Tally::record`] for many fingerprints (hash, start), in order. Every hash is first
+    /// tested against the index's bit filter in a pass where no test waits for another, so
+    /// the processor overlaps the cache misses (the filter of a large index is megabytes and
+    /// almost every hash of scanned text is in no document): a third of the scan's time
+    /// went to waiting for them one by one.
+    pub(crate) fn record_batch(&mut self, index: &FingerprintIndex, batch: &[(u64, u64)]) {
+        let mut known = std::mem::take(&mut self.known);
+        known.clear();
+        known.extend(batch.iter().map(|&(hash, _)| index.maybe_known(hash)));
+        for (&(hash, start), &maybe) in batch.iter().zip(&known) {
+            if maybe {
+                self.record_known(index, hash, start);
+            } else {
+                self.total += 1;
+            }
+        }
+        self.known = known;
+    }
+
+    /// A fingerprint that may be in the index.
+    fn record_known(&mut self, index: &FingerprintIndex, hash: u64, start: u64) {
         if index.is_stopped(hash) {
             return;
         }
@@ -741,23 +906,51 @@ impl Tally {
         self.total += 1;
         for &d in index.lookup(hash) {
             let entry = self.per_doc.entry(d).or_default();
-            let in_run = entry.last > 0 && ordinal + 1 - entry.last <= RUN_GAP;
-            entry.last = ordinal + 1;
-            if in_run {
-                entry.run += 1;
-            } else {
-                entry.run = 1;
+            let in_run = entry.started
+                && start.saturating_sub(entry.last_start) <= self.gap
+                && ordinal - entry.last_ordinal <= u64::from(self.rule.max_skipped) + 1;
+            if !in_run {
+                if let Some(runs) = self.runs.as_mut() {
+                    close_run(runs, d, entry, self.k);
+                }
+                entry.started = true;
+                entry.run = 0;
+                entry.run_start = start;
+                entry.counting = false;
                 entry.pending.clear();
             }
-            // A short document cannot produce a long run: ask at most for all of it.
-            let needed = index.documents.get(d as usize).map_or(self.min_run, |doc| {
-                self.min_run.min(doc.fingerprints.max(1))
-            });
-            if entry.run < needed {
-                entry.pending.push(hash);
+            entry.last_start = start;
+            entry.last_ordinal = ordinal;
+            entry.run += 1;
+            if self.runs.is_none() {
+                if self.matched.insert((d, hash)) {
+                    entry.matched += 1;
+                }
+                entry.matched_occurrences += 1;
+            }
+            if entry.counting {
+                if self.credited.insert((d, hash)) {
+                    entry.distinct += 1;
+                }
+                entry.occurrences += 1;
                 continue;
             }
-            for h in entry.pending.drain(..).chain(std::iter::once(hash)) {
+            entry.pending.push(hash);
+            if self.runs.is_some() {
+                continue;
+            }
+            let fingerprints = index
+                .documents
+                .get(d as usize)
+                .map_or(1, |doc| doc.fingerprints.max(1));
+            let span = start + self.k - entry.run_start;
+            let qualifies = entry.run >= self.rule.min_run.min(fingerprints)
+                && (span >= u64::from(self.rule.min_span) || entry.run >= fingerprints);
+            if !qualifies {
+                continue;
+            }
+            entry.counting = true;
+            for h in entry.pending.drain(..) {
                 if self.credited.insert((d, h)) {
                     entry.distinct += 1;
                 }
@@ -766,21 +959,38 @@ impl Tally {
         }
     }
 
-    pub(crate) fn hits<'a>(
-        &self,
-        index: &'a FingerprintIndex,
-        min_shared: u32,
-    ) -> Vec<DocumentHit<'a>> {
+    /// Every run seen, when recording.
+    fn into_runs(mut self) -> Vec<Run> {
+        let mut runs = self.runs.take().unwrap_or_default();
+        for (&d, entry) in &mut self.per_doc {
+            close_run(&mut runs, d, entry, self.k);
+        }
+        runs.sort_by(|a, b| (a.document, b.span).cmp(&(b.document, a.span)));
+        runs
+    }
+
+    pub(crate) fn hits<'a>(&self, index: &'a FingerprintIndex) -> Vec<DocumentHit<'a>> {
+        let min_shared = self.rule.min_shared;
         let mut hits: Vec<DocumentHit<'a>> = self
             .per_doc
             .iter()
             .filter_map(|(&d, tally)| {
-                let (shared, occurrences) = (tally.distinct, tally.occurrences);
                 let document = index.documents.get(d as usize)?;
                 // A document with fewer fingerprints than the threshold matches when all of
                 // them (and at least 3) are present.
-                let needed = min_shared.max(1).min(document.fingerprints.max(3));
-                if shared < needed {
+                let needed = min_shared.min(document.fingerprints.max(3));
+                let percent = self.rule.min_containment_percent;
+                let (shared, occurrences) = if percent > 0
+                    && tally.matched >= needed
+                    && u64::from(tally.matched) * 100
+                        >= u64::from(percent) * u64::from(document.fingerprints)
+                    && tally.matched > tally.distinct
+                {
+                    (tally.matched, tally.matched_occurrences)
+                } else {
+                    (tally.distinct, tally.occurrences)
+                };
+                if shared < needed || shared == 0 {
                     return None;
                 }
                 Some(DocumentHit {
@@ -798,6 +1008,19 @@ impl Tally {
         });
         hits
     }
+}
+
+/// Moves the current run of `entry` (if any) to `runs`.
+fn close_run(runs: &mut Vec<Run>, document: u32, entry: &mut DocTally, k: u64) {
+    if entry.started && entry.run > 0 {
+        runs.push(Run {
+            document,
+            span: entry.last_start + k - entry.run_start,
+            matches: entry.run,
+            hashes: std::mem::take(&mut entry.pending),
+        });
+    }
+    entry.run = 0;
 }
 
 #[cfg(test)]
@@ -831,14 +1054,14 @@ mod tests {
     fn finds_whole_document_and_paragraph_not_unrelated() {
         let doc = format!("{}\n\n{}\n\n{}", para(1, 400), para(2, 400), para(3, 400));
         let index = index_with(&[("spec", doc.clone()), ("other", para(9, 1500))]);
-        let whole = index.scan_text(&doc, DEFAULT_MIN_SHARED);
+        let whole = index.scan_text(&doc);
         assert_eq!(whole.len(), 1);
         assert_eq!(whole[0].document.name, "spec");
         assert!(whole[0].containment > 0.99, "{:?}", whole[0]);
         assert!(whole[0].coverage > 0.99);
 
         let copied = format!("{}{}{}", para(50, 500), &para(2, 400)[..600], para(51, 500));
-        let hits = index.scan_text(&copied, DEFAULT_MIN_SHARED);
+        let hits = index.scan_text(&copied);
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert!(
             hits[0].containment > 0.1 && hits[0].containment < 0.5,
@@ -847,7 +1070,118 @@ mod tests {
         );
         assert!(hits[0].coverage < 0.5);
 
-        assert!(index.scan_text(&para(77, 5000), 1).is_empty());
+        assert!(
+            index
+                .scan_text_with(&para(77, 5000), MatchRule::with_min_shared(1))
+                .is_empty()
+        );
+    }
+
+    /// What manual pages share by chance (a sentence or two of 80-90 characters) is not a
+    /// finding; a copied paragraph of 200 characters is. Counting shared fingerprints alone
+    /// (the rule before spans) flags some of the short passages.
+    #[test]
+    fn short_shared_passage_is_not_a_finding_but_a_paragraph_is() {
+        let count_only = MatchRule {
+            min_span: 0,
+            max_skipped: 2,
+            gap_windows: 1000,
+            min_containment_percent: 0,
+            ..MatchRule::default()
+        };
+        let mut flagged_by_count_only = 0;
+        for seed in 0..12u64 {
+            let doc = para(7000 + seed, 3000);
+            let index = index_with(&[("doc", doc.clone()), ("other", para(7100 + seed, 2000))]);
+            let chars: Vec<char> = doc.chars().collect();
+            let from = 400 + (seed as usize * 137) % 2000;
+            let passage: String = chars[from..from + 90].iter().collect();
+            let paragraph: String = chars[from..from + 200].iter().collect();
+            let host = |piece: &str| {
+                format!(
+                    "{}\n{piece}\n{}",
+                    para(8000 + seed, 600),
+                    para(8100 + seed, 600)
+                )
+            };
+            let short = host(&passage);
+            assert!(
+                index.scan_text(&short).is_empty(),
+                "seed {seed}: {:?}",
+                index.scan_text(&short)
+            );
+            if !index.scan_text_with(&short, count_only).is_empty() {
+                flagged_by_count_only += 1;
+            }
+            let hits = index.scan_text(&host(&paragraph));
+            assert_eq!(hits.len(), 1, "seed {seed}");
+            assert_eq!(hits[0].document.name, "doc");
+        }
+        assert!(
+            flagged_by_count_only > 0,
+            "the test text does not exercise the span rule"
+        );
+    }
+
+    /// A whole document cut into short pieces scattered through other text (lines of a
+    /// table between other rows, say) has no long run, and is found by its containment.
+    #[test]
+    fn whole_document_in_scattered_pieces_is_found() {
+        let doc = para(9000, 3000);
+        let index = index_with(&[("doc", doc.clone()), ("other", para(9001, 2000))]);
+        let chars: Vec<char> = doc.chars().collect();
+        let scattered: String = chars
+            .chunks(60)
+            .enumerate()
+            .map(|(i, piece)| {
+                format!(
+                    "{}\n{}\n",
+                    piece.iter().collect::<String>(),
+                    para(9500 + i as u64, 70)
+                )
+            })
+            .collect();
+        let by_runs = MatchRule {
+            min_containment_percent: 0,
+            ..MatchRule::default()
+        };
+        assert!(index.scan_text_with(&scattered, by_runs).is_empty());
+        let hits = index.scan_text(&scattered);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(hits[0].containment >= 0.2, "{hits:?}");
+    }
+
+    #[test]
+    fn runs_report_span_and_matches() {
+        let doc = para(9100, 2000);
+        let index = index_with(&[("doc", doc.clone())]);
+        let chars: Vec<char> = doc.chars().collect();
+        let copy: String = chars[500..800].iter().collect();
+        let text = format!("{}{copy}{}", para(9101, 500), para(9102, 500));
+        let runs = index.scan_runs(&text, DEFAULT_GAP_WINDOWS, DEFAULT_MAX_SKIPPED);
+        let longest = &runs[0];
+        assert_eq!(longest.document, 0);
+        // 300 copied characters: at most a window (31) lost at each end.
+        assert!(
+            longest.span >= 300 - 2 * 31 && longest.span <= 300,
+            "{runs:?}"
+        );
+        assert_eq!(longest.matches as usize, longest.hashes.len());
+    }
+
+    #[test]
+    fn filter_has_no_false_negatives_and_few_false_positives() {
+        let index = index_with(&[("a", para(1, 60_000)), ("b", para(2, 60_000))]);
+        assert!(index.hashes.iter().all(|&h| index.maybe_known(h)));
+        let probes = 100_000u64;
+        let false_positives = (0..probes)
+            .map(|i| crate::winnow::mix64(i ^ 0xABCD))
+            .filter(|&h| index.maybe_known(h) && index.lookup(h).is_empty())
+            .count();
+        assert!(
+            false_positives * 100 < probes as usize * 3,
+            "{false_positives}"
+        );
     }
 
     #[test]
@@ -860,7 +1194,11 @@ mod tests {
         let index = index_with(&refs);
         assert!(index.stats().stopped > 5);
         let letter = format!("{}{}", para(555, 500), disclaimer);
-        assert!(index.scan_text(&letter, 1).is_empty());
+        assert!(
+            index
+                .scan_text_with(&letter, MatchRule::with_min_shared(1))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -871,7 +1209,7 @@ mod tests {
             .collect();
         let refs: Vec<(&str, String)> = docs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
         let index = index_with(&refs);
-        let hits = index.scan_text(&body[..body.len() / 2], DEFAULT_MIN_SHARED);
+        let hits = index.scan_text(&body[..body.len() / 2]);
         assert_eq!(hits.len(), 4, "{hits:?}");
         assert!(hits.iter().all(|h| h.containment > 0.3), "{hits:?}");
     }
@@ -887,7 +1225,7 @@ mod tests {
         let index = index_with(&[("short", short.clone()), ("long", para(4001, 3000))]);
         assert_eq!(index.documents()[0].fingerprints, 3);
         let mail = format!("{}{short}{}", para(4002, 300), para(4003, 300));
-        let hits = index.scan_text(&mail, DEFAULT_MIN_SHARED);
+        let hits = index.scan_text(&mail);
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0].document.name, "short");
     }
@@ -903,10 +1241,13 @@ mod tests {
         index.commit();
         assert!(
             index
-                .scan_text(&format!("{header}{}", para(3, 500)), 1)
+                .scan_text_with(
+                    &format!("{header}{}", para(3, 500)),
+                    MatchRule::with_min_shared(1)
+                )
                 .is_empty()
         );
-        assert_eq!(index.scan_text(&para(1, 500), DEFAULT_MIN_SHARED).len(), 1);
+        assert_eq!(index.scan_text(&para(1, 500)).len(), 1);
     }
 
     #[test]
@@ -933,9 +1274,13 @@ mod tests {
             index.remove_document("zz"),
             Err(Error::NotFound(_))
         ));
-        let hits = index.scan_text(&para(3, 800), DEFAULT_MIN_SHARED);
+        let hits = index.scan_text(&para(3, 800));
         assert_eq!(hits[0].document.name, "c");
-        assert!(index.scan_text(&para(1, 800), 1).is_empty());
+        assert!(
+            index
+                .scan_text_with(&para(1, 800), MatchRule::with_min_shared(1))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -947,7 +1292,7 @@ mod tests {
         assert_eq!(loaded.documents(), index.documents());
         assert_eq!(loaded.hashes, index.hashes);
         assert_eq!(loaded.stats().file_bytes, bytes.len() as u64);
-        assert_eq!(loaded.scan_text(&para(2, 800), 6)[0].document.name, "b");
+        assert_eq!(loaded.scan_text(&para(2, 800))[0].document.name, "b");
 
         for cut in [0, 10, 20, bytes.len() / 2, bytes.len() - 1] {
             let err = FingerprintIndex::from_bytes(&bytes[..cut], path).unwrap_err();

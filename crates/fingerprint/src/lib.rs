@@ -11,10 +11,12 @@
 //!   Scanned text is reported with the registered document's name, level, and two ratios: how
 //!   much of the document is present (containment) and how much of the text comes from it
 //!   (coverage). Hashes found in several registered documents (near-duplicate versions count
-//!   once) or in declared common text (letterheads, disclaimers) are ignored, and a match
-//!   counts only within a run of consecutive matches of the same document, which is what
-//!   copying produces and coincidental shared phrases do not. Defaults (k = 10, window 31,
-//!   6 shared fingerprints, runs of 4) are measured in `docs/benchmarks.md`.
+//!   once) or in declared common text (letterheads, disclaimers) are ignored. A [`MatchRule`]
+//!   decides: matches count within a *run* of consecutive matches of one document that covers
+//!   120+ normalised characters (a copied paragraph does, what unrelated texts share by chance
+//!   does not), or when 20 % of the document is found (the whole document, reordered). The
+//!   defaults (k = 10, window 31, runs of 4 matches with at most one unmatched fingerprint
+//!   between, 4 shared fingerprints) are measured in `docs/benchmarks.md`.
 //! * **Exact data match** ([`EdmTable`], [`EdmDetector`]): each cell of a table of sensitive
 //!   records is stored as a keyed hash; a record is reported when several distinct cells of the
 //!   same row appear close together.
@@ -25,7 +27,7 @@
 //! are written atomically and are validated (checksum, bounds, ordering) when loaded.
 //!
 //! ```
-//! use mamori_fingerprint::{FingerprintIndex, IndexParams, DEFAULT_MIN_SHARED};
+//! use mamori_fingerprint::{FingerprintIndex, IndexParams};
 //!
 //! let design = "冷却板の流路は蛇行形状とし、入口温度二十五度で最大発熱四百ワットを想定する。\
 //!     筐体はアルミダイカスト製で、防水等級はIP67を目標とする。量産開始は来年度第三四半期、\
@@ -41,7 +43,7 @@
 //!     c => c,
 //! }).collect();
 //! let mail = format!("田中様\n\nいつもお世話になっております。\n{pasted}\nご確認ください。");
-//! let hits = index.scan_text(&mail, DEFAULT_MIN_SHARED);
+//! let hits = index.scan_text(&mail);
 //! assert_eq!(hits[0].document.name, "cooling-design");
 //! assert!(hits[0].containment > 0.9);
 //! ```
@@ -66,8 +68,9 @@ pub use edm::{
 };
 pub use error::{Error, Result};
 pub use index::{
-    DEFAULT_K, DEFAULT_MIN_RUN, DEFAULT_MIN_SHARED, DEFAULT_STOP_DF, DEFAULT_WINDOW, DocumentHit,
-    DocumentInfo, FingerprintIndex, IndexParams, IndexStats,
+    DEFAULT_GAP_WINDOWS, DEFAULT_K, DEFAULT_MAX_SKIPPED, DEFAULT_MIN_CONTAINMENT_PERCENT,
+    DEFAULT_MIN_RUN, DEFAULT_MIN_SHARED, DEFAULT_MIN_SPAN, DEFAULT_STOP_DF, DEFAULT_WINDOW,
+    DocumentHit, DocumentInfo, FingerprintIndex, IndexParams, IndexStats, MatchRule, Run,
 };
 pub use normalize::{normalize, normalize_into};
 pub use store::FingerprintStore;

@@ -55,16 +55,28 @@ fn nfkc(text: &str) -> Cow<'_, str> {
 /// Lower-cases one NFKC character and appends it if it is a letter or a digit.
 #[inline]
 fn push_normalized_char(c: char, out: &mut String) {
+    for_each_folded(c, &mut |c| out.push(c));
+}
+
+/// Calls `f` with what one NFKC character becomes: itself lower-cased if it is a letter or a
+/// digit, nothing otherwise.
+#[inline]
+fn for_each_folded(c: char, f: &mut impl FnMut(char)) {
     if c.is_ascii() {
         if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
+            f(c.to_ascii_lowercase());
         }
         return;
     }
     // Fast path for the bulk of Japanese text: kanji, hiragana and katakana letters have no
     // case and are letters (checked by the `cjk_fast_path_agrees` test).
     if is_caseless_japanese_letter(c) {
-        out.push(c);
+        f(c);
+        return;
+    }
+    // Japanese punctuation (、。「」『』・ and the ideographic space): not letters, and slow to
+    // look up in the Unicode tables.
+    if matches!(c, '\u{3000}'..='\u{3002}' | '\u{300C}'..='\u{300F}' | '\u{30FB}') {
         return;
     }
     if !c.is_alphanumeric() {
@@ -74,7 +86,29 @@ fn push_normalized_char(c: char, out: &mut String) {
         // Lower-casing may produce combining marks (U+0130 gives "i\u{307}"): keep only the
         // letters and digits, which keeps the function idempotent.
         if lower.is_alphanumeric() {
-            out.push(lower);
+            f(lower);
+        }
+    }
+}
+
+/// Calls `f` with each character of [`normalize`]`(text)` when `text` is the inspection
+/// engine's normalised text (`mamori_inspect::normalize`: NFKC already applied, case not
+/// folded), without a second NFKC pass or a copy: what the scan side of fingerprinting runs
+/// on. The engine keeps the secret stamp `㊙` that NFKC turns into `秘`, and compatibility
+/// ideographs outside the BMP that NFKC replaces: both are mapped here as NFKC would.
+/// (Combining marks that NFKC would reorder after a dropped separator, which
+/// [`normalize_into`] settles, are not: such text is not Japanese.)
+#[inline]
+pub(crate) fn for_each_char_of_engine_text(text: &str, f: &mut impl FnMut(char)) {
+    for c in text.chars() {
+        match c {
+            '\u{3299}' => f('秘'),
+            '\u{2F800}'..='\u{2FA1F}' => {
+                let mut s = String::new();
+                normalize_into(c.encode_utf8(&mut [0; 4]), &mut s);
+                s.chars().for_each(&mut *f);
+            }
+            c => for_each_folded(c, f),
         }
     }
 }
@@ -122,6 +156,9 @@ mod tests {
             assert!(c.is_alphanumeric(), "{c:?}");
             assert!(c.to_lowercase().eq(std::iter::once(c)), "{c:?}");
         }
+        for c in "\u{3000}、。「」『』・".chars() {
+            assert!(!c.is_alphanumeric(), "{c:?}");
+        }
     }
 
     #[test]
@@ -130,12 +167,37 @@ mod tests {
         assert_eq!(normalize(&once), once);
     }
 
+    fn from_engine_text(text: &str) -> String {
+        let engine = mamori_inspect::normalize(text);
+        let mut out = String::new();
+        for_each_char_of_engine_text(engine.as_str(), &mut |c| out.push(c));
+        out
+    }
+
+    #[test]
+    fn engine_text_gives_the_registered_form() {
+        for text in [
+            "社外秘：Ｍａｍｏｒｉ 設計書、第２版",
+            "㊙ 冷却板の流路 ｶﾞｲﾄﾞ",
+            "Straße ÄÖÜ İstanbul",
+            "\u{2F800}\u{2FA1D} 社\u{200B}外秘",
+            "ＣＯＮＦＩＤＥＮＴＩＡＬ １２３",
+        ] {
+            assert_eq!(from_engine_text(text), normalize(text), "{text:?}");
+        }
+    }
+
     proptest! {
         #[test]
         fn idempotent(text in "\\PC{0,64}") {
             let once = normalize(&text);
             prop_assert_eq!(normalize(&once), once.clone());
             prop_assert!(once.chars().all(char::is_alphanumeric));
+        }
+
+        #[test]
+        fn engine_text_agrees(text in "[a-zA-Zａ-ｚＡ-Ｚ０-９0-9あ-んア-ンｱ-ﾝﾞﾟ漢字㊙①Ⅻ \n\u{3000}、。・-]{0,64}") {
+            prop_assert_eq!(from_engine_text(&text), normalize(&text));
         }
 
         #[test]

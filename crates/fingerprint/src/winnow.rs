@@ -14,8 +14,6 @@
 //! The [`Winnower`] is streaming: characters may arrive in any number of pieces and the result
 //! is the same as for the whole text at once, with memory bounded by `k + window`.
 
-use std::collections::VecDeque;
-
 /// Winnowing parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WinnowParams {
@@ -37,6 +35,11 @@ impl WinnowParams {
 
 /// Largest k-gram length (the ring buffer is fixed-size).
 pub const MAX_K: usize = 64;
+/// Largest window (the hash history is fixed-size; larger windows are clamped).
+pub const MAX_WINDOW: usize = 1024;
+/// Slots of the hash history: a power of two at least [`MAX_WINDOW`], so that an index masked
+/// with `RING - 1` needs no bounds check.
+const RING: usize = MAX_WINDOW;
 
 /// The multiplier of the polynomial rolling hash (an odd 64-bit constant, arithmetic mod 2^64).
 const BASE: u64 = 0x9E37_79B9_7F4A_7C15 | 1;
@@ -68,9 +71,15 @@ pub struct Winnower {
     rolling: u64,
     /// Index of the next k-gram.
     next_gram: u64,
-    /// Candidates for the minimum of the current window: (hash, k-gram index), hashes strictly
-    /// increasing from the front, so the front is the rightmost minimum.
-    candidates: VecDeque<(u64, u64)>,
+    /// Hashes of the last `window` k-grams, k-gram `i` at `history[i % RING]`.
+    history: Box<[u64; RING]>,
+    /// The rightmost minimum of the current window (hash, k-gram index), if any k-gram yet.
+    ///
+    /// Kept without the usual monotonic queue: a new hash at or below it replaces it, and when
+    /// it leaves the window the window is searched again (about once per window, a branch-free
+    /// loop). The queue's pops were unpredictable branches, a third of `mamori scan`'s time
+    /// with an index.
+    minimum: Option<(u64, u64)>,
     /// The fingerprint chosen for the previous window.
     chosen: Option<(u64, u64)>,
 }
@@ -81,7 +90,7 @@ impl Winnower {
     pub fn new(params: WinnowParams) -> Winnower {
         let params = WinnowParams {
             k: params.k.clamp(1, MAX_K as u32),
-            window: params.window.max(1),
+            window: params.window.clamp(1, MAX_WINDOW as u32),
             ..params
         };
         let mut base_pow_k: u64 = 1;
@@ -96,7 +105,8 @@ impl Winnower {
             base_pow_k,
             rolling: 0,
             next_gram: 0,
-            candidates: VecDeque::with_capacity(params.window as usize + 1),
+            history: Box::new([0; RING]),
+            minimum: None,
             chosen: None,
         }
     }
@@ -109,6 +119,14 @@ impl Winnower {
     /// Feeds one normalised character; calls `emit(hash)` for each new fingerprint.
     #[inline]
     pub fn push(&mut self, c: char, emit: &mut impl FnMut(u64)) {
+        self.push_at(c, &mut |hash, _| emit(hash));
+    }
+
+    /// Feeds one normalised character; calls `emit(hash, start)` for each new fingerprint,
+    /// where `start` is the position (in normalised characters since the first one pushed)
+    /// of the k-gram's first character. The k-gram covers `start..start + k`.
+    #[inline]
+    pub fn push_at(&mut self, c: char, emit: &mut impl FnMut(u64, u64)) {
         let value = u64::from(c) + 1;
         let k = self.params.k as u64;
         let slot = self.slot;
@@ -132,25 +150,30 @@ impl Winnower {
         let hash = mix64(self.rolling ^ self.params.seed);
         let index = self.next_gram;
         self.next_gram += 1;
-        while self.candidates.back().is_some_and(|&(h, _)| h >= hash) {
-            self.candidates.pop_back();
-        }
-        self.candidates.push_back((hash, index));
+        const MASK: usize = RING - 1;
+        self.history[index as usize & MASK] = hash;
         let window = u64::from(self.params.window);
         // The window is the k-grams (index + 1 - window ..= index).
-        while self
-            .candidates
-            .front()
-            .is_some_and(|&(_, i)| i + window <= index)
-        {
-            self.candidates.pop_front();
-        }
+        let (min_hash, min_index) = match self.minimum {
+            Some((m, _)) if hash <= m => (hash, index),
+            Some((m, at)) if at + window > index => (m, at),
+            // The minimum left the window (or this is the first k-gram): search it again.
+            _ => {
+                let first = (index + 1).saturating_sub(window);
+                let mut best = (u64::MAX, first);
+                for i in first..=index {
+                    let h = self.history[i as usize & MASK];
+                    if h <= best.0 {
+                        best = (h, i);
+                    }
+                }
+                best
+            }
+        };
+        self.minimum = Some((min_hash, min_index));
         if index + 1 < window {
             return;
         }
-        let Some(&(min_hash, min_index)) = self.candidates.front() else {
-            return;
-        };
         if let Some((chosen_hash, chosen_index)) = self.chosen
             && chosen_hash == min_hash
             && chosen_index + window > index
@@ -158,7 +181,7 @@ impl Winnower {
             return;
         }
         self.chosen = Some((min_hash, min_index));
-        emit(min_hash);
+        emit(min_hash, min_index);
     }
 
     /// Feeds normalised text (see [`crate::normalize`]).
@@ -168,14 +191,26 @@ impl Winnower {
         }
     }
 
+    /// Feeds normalised text; `emit(hash, start)` as in [`Winnower::push_at`].
+    pub fn push_str_at(&mut self, normalised: &str, emit: &mut impl FnMut(u64, u64)) {
+        for c in normalised.chars() {
+            self.push_at(c, emit);
+        }
+    }
+
     /// Ends the text. A text too short to fill one window but at least `k` characters long
     /// still gets one fingerprint (the minimum over what there is), so short documents can be
     /// registered.
     pub fn finish(self, emit: &mut impl FnMut(u64)) {
+        self.finish_at(&mut |hash, _| emit(hash));
+    }
+
+    /// [`Winnower::finish`], with the k-gram's start as in [`Winnower::push_at`].
+    pub fn finish_at(self, emit: &mut impl FnMut(u64, u64)) {
         if self.chosen.is_none()
-            && let Some(&(hash, _)) = self.candidates.front()
+            && let Some((hash, start)) = self.minimum
         {
-            emit(hash);
+            emit(hash, start);
         }
     }
 }
@@ -242,6 +277,67 @@ mod tests {
         assert!((n / expected - 1.0).abs() < 0.15, "{n} vs {expected}");
     }
 
+    #[test]
+    fn positions_name_the_k_gram_of_each_fingerprint() {
+        let text: String = (0..2000u32)
+            .map(|i| char::from_u32(0x4E00 + (mix64(u64::from(i) + 5) % 500) as u32).unwrap())
+            .collect();
+        let chars: Vec<char> = text.chars().collect();
+        let mut seen = Vec::new();
+        let mut w = Winnower::new(P);
+        w.push_str_at(&text, &mut |h, at| seen.push((h, at)));
+        assert!(seen.len() > 100);
+        let one = WinnowParams { window: 1, ..P };
+        let mut last = 0;
+        for (hash, at) in seen {
+            assert!(at >= last, "positions go forward");
+            last = at;
+            let gram: String = chars[at as usize..at as usize + P.k as usize]
+                .iter()
+                .collect();
+            assert_eq!(fingerprints(&gram, one), vec![hash], "at {at}");
+        }
+    }
+
+    /// Winnowing by its definition, window by window: the rightmost minimum, unless the
+    /// fingerprint chosen before is still inside and still minimal.
+    fn reference(text: &str, p: WinnowParams) -> Vec<(u64, u64)> {
+        let chars: Vec<char> = text.chars().collect();
+        let k = p.k as usize;
+        if chars.len() < k {
+            return Vec::new();
+        }
+        let one = WinnowParams { window: 1, ..p };
+        let hashes: Vec<u64> = (0..=chars.len() - k)
+            .map(|i| fingerprints(&chars[i..i + k].iter().collect::<String>(), one)[0])
+            .collect();
+        let w = p.window as usize;
+        let mut out = Vec::new();
+        let mut chosen: Option<(u64, usize)> = None;
+        if hashes.len() < w {
+            let min = *hashes.iter().min().unwrap();
+            let at = hashes.iter().rposition(|&h| h == min).unwrap();
+            return vec![(min, at as u64)];
+        }
+        for start in 0..=hashes.len() - w {
+            let min = *hashes[start..start + w].iter().min().unwrap();
+            if let Some((h, at)) = chosen
+                && h == min
+                && at >= start
+            {
+                continue;
+            }
+            let at = start
+                + hashes[start..start + w]
+                    .iter()
+                    .rposition(|&h| h == min)
+                    .unwrap();
+            chosen = Some((min, at));
+            out.push((min, at as u64));
+        }
+        out
+    }
+
     proptest! {
         #[test]
         fn streaming_in_pieces_equals_whole(text in "[a-zあ-ん]{0,300}", cut in 0usize..300) {
@@ -253,6 +349,16 @@ mod tests {
             w.push_str(&text[cut..], &mut |h| out.push(h));
             w.finish(&mut |h| out.push(h));
             prop_assert_eq!(whole, out);
+        }
+
+        #[test]
+        fn agrees_with_the_definition(text in "[ab]{0,120}|[a-zあ-ん]{0,200}", window in 1u32..12) {
+            let p = WinnowParams { k: 4, window, seed: 3 };
+            let mut out = Vec::new();
+            let mut w = Winnower::new(p);
+            w.push_str_at(&text, &mut |h, at| out.push((h, at)));
+            w.finish_at(&mut |h, at| out.push((h, at)));
+            prop_assert_eq!(out, reference(&text, p));
         }
 
         #[test]

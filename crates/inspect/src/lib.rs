@@ -72,7 +72,8 @@ pub trait DocumentDetector: Send + Sync + std::fmt::Debug {
 
 /// One document being scanned by a [`DocumentDetector`].
 pub trait DocumentScan {
-    /// More normalised text (NFKC, case-folded) of the document. Each byte of a part is fed
+    /// More normalised text of the document ([`normalize`]: NFKC, format characters dropped;
+    /// case is *not* folded, the detector folds what it compares). Each byte of a part is fed
     /// once, in order, in pieces of up to a few MiB.
     fn feed(&mut self, normalised: &str);
     /// The document ended: what was found.

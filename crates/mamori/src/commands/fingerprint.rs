@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use mamori_fingerprint::{
-    DEFAULT_MIN_SHARED, FingerprintDetector, FingerprintIndex, FingerprintStore, IndexParams,
-    TextCollector,
+    DEFAULT_MIN_SHARED, DEFAULT_MIN_SPAN, FingerprintDetector, FingerprintIndex, FingerprintStore,
+    IndexParams, MatchRule, TextCollector,
 };
 use serde_json::json;
 
@@ -74,6 +74,9 @@ enum FingerprintCommand {
         /// Distinct shared fingerprints needed for a match / 一致に必要な共通指紋数
         #[arg(long, default_value_t = DEFAULT_MIN_SHARED)]
         min_shared: u32,
+        /// Normalised characters a run of matches must cover / 一致の連続が覆うべき文字数
+        #[arg(long, default_value_t = DEFAULT_MIN_SPAN)]
+        min_span: u32,
         /// Files or directories / ファイルまたはディレクトリ
         #[arg(required = true, value_name = "FILE_OR_DIR")]
         paths: Vec<PathBuf>,
@@ -111,8 +114,17 @@ pub fn run(args: FingerprintArgs) -> anyhow::Result<ExitCode> {
         FingerprintCommand::List => list(&index_path, json),
         FingerprintCommand::Remove { names } => remove(&index_path, &names, json),
         FingerprintCommand::Stats => stats(&index_path, json),
-        FingerprintCommand::Check { min_shared, paths } => {
-            check(&index_path, min_shared, &paths, json)
+        FingerprintCommand::Check {
+            min_shared,
+            min_span,
+            paths,
+        } => {
+            let rule = MatchRule {
+                min_shared,
+                min_span,
+                ..MatchRule::default()
+            };
+            check(&index_path, rule, &paths, json)
         }
     }
 }
@@ -407,7 +419,8 @@ pub(crate) fn check_files(
     for (file, _) in expand_paths(paths, None)? {
         let text = extract_text(&file)?;
         let mut scan = detector.start();
-        scan.feed(&text);
+        // What the inspection engine feeds its document detectors: its normalised text.
+        scan.feed(mamori_inspect::normalize(&text).as_str());
         results.push((file, scan.finish()));
     }
     Ok(results)
@@ -415,12 +428,12 @@ pub(crate) fn check_files(
 
 fn check(
     index_path: &Path,
-    min_shared: u32,
+    rule: MatchRule,
     paths: &[PathBuf],
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let index = open_existing(index_path)?;
-    let detector = FingerprintDetector::new(index).min_shared(min_shared);
+    let detector = FingerprintDetector::new(index).rule(rule);
     let mut found = false;
     let mut reports = Vec::new();
     for (file, findings) in check_files(&detector, paths)? {
