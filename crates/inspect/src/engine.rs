@@ -72,7 +72,9 @@ fn id_index(kind: IdKind) -> usize {
 }
 
 impl Compiled {
-    pub fn new(rules: &Rules) -> Result<Compiled, BuildError> {
+    /// Compiles `rules`; `fast_paths` enables the prefilters (off only to test them against
+    /// the plain passes).
+    pub fn new(rules: &Rules, fast_paths: bool) -> Result<Compiled, BuildError> {
         let mut detectors: Vec<DetectorMeta> = Vec::new();
         let mut context: Vec<Vec<String>> = Vec::new();
         let mut seen = HashMap::new();
@@ -172,8 +174,8 @@ impl Compiled {
                 }
             }
         }
-        let keywords =
-            KeywordMatcher::new(&sets).map_err(|e| BuildError::Automaton(e.to_string()))?;
+        let keywords = KeywordMatcher::new(&sets, fast_paths)
+            .map_err(|e| BuildError::Automaton(e.to_string()))?;
         let regexes = RegexMatcher::new(&patterns).map_err(|(d, e)| BuildError::Regex {
             id: detectors[d].id.clone(),
             message: e.to_string(),

@@ -143,6 +143,7 @@ pub struct InspectorBuilder {
     raw_samples: bool,
     document_detectors: Vec<Arc<dyn DocumentDetector>>,
     sizes: Option<WindowSizes>,
+    reference: bool,
 }
 
 impl InspectorBuilder {
@@ -187,9 +188,17 @@ impl InspectorBuilder {
         });
         self
     }
+    /// Turns every fast path off (the anchor prefilter of the keyword automaton...): the
+    /// plain, slower passes give the reference findings that tests and the differential fuzz
+    /// target compare the fast paths with. Findings are the same either way.
+    #[doc(hidden)]
+    pub fn reference_engine(mut self, yes: bool) -> Self {
+        self.reference = yes;
+        self
+    }
     /// Compiles the rules.
     pub fn build(self) -> Result<Inspector, BuildError> {
-        let compiled = Compiled::new(&self.rules)?;
+        let compiled = Compiled::new(&self.rules, !self.reference)?;
         let detectors = self.rules.detectors().collect();
         Ok(Inspector {
             extractor: mamori_extract::Extractor::new(self.limits),
