@@ -188,9 +188,10 @@ impl InspectorBuilder {
         });
         self
     }
-    /// Turns every fast path off (the anchor prefilter of the keyword automaton...): the
-    /// plain, slower passes give the reference findings that tests and the differential fuzz
-    /// target compare the fast paths with. Findings are the same either way.
+    /// Turns the fast paths off (the anchor prefilter of the keyword automaton, the vectorised
+    /// scans of the normaliser): the plain, slower passes give the reference findings that
+    /// tests and the differential fuzz target `inspect_prefilter` compare the fast paths with.
+    /// Findings are the same either way.
     #[doc(hidden)]
     pub fn reference_engine(mut self, yes: bool) -> Self {
         self.reference = yes;
@@ -207,6 +208,7 @@ impl InspectorBuilder {
                 raw_samples: self.raw_samples,
                 document_detectors: self.document_detectors,
                 sizes: self.sizes.unwrap_or_default(),
+                fast_paths: !self.reference,
             },
             detectors,
         })

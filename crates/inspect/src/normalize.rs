@@ -448,7 +448,16 @@ fn nfkc_normal_up_to(text: &str) -> usize {
 
 /// Normalises `text` (see the module documentation).
 pub fn normalize(text: &str) -> Normalized<'_> {
-    let mut finder = TroubleFinder { nfkc_next: None };
+    normalize_with(text, true)
+}
+
+/// [`normalize`], with its fast scans (`fast`) or with the plain ones they replace (the
+/// reference engine of the differential tests); the result is the same.
+pub(crate) fn normalize_with(text: &str, fast: bool) -> Normalized<'_> {
+    let mut finder = TroubleFinder {
+        nfkc_next: None,
+        fast,
+    };
     let Some(mut trouble) = finder.next(text, 0) else {
         return Normalized {
             text: Cow::Borrowed(text),
@@ -497,6 +506,8 @@ pub fn normalize(text: &str) -> Normalized<'_> {
 struct TroubleFinder {
     /// The first position not known to be NFKC-normal, from the last quick check.
     nfkc_next: Option<usize>,
+    /// Use the vectorised scans (else ICU's quick check and the byte-by-byte search).
+    fast: bool,
 }
 
 impl TroubleFinder {
@@ -507,12 +518,22 @@ impl TroubleFinder {
         let nfkc = match self.nfkc_next {
             Some(n) if n >= from => n,
             _ => {
-                let n = from + nfkc_normal_up_to(&text[from..]);
+                let n = from
+                    + if self.fast {
+                        nfkc_normal_up_to(&text[from..])
+                    } else {
+                        NFKC.split_normalized(&text[from..]).0.len()
+                    };
                 self.nfkc_next = Some(n);
                 n
             }
         };
-        next_byte_trouble(text, from, nfkc).or((nfkc < text.len()).then_some(nfkc))
+        let bytes = if self.fast {
+            next_byte_trouble(text, from, nfkc)
+        } else {
+            next_byte_trouble_exact(text, from, nfkc)
+        };
+        bytes.or((nfkc < text.len()).then_some(nfkc))
     }
 }
 
