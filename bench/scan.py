@@ -2,6 +2,11 @@
 """Benchmarks `mamori scan` side by side with ripgrep (plain text) and ripgrep-all (Office/PDF).
 
     bench/scan.py [--mb 120] [--office-files 600] [--large-mb 1024] [--skip-large] [--skip-rga]
+                  [--text-only] [--before BIN]
+
+`--text-only` runs the plain-text comparison alone; `--before BIN` adds rows for another
+`mamori` binary (an older build) run the same way. The plain-text table also has rows for the
+same corpus as one single file (does one large file use every core?).
 
 Needs: a release build (`cargo build --release -p mamori`, done here), `rg` and `hyperfine`
 (Debian: ripgrep hyperfine), and for the Office comparison `rga` (`cargo install ripgrep_all`)
@@ -89,6 +94,8 @@ def main():
     ap.add_argument("--skip-large", action="store_true")
     ap.add_argument("--skip-rga", action="store_true")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--text-only", action="store_true")
+    ap.add_argument("--before", help="an older mamori binary to time side by side")
     a = ap.parse_args()
     subprocess.run("cargo build --release -p mamori", shell=True, check=True, cwd=ROOT)
     root = os.geteuid() == 0
@@ -98,17 +105,38 @@ def main():
     size = du(text) / 1e6
     labels = os.path.join(text, "labels.txt")
     print(f"\n### Plain text: {size:.0f} MB of mixed Japanese/English text, {cpus} cores\n")
-    print("| command | cache | mean (s) | min (s) | MB/s | ratio to rg |")
-    print("|---|---|---|---|---|---|")
+    print("| command | cache | mean (s) | min (s) | MB/s | cores busy | ratio to rg |")
+    print("|---|---|---|---|---|---|---|")
+    single = os.path.join(OUT, f"text-{a.mb}mb-single.txt")
+    if not os.path.exists(single):
+        with open(single, "wb") as out:
+            for dirpath, _, files in sorted(os.walk(text)):
+                for f in sorted(files):
+                    if f.endswith(".txt") and f != "labels.txt":
+                        with open(os.path.join(dirpath, f), "rb") as src:
+                            out.write(src.read())
     for cold in ([False, True] if root else [False]):
-        res = hyperfine([
+        commands = [
             ("rg", f"rg -c -F -f {labels} {text}"),
             ("mamori", f"{MAMORI} scan --format json --no-progress {text}"),
             ("mamori -j1", f"{MAMORI} scan -j1 --format json --no-progress {text}"),
-        ], cold=cold, runs=a.runs)
-        base = res["rg"]["mean"]
+        ]
+        if a.before:
+            commands += [
+                ("mamori (before)", f"{a.before} scan --format json --no-progress {text}"),
+                ("mamori -j1 (before)", f"{a.before} scan -j1 --format json --no-progress {text}"),
+            ]
+        commands += [
+            ("rg, one file", f"rg -c -F -f {labels} {single}"),
+            ("mamori, one file", f"{MAMORI} scan --format json --no-progress {single}"),
+        ]
+        res = hyperfine(commands, cold=cold, runs=a.runs)
         for name, r in res.items():
-            print(f"| `{name}` | {'cold' if cold else 'warm'} | {r['mean']:.3f} | {r['min']:.3f} | {size / r['mean']:.0f} | {r['mean'] / base:.2f}x |")
+            base = res["rg, one file" if "one file" in name else "rg"]["mean"]
+            cpu = (r["user"] + r["system"]) / r["mean"]
+            print(f"| `{name}` | {'cold' if cold else 'warm'} | {r['mean']:.3f} | {r['min']:.3f} | {size / r['mean']:.0f} | {cpu:.2f} | {r['mean'] / base:.2f}x |")
+    if a.text_only:
+        return
 
     office = corpus("office", f"office-{a.office_files}", files=a.office_files)
     manifest = json.load(open(os.path.join(office, "manifest.json")))

@@ -39,6 +39,28 @@ pub(crate) fn is_separator(c: char) -> Option<Separator> {
     }
 }
 
+/// The first ASCII digit at or after `from`. Blocks of 16 bytes are tested at once (the
+/// compiler vectorises the test) before the digit is looked for inside a block.
+fn first_digit(bytes: &[u8], from: usize) -> Option<usize> {
+    const BLOCK: usize = 16;
+    let mut i = from;
+    while let Some(block) = bytes.get(i..i + BLOCK) {
+        let mut any = false;
+        for b in block {
+            any |= b.is_ascii_digit();
+        }
+        if any {
+            break;
+        }
+        i += BLOCK;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| i + p)
+}
+
 /// A maximal digit run.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Run {
@@ -64,11 +86,10 @@ impl<'t> DigitScanner<'t> {
         run.groups.clear();
         run.separators.clear();
         let bytes = self.text.as_bytes();
-        let Some(offset) = bytes[self.pos..].iter().position(u8::is_ascii_digit) else {
+        let Some(mut i) = first_digit(bytes, self.pos) else {
             self.pos = bytes.len();
             return false;
         };
-        let mut i = self.pos + offset;
         loop {
             let start = i;
             while i < bytes.len() && bytes[i].is_ascii_digit() {
@@ -122,5 +143,23 @@ mod tests {
         assert_eq!(runs("a1b22c"), vec![vec!["1"], vec!["22"]]);
         assert_eq!(runs("1234-"), vec![vec!["1234"]]);
         assert!(runs("no digits at all").is_empty());
+        assert_eq!(
+            runs(
+                "a long line with no digit for more than sixteen bytes 7 and 社外秘社外秘社外秘 42"
+            ),
+            vec![vec!["7"], vec!["42"]]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn first_digit_is_the_plain_search(s in "[a社 0-9]{0,80}", from in 0usize..100) {
+            let bytes = s.as_bytes();
+            let from = from.min(bytes.len());
+            proptest::prop_assert_eq!(
+                first_digit(bytes, from),
+                bytes[from..].iter().position(u8::is_ascii_digit).map(|p| from + p)
+            );
+        }
     }
 }

@@ -19,7 +19,7 @@ use crate::digits::{DigitScanner, Run};
 use crate::identifiers::{Candidate, IdKind, classify_run};
 use crate::keywords::{KeywordHit, KeywordMatcher, KeywordSet};
 use crate::mask::{MaskStyle, mask};
-use crate::normalize::{Normalized, is_format_char, normalize};
+use crate::normalize::{Normalized, is_format_char, normalize_with};
 use crate::patterns::{ContextHits, ContextMatcher, RegexHit, RegexMatcher, window_around};
 use crate::rules::{Position, Rules};
 use crate::{BuildError, DocumentDetector, DocumentScan};
@@ -72,7 +72,9 @@ fn id_index(kind: IdKind) -> usize {
 }
 
 impl Compiled {
-    pub fn new(rules: &Rules) -> Result<Compiled, BuildError> {
+    /// Compiles `rules`; `fast_paths` enables the prefilters (off only to test them against
+    /// the plain passes).
+    pub fn new(rules: &Rules, fast_paths: bool) -> Result<Compiled, BuildError> {
         let mut detectors: Vec<DetectorMeta> = Vec::new();
         let mut context: Vec<Vec<String>> = Vec::new();
         let mut seen = HashMap::new();
@@ -172,8 +174,8 @@ impl Compiled {
                 }
             }
         }
-        let keywords =
-            KeywordMatcher::new(&sets).map_err(|e| BuildError::Automaton(e.to_string()))?;
+        let keywords = KeywordMatcher::new(&sets, fast_paths)
+            .map_err(|e| BuildError::Automaton(e.to_string()))?;
         let regexes = RegexMatcher::new(&patterns).map_err(|(d, e)| BuildError::Regex {
             id: detectors[d].id.clone(),
             message: e.to_string(),
@@ -310,6 +312,8 @@ pub(crate) struct Engine {
     pub raw_samples: bool,
     pub document_detectors: Vec<Arc<dyn DocumentDetector>>,
     pub sizes: WindowSizes,
+    /// Fast paths on (off only in the reference engine of the differential tests).
+    pub fast_paths: bool,
 }
 
 /// Window geometry (smaller in tests, to exercise boundaries).
@@ -394,7 +398,7 @@ impl<'e> Session<'e> {
             zone_end -= 1;
         }
         let zone_start = part.reported_to;
-        let norm = normalize(&part.buffer);
+        let norm = normalize_with(&part.buffer, engine.fast_paths);
         let base = part.base;
         let raw = engine.raw_samples;
         {

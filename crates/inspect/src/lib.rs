@@ -144,6 +144,7 @@ pub struct InspectorBuilder {
     raw_samples: bool,
     document_detectors: Vec<Arc<dyn DocumentDetector>>,
     sizes: Option<WindowSizes>,
+    reference: bool,
 }
 
 impl InspectorBuilder {
@@ -188,9 +189,18 @@ impl InspectorBuilder {
         });
         self
     }
+    /// Turns the fast paths off (the anchor prefilter of the keyword automaton, the vectorised
+    /// scans of the normaliser): the plain, slower passes give the reference findings that
+    /// tests and the differential fuzz target `inspect_prefilter` compare the fast paths with.
+    /// Findings are the same either way.
+    #[doc(hidden)]
+    pub fn reference_engine(mut self, yes: bool) -> Self {
+        self.reference = yes;
+        self
+    }
     /// Compiles the rules.
     pub fn build(self) -> Result<Inspector, BuildError> {
-        let compiled = Compiled::new(&self.rules)?;
+        let compiled = Compiled::new(&self.rules, !self.reference)?;
         let detectors = self.rules.detectors().collect();
         Ok(Inspector {
             extractor: mamori_extract::Extractor::new(self.limits),
@@ -199,6 +209,7 @@ impl InspectorBuilder {
                 raw_samples: self.raw_samples,
                 document_detectors: self.document_detectors,
                 sizes: self.sizes.unwrap_or_default(),
+                fast_paths: !self.reference,
             },
             detectors,
         })

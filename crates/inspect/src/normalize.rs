@@ -278,8 +278,54 @@ const TROUBLE_BYTE: [bool; 256] = {
 /// Finds the next position at or after `from` (and before `limit`) holding a format character
 /// or an ASCII whitespace run to join. NFKC work is found separately by the quick check.
 ///
-/// One table lookup per byte; only the rare hits are looked at closely.
+/// Blocks of 16 bytes are first tested at once for a byte that *may* start trouble (a superset
+/// of [`TROUBLE_BYTE`]: whitespace right after a non-ASCII byte, or a lead byte other than the
+/// E3-E9 of kana and kanji), a test the compiler vectorises; only blocks with such a byte go
+/// through the exact byte-by-byte check of [`next_byte_trouble_exact`], so the result is the
+/// same as that function's over the whole range.
 fn next_byte_trouble(text: &str, from: usize, limit: usize) -> Option<usize> {
+    const BLOCK: usize = 16;
+    let bytes = text.as_bytes();
+    let mut i = from;
+    loop {
+        while i >= 1 && i + BLOCK <= limit {
+            let (Ok(cur), Ok(prev)) = (
+                <&[u8; BLOCK]>::try_from(&bytes[i..i + BLOCK]),
+                <&[u8; BLOCK]>::try_from(&bytes[i - 1..i - 1 + BLOCK]),
+            ) else {
+                break;
+            };
+            let mut hit = false;
+            for k in 0..BLOCK {
+                hit |= may_start_trouble(prev[k], cur[k]);
+            }
+            if hit {
+                break;
+            }
+            i += BLOCK;
+        }
+        let end = (i + BLOCK).min(limit);
+        if i >= end {
+            return None;
+        }
+        if let Some(t) = next_byte_trouble_exact(text, i, end) {
+            return Some(t);
+        }
+        i = end;
+    }
+}
+
+/// A superset of the bytes [`next_byte_trouble_exact`] stops at, given the byte before.
+/// Written with non-short-circuit operators so that a block's test vectorises.
+#[inline]
+fn may_start_trouble(prev: u8, b: u8) -> bool {
+    ((b <= 0x20) & (prev >= 0x80))
+        | ((b.wrapping_sub(0xC2) <= 0xEF - 0xC2) & (b.wrapping_sub(0xE3) > 0xE9 - 0xE3))
+}
+
+/// The byte-by-byte search of [`next_byte_trouble`]: one table lookup per byte; only the rare
+/// hits are looked at closely.
+fn next_byte_trouble_exact(text: &str, from: usize, limit: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut i = from;
     while i < limit {
@@ -317,9 +363,101 @@ fn next_byte_trouble(text: &str, from: usize, limit: usize) -> Option<usize> {
     None
 }
 
+/// How far `text` is NFKC-normal: the same as `NFKC.split_normalized(text).0.len()`, faster.
+///
+/// The common characters of Japanese and English text (ASCII, the CJK punctuation 、。〃, 々〆〇
+/// and the brackets 〈〉...【】, hiragana, katakana, CJK ideographs of U+3400-U+9FFF) are all
+/// NFKC_QC=Yes starters (canonical combining class 0) that never combine with the character
+/// before them, so there is a normalisation boundary before each of them and they need no
+/// work. They are skipped here byte-wise; the normaliser's own quick check then starts from the
+/// last of them (which may still combine with what follows, as か with a voiced mark), where its
+/// result cannot differ from a check started at the beginning (`quick_check_matches_icu` tests
+/// this).
+fn nfkc_normal_up_to(text: &str) -> usize {
+    const BLOCK: usize = 16;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut last = 0;
+    while i < bytes.len() {
+        // A block whose characters all start with ASCII bytes, the lead bytes E4-E9 of
+        // U+4000-U+9FFF or the E3 of the kana and punctuation below holds only characters
+        // skipped below: test 16 bytes at once (vectorised; non-short-circuit operators).
+        if let (Some(block), Some(next1), Some(next2)) = (
+            bytes.get(i..i + BLOCK),
+            bytes.get(i + 1..i + 1 + BLOCK),
+            bytes.get(i + 2..i + 2 + BLOCK),
+        ) {
+            let mut plain = true;
+            for k in 0..BLOCK {
+                let (b, n1, n2) = (block[k], next1[k], next2[k]);
+                let kana = (b == 0xE3)
+                    & (((n1 == 0x80)
+                        & ((n2.wrapping_sub(0x81) <= 2) | (n2.wrapping_sub(0x85) <= 0x0C)))
+                        | ((n1 == 0x81) & (n2 != 0x80))
+                        | ((n1 == 0x82) & ((n2 <= 0x96) | (n2 >= 0xA1)))
+                        | ((n1 == 0x83) & (n2 <= 0xBC)));
+                plain &= (b < 0xC0) | (b.wrapping_sub(0xE4) <= 0xE9 - 0xE4) | kana;
+            }
+            if plain {
+                i += BLOCK;
+                // `i` was on a character boundary; step over the rest of a character cut by
+                // the block's end, and find where the last character began.
+                while bytes.get(i).is_some_and(|b| (0x80..0xC0).contains(b)) {
+                    i += 1;
+                }
+                last = i - 1;
+                while (0x80..0xC0).contains(&bytes[last]) {
+                    last -= 1;
+                }
+                continue;
+            }
+        }
+        let b = bytes[i];
+        let len = match b {
+            0x00..=0x7F => 1,
+            // U+4000-U+9FFF: CJK ideographs (and the Yijing hexagram symbols): no
+            // decompositions, no compositions.
+            0xE4..=0xE9 => 3,
+            0xE3 => {
+                // Valid UTF-8: a three-byte character, U+3000-U+3FFF.
+                let cp =
+                    0x3000 | (u32::from(bytes[i + 1] & 0x3F) << 6) | u32::from(bytes[i + 2] & 0x3F);
+                if matches!(
+                    cp,
+                    0x3001..=0x3003
+                        | 0x3005..=0x3011
+                        | 0x3041..=0x3096
+                        | 0x30A1..=0x30FC
+                        | 0x3400..=0x3FFF
+                ) {
+                    3
+                } else {
+                    break;
+                }
+            }
+            _ => break,
+        };
+        last = i;
+        i += len;
+    }
+    if i >= bytes.len() {
+        return bytes.len();
+    }
+    last + NFKC.split_normalized(&text[last..]).0.len()
+}
+
 /// Normalises `text` (see the module documentation).
 pub fn normalize(text: &str) -> Normalized<'_> {
-    let mut finder = TroubleFinder { nfkc_next: None };
+    normalize_with(text, true)
+}
+
+/// [`normalize`], with its fast scans (`fast`) or with the plain ones they replace (the
+/// reference engine of the differential tests); the result is the same.
+pub(crate) fn normalize_with(text: &str, fast: bool) -> Normalized<'_> {
+    let mut finder = TroubleFinder {
+        nfkc_next: None,
+        fast,
+    };
     let Some(mut trouble) = finder.next(text, 0) else {
         return Normalized {
             text: Cow::Borrowed(text),
@@ -368,6 +506,8 @@ pub fn normalize(text: &str) -> Normalized<'_> {
 struct TroubleFinder {
     /// The first position not known to be NFKC-normal, from the last quick check.
     nfkc_next: Option<usize>,
+    /// Use the vectorised scans (else ICU's quick check and the byte-by-byte search).
+    fast: bool,
 }
 
 impl TroubleFinder {
@@ -378,12 +518,22 @@ impl TroubleFinder {
         let nfkc = match self.nfkc_next {
             Some(n) if n >= from => n,
             _ => {
-                let n = from + NFKC.split_normalized(&text[from..]).0.len();
+                let n = from
+                    + if self.fast {
+                        nfkc_normal_up_to(&text[from..])
+                    } else {
+                        NFKC.split_normalized(&text[from..]).0.len()
+                    };
                 self.nfkc_next = Some(n);
                 n
             }
         };
-        next_byte_trouble(text, from, nfkc).or((nfkc < text.len()).then_some(nfkc))
+        let bytes = if self.fast {
+            next_byte_trouble(text, from, nfkc)
+        } else {
+            next_byte_trouble_exact(text, from, nfkc)
+        };
+        bytes.or((nfkc < text.len()).then_some(nfkc))
     }
 }
 
@@ -448,6 +598,41 @@ mod tests {
 
     fn n(s: &str) -> String {
         normalize(s).as_str().to_string()
+    }
+
+    /// Text mixing the characters the fast paths skip with every kind that stops them:
+    /// composing marks (U+3099, U+0301), full-width and half-width forms, compatibility
+    /// characters, format characters, whitespace between CJK, Hangul jamo, anything.
+    const QUICK_CHECK_TEXT: &str = "([a-e 0-9\\n\\t、。〃々〆〇〈】あかがゖゝゞゟアカガヴーヺ・ヿ㐀一社外秘鿿\u{3099}\u{309A}\u{309B}\u{0301}\u{0308}ｶﾞﾟＡ１（）㊙㍻ﬁ\u{200B}\u{00AD}\u{FEFF}\u{3000}\u{1100}\u{1161}\u{11A8}가é𠮷]|\\PC){0,120}";
+
+    #[test]
+    fn fast_paths_agree_on_known_tricky_text() {
+        for s in [
+            "か\u{3099}",
+            "abcか\u{3099}def",
+            "あいうえお\u{309A}",
+            "e\u{0301}",
+            "社外秘\u{3099}",
+            "\u{1100}\u{1161}\u{11A8}",
+            "ＡＢＣ",
+            "ｶﾞ",
+            "long ascii text then ㊙ and more text after it",
+            "\u{3099}start",
+            "社外秘の資料です。\n次の行 社 外 秘 and ascii words 　here\u{200B}x",
+        ] {
+            assert_eq!(
+                nfkc_normal_up_to(s),
+                NFKC.split_normalized(s).0.len(),
+                "{s:?}"
+            );
+            for from in (0..=s.len()).filter(|i| s.is_char_boundary(*i)) {
+                assert_eq!(
+                    next_byte_trouble(s, from, s.len()),
+                    next_byte_trouble_exact(s, from, s.len()),
+                    "{s:?} from {from}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -547,6 +732,23 @@ mod tests {
                 prop_assert!(p >= last && p <= text.len());
                 last = p;
             }
+        }
+
+        #[test]
+        fn quick_check_matches_icu(s in QUICK_CHECK_TEXT) {
+            prop_assert_eq!(nfkc_normal_up_to(&s), NFKC.split_normalized(&s).0.len());
+        }
+
+        #[test]
+        fn byte_trouble_matches_the_exact_search(s in QUICK_CHECK_TEXT, from in 0usize..400) {
+            let mut from = from.min(s.len());
+            while !s.is_char_boundary(from) {
+                from -= 1;
+            }
+            prop_assert_eq!(
+                next_byte_trouble(&s, from, s.len()),
+                next_byte_trouble_exact(&s, from, s.len())
+            );
         }
 
         #[test]

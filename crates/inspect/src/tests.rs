@@ -492,6 +492,138 @@ proptest! {
     }
 }
 
+// ---- fast paths against the reference engine ----
+
+fn reference(window: Option<(usize, usize, usize)>) -> Inspector {
+    let mut b = InspectorBuilder::new().reference_engine(true);
+    if let Some((w, c, l)) = window {
+        b = b.window_sizes(w, c, l);
+    }
+    b.build().unwrap()
+}
+
+/// Adversarial pieces: labels whole, split and disguised; digits in every width and with every
+/// dash; credentials; characters that stop the normaliser's fast scans.
+const ADVERSARIAL: &[&str] = &[
+    "社外秘",
+    "社",
+    "外",
+    "秘",
+    "秘書",
+    "秘密",
+    "秘密鍵",
+    "極秘",
+    "機密",
+    "機密性",
+    "取扱注意",
+    "扱",
+    "社内限り",
+    "部外秘",
+    "関係者外秘",
+    "㊙",
+    "マル秘",
+    "(秘)",
+    "（秘）",
+    "【秘】",
+    "Confidential",
+    "CONFIDENTIAL",
+    "ＣＯＮＦＩＤＥＮＴＩＡＬ",
+    "conﬁdential",
+    "Strictly ",
+    "Internal Use Only",
+    "internal only",
+    "Top Secret",
+    "secret",
+    "secretary",
+    "\u{200B}",
+    "\u{00AD}",
+    "\u{2060}",
+    "\u{FEFF}",
+    " ",
+    "\u{3000}",
+    "\n",
+    "\r\n",
+    "\t",
+    "1234",
+    "5678",
+    "9018",
+    "１２３４",
+    "－",
+    "-",
+    "ー",
+    "‐",
+    "−",
+    "―",
+    "ｰ",
+    ".",
+    "マイナンバー",
+    "個人番号",
+    "カード番号",
+    "TEL",
+    "法人番号",
+    "T",
+    "4111",
+    "03",
+    "AKIA",
+    "IOSFODNN7EXAMPLE",
+    "ghp_",
+    "abcdefghijklmnopqrstuvwxyz0123456789",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "@",
+    "taro",
+    "example.co.jp",
+    "ｶﾞ",
+    "か\u{3099}",
+    "e\u{0301}",
+    "𠮷",
+    "、",
+    "。",
+    "資料",
+    "の",
+    "a",
+    "TK",
+    "AB",
+    "CD",
+    "0",
+    "7",
+    "the plain text of a long English sentence ",
+    "設計の資料を確認した。",
+];
+
+#[test]
+fn fast_paths_find_what_the_reference_engine_finds_on_the_examples() {
+    let fast = builtin();
+    let slow = reference(None);
+    let text = ADVERSARIAL.concat();
+    assert!(!fast.inspect_text(&text).is_empty());
+    assert_eq!(fast.inspect_text(&text), slow.inspect_text(&text));
+    for w in ADVERSARIAL.windows(3) {
+        let t = w.concat();
+        assert_eq!(fast.inspect_text(&t), slow.inspect_text(&t), "{t:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    /// Findings (detector, confidence, count, offsets, sample) are identical with and without
+    /// the fast paths, with the real window sizes and with small ones (labels at window edges).
+    #[test]
+    fn fast_paths_find_what_the_reference_engine_finds(
+        pieces in proptest::collection::vec(prop_oneof![
+            4 => proptest::sample::select(ADVERSARIAL),
+            1 => "\\PC{0,6}".prop_map(|s| &*s.leak()),
+        ], 0..150),
+    ) {
+        let text: String = pieces.concat();
+        prop_assert_eq!(builtin().inspect_text(&text), reference(None).inspect_text(&text));
+        let small = (256, 128, 64);
+        prop_assert_eq!(
+            InspectorBuilder::new().window_sizes(small.0, small.1, small.2).build().unwrap().inspect_text(&text),
+            reference(Some(small)).inspect_text(&text)
+        );
+    }
+}
+
 // ---- document detectors ----
 
 #[derive(Debug, Default)]
