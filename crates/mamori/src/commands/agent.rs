@@ -512,7 +512,7 @@ impl mamori_agent::DeviceHook for Devices {
             return Vec::new();
         };
         match c.lock().unwrap_or_else(|e| e.into_inner()).decide_present() {
-            Ok(outcomes) => outcomes.iter().map(device_outcome_event).collect(),
+            Ok(outcomes) => outcomes.iter().map(super::device::outcome_event).collect(),
             Err(e) => {
                 eprintln!("mamori agent: deciding the devices present: {e}");
                 Vec::new()
@@ -548,62 +548,9 @@ impl mamori_agent::DeviceHook for Devices {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .on_uevent(&ev, &mountinfo);
-            out.extend(outcomes.iter().map(device_outcome_event));
+            out.extend(outcomes.iter().map(super::device::outcome_event));
         }
         out
-    }
-}
-
-/// The journal event for what device control did.
-fn device_outcome_event(outcome: &mamori_device::Outcome) -> Event {
-    use mamori_device::Outcome;
-    use mamori_journal::Operation;
-    use mamori_model::Channel;
-    match outcome {
-        Outcome::Attached {
-            device,
-            decision,
-            applied,
-            error,
-        } => {
-            let (_, en) = decision.reason();
-            let done = match (applied, error) {
-                (_, Some(e)) => format!("FAILED: {e}"),
-                (Some(a), None) => format!("{a:?}"),
-                (None, None) => "nothing to do".into(),
-            };
-            Event::new(Operation::Device)
-                .with_channel(Channel::RemovableMedia)
-                .with_path(format!("usb:{}", device.port))
-                .with_destination(mamori_journal::Destination {
-                    device_serial: device.serial.clone(),
-                    ..Default::default()
-                })
-                .with_detail(format!(
-                    "attach {}: {} ({en}), {done}",
-                    device.describe(),
-                    decision.target
-                ))
-        }
-        Outcome::Detached { port } => Event::new(Operation::Device)
-            .with_channel(Channel::RemovableMedia)
-            .with_path(format!("usb:{port}"))
-            .with_detail("detach"),
-        Outcome::MadeReadOnly {
-            dev,
-            port,
-            remounted,
-            error,
-        } => Event::new(Operation::Mount)
-            .with_channel(Channel::RemovableMedia)
-            .with_path(dev.display().to_string())
-            .with_detail(match error {
-                Some(e) => format!("read-only for usb:{port} FAILED: {e}"),
-                None => format!(
-                    "read-only for usb:{port}; remounted read-only: {:?}",
-                    remounted
-                ),
-            }),
     }
 }
 

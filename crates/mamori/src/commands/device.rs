@@ -247,7 +247,9 @@ fn action_of(target: Target) -> Action {
     }
 }
 
-fn outcome_event(outcome: &Outcome) -> Event {
+/// The journal event for what device control did (`mamori device watch` and the agent alike;
+/// the fields are documented in docs/device.md).
+pub(crate) fn outcome_event(outcome: &Outcome) -> Event {
     match outcome {
         Outcome::Attached {
             device,
