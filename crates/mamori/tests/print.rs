@@ -141,16 +141,33 @@ impl FakeCups {
         self.dir.path().join(sub)
     }
 
-    /// Runs the backend for job `id` whose spooled document is `document`.
+    /// Runs the backend for job `id` whose spooled document is `document`, owned by `tanaka`.
     fn run(&self, printer: &str, id: u32, document: &[u8], options: &str) -> Output {
+        self.run_as(printer, id, document, options, "tanaka", "見積書", &[])
+    }
+
+    /// Runs the backend as cupsd would for job `id` of `owner` titled `title`, with `extra`
+    /// backend flags.
+    #[allow(clippy::too_many_arguments)]
+    fn run_as(
+        &self,
+        printer: &str,
+        id: u32,
+        document: &[u8],
+        options: &str,
+        owner: &str,
+        title: &str,
+        extra: &[&std::ffi::OsStr],
+    ) -> Output {
         std::fs::write(self.path("spool").join(format!("d{id:05}-001")), document).unwrap();
         Command::new(MAMORI)
             .args(["print", "backend", "--data-dir"])
             .arg(self.path("data"))
             .arg("--policy")
             .arg(self.path("policy.toml"))
+            .args(extra)
             .arg("--")
-            .args([&id.to_string(), "tanaka", "見積書", "1", options])
+            .args([&id.to_string(), owner, title, "1", options])
             .arg(self.path("spool").join(format!("d{id:05}-001")))
             .env_clear()
             .env(
@@ -308,30 +325,17 @@ fn a_cancelled_job_pops_up_on_the_owners_desktop() {
         eprintln!("skipped: dbus-daemon is missing");
         return;
     };
+    let flag = std::ffi::OsStr::new("--user-runtime-dir");
     let job = |id: u32, printer: &str, document: &[u8]| {
-        std::fs::write(cups.path("spool").join(format!("d{id:05}-001")), document).unwrap();
-        Command::new(MAMORI)
-            .args(["print", "backend", "--data-dir"])
-            .arg(cups.path("data"))
-            .arg("--policy")
-            .arg(cups.path("policy.toml"))
-            .arg("--user-runtime-dir")
-            .arg(&runtime)
-            .arg("--")
-            .args([&id.to_string(), &owner, "価格表.pdf", "1", ""])
-            .arg(cups.path("spool").join(format!("d{id:05}-001")))
-            .env_clear()
-            .env(
-                "DEVICE_URI",
-                format!("mamori:testout:{}", cups.path("out").display()),
-            )
-            .env("PRINTER", printer)
-            .env("CUPS_REQUESTROOT", cups.path("spool"))
-            .env("CUPS_SERVERBIN", cups.path("bin"))
-            .env("CUPS_SERVERROOT", cups.path("root"))
-            .env("PATH", "/usr/bin:/bin")
-            .output()
-            .unwrap()
+        cups.run_as(
+            printer,
+            id,
+            document,
+            "",
+            &owner,
+            "価格表.pdf",
+            &[flag, runtime.as_os_str()],
+        )
     };
     let internal = pdf_with_text(&["社外秘", "新製品の価格表"]);
     let out = job(21, "secure-3f", &internal);
