@@ -137,9 +137,10 @@ struct RunArgs {
     /// No desktop pop-ups: refusals are told on the person's terminals only.
     #[arg(long)]
     no_popups: bool,
-    /// Where users' runtime directories are: a pop-up goes to the session bus DIR/UID/bus.
-    #[arg(long, value_name = "DIR", default_value = mamori_notify::DEFAULT_RUNTIME_ROOT)]
-    user_runtime_dir: PathBuf,
+    /// Where users' runtime directories are: a pop-up goes to the session bus DIR/UID/bus
+    /// (default /run/user).
+    #[arg(long, value_name = "DIR")]
+    user_runtime_dir: Option<PathBuf>,
     /// Test hook: stall the worker that gets an open of a file with this name.
     #[arg(long, value_name = "NAME", hide = true)]
     debug_stall_on: Option<String>,
@@ -387,11 +388,11 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let signals = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
     mamori_agent::sys::block_signals(&signals).context("blocking signals")?;
 
-    let runtime_dir = file
+    let runtime_dir = args
         .user_runtime_dir
         .clone()
-        .filter(|_| args.user_runtime_dir == Path::new(mamori_notify::DEFAULT_RUNTIME_ROOT))
-        .unwrap_or_else(|| args.user_runtime_dir.clone());
+        .or_else(|| file.user_runtime_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(mamori_notify::DEFAULT_RUNTIME_ROOT));
     let popups = (!args.no_popups && file.popups != Some(false))
         .then(|| super::notify::messenger(runtime_dir));
     let recorder = Arc::new(GateRecorder::new(Arc::clone(&gatekeeper), popups));
