@@ -1227,7 +1227,7 @@ impl Shared {
         if !ans.allow && self.cfg.enforce {
             if let (Ground::WriterOpensClassified { .. }, Some(fd)) = (&ans.ground, writer_fd) {
                 // `cat secret > /media/usb/x`: the shell created x before cat was refused.
-                remove_if_fresh_and_empty(Path::new(&format!("/proc/{}/fd/{fd}", job.pid)));
+                remove_if_made_by_and_empty(job.pid, fd);
             }
             self.tell(uid, &policy, &ans, &path_text);
         }
@@ -1438,7 +1438,7 @@ impl Shared {
         let Ok(st) = sys::fstat(job.pending.fd.as_fd()) else {
             return;
         };
-        if st.size == 0 && fresh(st.ctime_ns) {
+        if st.size == 0 && made_by(job.pid, st.ctime_ns) {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -2088,7 +2088,8 @@ fn owner_of(path: &Path) -> Option<u32> {
 
 fn read_mountinfo() -> (Vec<mounts::Mount>, usize) {
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let text = &text[..text.len().min(mounts::MAX_MOUNTINFO_BYTES)];
+    // Cut on a character boundary: mount points may have Japanese names.
+    let text = &text[..text.floor_char_boundary(mounts::MAX_MOUNTINFO_BYTES)];
     mounts::parse_mountinfo(text)
 }
 
@@ -2116,21 +2117,32 @@ fn channel_ja(channel: Channel) -> &'static str {
     }
 }
 
-/// Changed within the last two seconds.
-fn fresh(ctime_ns: i64) -> bool {
-    let age_ns = now_ns().saturating_sub(ctime_ns);
-    (0..2_000_000_000).contains(&age_ns)
+/// Whether a file changed at `ctime_ns` was (most likely) created by process `pid`: it changed
+/// after the process started, or within the last two seconds when the process is gone.
+///
+/// A fixed "two seconds ago" alone failed on a loaded machine: the refusal can come seconds
+/// after the shell created the target, and the empty file then stayed on the stick.
+fn made_by(pid: u32, ctime_ns: i64) -> bool {
+    let now = now_ns();
+    let started_ns = procinfo::Proc::default()
+        .age(pid, sys::clock_ticks_per_second())
+        .map(|age| now.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)));
+    // Start times are counted in clock ticks (10 ms): allow one tick and a little more.
+    const SLACK_NS: i64 = 50_000_000;
+    let recent = (0..2_000_000_000).contains(&now.saturating_sub(ctime_ns));
+    recent || started_ns.is_some_and(|started| ctime_ns >= started.saturating_sub(SLACK_NS))
 }
 
-/// Removes the file a `/proc/PID/fd/N` link points to when it is empty and was just created
-/// (a refused copy's target); a file with content or an old one stays.
-fn remove_if_fresh_and_empty(link: &Path) {
+/// Removes the file process `pid` holds open as `fd` when it is empty and the process created
+/// it (a refused copy's target); a file with content or an older one stays.
+fn remove_if_made_by_and_empty(pid: u32, fd: u32) {
     use std::os::unix::fs::MetadataExt as _;
-    let (Ok(meta), Ok(target)) = (std::fs::metadata(link), std::fs::read_link(link)) else {
+    let link = PathBuf::from(format!("/proc/{pid}/fd/{fd}"));
+    let (Ok(meta), Ok(target)) = (std::fs::metadata(&link), std::fs::read_link(&link)) else {
         return;
     };
     let ctime_ns = meta.ctime() * 1_000_000_000 + meta.ctime_nsec();
-    if meta.is_file() && meta.len() == 0 && fresh(ctime_ns) {
+    if meta.is_file() && meta.len() == 0 && made_by(pid, ctime_ns) {
         let _ = std::fs::remove_file(target);
     }
 }

@@ -402,7 +402,13 @@ fn field_from_message(message: &str) -> Option<String> {
     let rest = message
         .strip_prefix("missing field `")
         .or_else(|| message.strip_prefix("unknown field `"))?;
-    rest.split('`').next().map(str::to_string)
+    let name = rest.split('`').next()?;
+    // An empty key (`"" = 1`) is still a field the user wrote; name it the way TOML spells it.
+    Some(if name.is_empty() {
+        "\"\"".to_string()
+    } else {
+        name.to_string()
+    })
 }
 
 /// The key written on the line of `offset` (`pattern = ...`), or the table header.

@@ -818,6 +818,11 @@ fn rules_errors_name_line_and_field() {
             "rules.toml:2:2: syntax: unquoted keys cannot be empty",
         ),
         ("= 1\n", "rules.toml:1:1: syntax:"),
+        // Found by the rules_toml fuzz target: an empty quoted key named no field.
+        (
+            "#[[\n\n\n\"\"= \"\"\n\n",
+            "rules.toml:4:1: \"\": unknown field ``",
+        ),
     ];
     for (toml, expected) in cases {
         let err = Rules::from_toml(toml, "rules.toml").expect_err(toml);

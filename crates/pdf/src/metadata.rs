@@ -118,7 +118,8 @@ fn unescape(text: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
+        // Looked for in bytes: a 12-byte cut could fall inside a multi-byte character.
+        let Some(semi) = rest.bytes().take(12).position(|b| b == b';') else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -316,6 +317,8 @@ mod tests {
             unescape("a &lt;b&gt; &#31038; &bogus; & x"),
             "a <b> 社 &bogus; & x"
         );
+        // Found by the fuzzer: an ampersand followed by multi-byte text without a semicolon.
+        assert_eq!(unescape("&\">極秘 計画"), "&\">極秘 計画");
     }
 
     #[test]
