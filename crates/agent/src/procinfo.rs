@@ -152,6 +152,14 @@ impl Proc {
         None
     }
 
+    /// How long ago process `pid` started: `/proc/uptime` minus its start time, both counted
+    /// from boot, so a change of the wall clock does not move it.
+    pub fn age(&self, pid: u32, ticks_per_second: u64) -> Option<std::time::Duration> {
+        let start = self.stat(pid)?.start;
+        let uptime = std::fs::read_to_string(self.root.join("uptime")).ok()?;
+        age_from(&uptime, start, ticks_per_second)
+    }
+
     /// Whether any process is in process group `pgid` (scans `/proc`).
     pub fn group_alive(&self, pgid: u32) -> bool {
         let Ok(entries) = std::fs::read_dir(&self.root) else {
@@ -165,6 +173,19 @@ impl Proc {
                 .is_some_and(|s| s.pgid == pgid)
         })
     }
+}
+
+/// A process's age from `/proc/uptime` text (`12345.67 890.12`) and its start time in clock
+/// ticks after boot.
+pub fn age_from(
+    uptime: &str,
+    start_ticks: u64,
+    ticks_per_second: u64,
+) -> Option<std::time::Duration> {
+    let uptime: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    let started = start_ticks as f64 / ticks_per_second.max(1) as f64;
+    let age = uptime - started;
+    (age.is_finite() && age >= 0.0).then(|| std::time::Duration::from_secs_f64(age))
 }
 
 /// The real uid from `/proc/PID/status` text.
@@ -213,6 +234,21 @@ mod tests {
         assert_eq!((s.pid, s.ppid, s.pgid, s.start), (7, 1, 7, 99));
         assert_eq!(parse_stat("12 (x) R 1 2"), None);
         assert_eq!(parse_stat(""), None);
+    }
+
+    #[test]
+    fn age_is_uptime_minus_start() {
+        use std::time::Duration;
+        assert_eq!(
+            age_from("5556.63 100.0\n", 554663, 100),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(age_from("5546.63", 554663, 100), Some(Duration::ZERO));
+        // A start after "now" (a torn read) or garbage gives no age rather than a wrong one.
+        assert_eq!(age_from("10.0", 554663, 100), None);
+        assert_eq!(age_from("x", 1, 100), None);
+        assert_eq!(age_from("", 1, 100), None);
+        assert_eq!(age_from("NaN", 1, 100), None);
     }
 
     #[test]

@@ -313,6 +313,13 @@ pub fn wait_signal(signals: &[libc::c_int], timeout: Duration) -> Option<libc::c
     (r > 0).then_some(r)
 }
 
+/// Clock ticks per second (`USER_HZ`), the unit of start times in `/proc/PID/stat`.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf takes a constant name and returns a number or -1; no memory involved.
+    let r = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if r > 0 { r as u64 } else { 100 }
+}
+
 /// `getpgid(pid)`.
 pub fn pgid_of(pid: i32) -> Option<i32> {
     // SAFETY: getpgid takes a pid and returns a pgid or -1; no memory involved.
