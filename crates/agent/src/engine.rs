@@ -194,6 +194,8 @@ struct Ctrl {
 struct Watched {
     dev: u64,
     prefix: PathBuf,
+    /// The mount the prefix is on (marked for permission events).
+    mount_point: PathBuf,
     /// The prefix is the mount point: every file of the device on this mount is watched, so
     /// the reader can tell without the file's path.
     whole: bool,
@@ -221,6 +223,49 @@ impl MountView {
             .filter(|c| path.starts_with(&c.mount_point))
             .max_by_key(|c| c.mount_point.components().count())
     }
+}
+
+/// Why the mount table is read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// At start: a controlled mount that cannot be marked is an error.
+    First,
+    /// The kernel said the mounts changed: look at new and gone mounts only.
+    Changes,
+    /// The configuration changed: look at every mount again.
+    Reload,
+}
+
+/// What [`Agent::reload`] can change while the agent runs. The other settings (threads,
+/// queues, deadlines, fail modes) need a restart.
+#[derive(Debug, Clone)]
+pub struct Reload {
+    /// The trees to watch.
+    pub watch: Vec<PathBuf>,
+    /// Paths never decided nor recorded (globs).
+    pub exclude: Vec<String>,
+    /// Which mounts are controlled.
+    pub detector: Detector,
+}
+
+/// Compiles the exclusion globs; an error names the glob.
+fn exclusions(globs: &[String]) -> Result<globset::GlobSet, AgentError> {
+    let mut set = globset::GlobSetBuilder::new();
+    for g in globs {
+        set.add(
+            globset::Glob::new(g).map_err(|e| AgentError::Config(format!("--exclude {g}: {e}")))?,
+        );
+    }
+    set.build()
+        .map_err(|e| AgentError::Config(format!("--exclude: {e}")))
+}
+
+/// The watched trees, canonical; an error names the path.
+fn canonical_watch(watch: &[PathBuf]) -> Result<Vec<PathBuf>, AgentError> {
+    watch
+        .iter()
+        .map(|w| std::fs::canonicalize(w).map_err(sys_err(format!("--watch {}", w.display()))))
+        .collect()
 }
 
 /// An accepted justification: (uid, source, mount id, until, reason).
@@ -253,7 +298,12 @@ struct Shared {
     audit_tx: Mutex<Option<SyncSender<Event>>>,
     /// Processes to taint once a file's level, not known in time, is computed.
     late: Mutex<HashMap<FileKey, Vec<(ProcessKey, String)>>>,
-    excluded: globset::GlobSet,
+    /// Paths never decided nor recorded; replaced by [`Agent::reload`].
+    excluded: RwLock<globset::GlobSet>,
+    /// Which mounts are controlled; replaced by [`Agent::reload`].
+    detector: RwLock<Detector>,
+    /// The watched trees (canonical); replaced by [`Agent::reload`].
+    watch: RwLock<Vec<PathBuf>>,
     /// Refusals a justification can lift: event id -> (uid, classified source, mount id).
     justifiable: Mutex<HashMap<String, (u32, String, u32)>>,
     /// Accepted justifications: (uid, source, mount id, until, reason).
@@ -272,9 +322,20 @@ pub struct Agent {
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
-            .field("watch", &self.shared.cfg.watch)
+            .field(
+                "watch",
+                &*self.shared.watch.read().unwrap_or_else(|e| e.into_inner()),
+            )
             .finish()
     }
+}
+
+/// Configured mount points, canonical; an error names the setting and the path.
+fn canonical_mounts(paths: &[PathBuf], what: &str) -> Result<Vec<PathBuf>, AgentError> {
+    paths
+        .iter()
+        .map(|p| std::fs::canonicalize(p).map_err(sys_err(format!("--{what} {}", p.display()))))
+        .collect()
 }
 
 fn sys_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AgentError {
@@ -338,22 +399,8 @@ impl Agent {
             })?),
             None => None,
         };
-        let mut excluded = globset::GlobSetBuilder::new();
-        for g in &cfg.exclude {
-            excluded.add(
-                globset::Glob::new(g)
-                    .map_err(|e| AgentError::Config(format!("--exclude {g}: {e}")))?,
-            );
-        }
-        let excluded = excluded
-            .build()
-            .map_err(|e| AgentError::Config(format!("--exclude: {e}")))?;
-        let mut watch = Vec::new();
-        for w in &cfg.watch {
-            let canonical =
-                std::fs::canonicalize(w).map_err(sys_err(format!("--watch {}", w.display())))?;
-            watch.push(canonical);
-        }
+        let excluded = exclusions(&cfg.exclude)?;
+        let watch = canonical_watch(&cfg.watch)?;
         let epoch = Instant::now();
         let shared = Arc::new(Shared {
             perm,
@@ -381,18 +428,28 @@ impl Agent {
             write_tx: Mutex::new(None),
             audit_tx: Mutex::new(None),
             late: Mutex::new(HashMap::new()),
-            excluded,
+            excluded: RwLock::new(excluded),
+            detector: RwLock::new(cfg.detector.clone()),
+            watch: RwLock::new(watch.clone()),
             justifiable: Mutex::new(HashMap::new()),
             allowances: Mutex::new(Vec::new()),
             proc: Proc::default(),
             fail_closed_from,
-            cfg: Config { watch, ..cfg },
+            cfg: Config {
+                watch: watch.clone(),
+                ..cfg
+            },
         });
         // The audit channel first, so the marks below can record (the thread starts later).
         let (audit_tx, audit_rx) = sync_channel::<Event>(65_536);
         *shared.audit_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(audit_tx);
-        shared.mark_watched()?;
-        shared.refresh_mounts(true)?;
+        let watched = shared.mark_watched(&watch)?;
+        shared
+            .mounts
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .watched = watched;
+        shared.refresh_mounts(Refresh::First)?;
         if let Some(dir) = &shared.cfg.justify_dir {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::create_dir_all(dir).map_err(sys_err(format!("creating {}", dir.display())))?;
@@ -459,17 +516,11 @@ impl Agent {
             threads.push(spawn(name, Box::new(move || f(&s)))?);
         }
         shared.record(Event::new(Operation::Service).with_detail(format!(
-                "agent started / エージェント開始: watching {}, {} controlled mount(s), enforce={}",
-                shared
-                    .cfg
-                    .watch
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                shared.view().by_id.len(),
-                shared.cfg.enforce
-            )));
+            "agent started / エージェント開始: watching {}, {} controlled mount(s), enforce={}",
+            shared.watch_list(),
+            shared.view().by_id.len(),
+            shared.cfg.enforce
+        )));
         Ok(Agent { shared, threads })
     }
 
@@ -502,6 +553,73 @@ impl Agent {
                 policy.name(),
                 policy.version()
             )));
+    }
+
+    /// Applies a new watch list, exclusions and controlled-mount settings without a restart
+    /// (SIGHUP). Everything is checked before anything changes: on an error the agent goes on
+    /// as before. Mounts no watched tree or controlled mount needs any more are unmarked;
+    /// cached kernel allows are dropped, since an excluded or unwatched path may now be
+    /// decided. The change is recorded.
+    pub fn reload(&self, new: Reload) -> Result<(), AgentError> {
+        let shared = &self.shared;
+        let excluded = exclusions(&new.exclude)?;
+        let watch = canonical_watch(&new.watch)?;
+        let detector = Detector {
+            removable: canonical_mounts(&new.detector.removable, "removable")?,
+            shares: canonical_mounts(&new.detector.shares, "share")?,
+            ..new.detector
+        };
+        if watch.is_empty() {
+            return Err(AgentError::Config(
+                "nothing to watch / 監視するパスがありません".into(),
+            ));
+        }
+        let watched = shared.mark_watched(&watch)?;
+        let stale: Vec<PathBuf> = {
+            let mut view = shared.mounts.write().unwrap_or_else(|e| e.into_inner());
+            let old = std::mem::replace(&mut view.watched, watched);
+            let mut stale: Vec<PathBuf> = old
+                .into_iter()
+                .map(|w| w.mount_point)
+                .filter(|mp| {
+                    !view.watched.iter().any(|w| &w.mount_point == mp)
+                        && !view.by_id.values().any(|c| &c.mount_point == mp)
+                })
+                .collect();
+            stale.sort();
+            stale.dedup();
+            stale
+        };
+        for mp in &stale {
+            let _ = shared
+                .perm
+                .mark(sys::FAN_MARK_REMOVE | sys::FAN_MARK_MOUNT, PERM_MASK, mp);
+        }
+        *shared.excluded.write().unwrap_or_else(|e| e.into_inner()) = excluded;
+        *shared.detector.write().unwrap_or_else(|e| e.into_inner()) = detector;
+        *shared.watch.write().unwrap_or_else(|e| e.into_inner()) = watch;
+        shared.refresh_mounts(Refresh::Reload)?;
+        if let Err(e) = shared.remark() {
+            eprintln!("mamori agent: re-marking after reload failed: {e}");
+        }
+        shared.record(Event::new(Operation::Service).with_detail(format!(
+            "configuration reloaded / 設定を再読込しました: watching {}, {} controlled mount(s){}",
+            shared.watch_list(),
+            shared.view().by_id.len(),
+            if stale.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", no longer watched / 監視終了: {}",
+                    stale
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        )));
+        Ok(())
     }
 
     /// The current status.
@@ -549,6 +667,13 @@ impl Drop for Agent {
 }
 
 impl Shared {
+    fn is_excluded(&self, path: &Path) -> bool {
+        self.excluded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_match(path)
+    }
+
     fn view(&self) -> std::sync::RwLockReadGuard<'_, MountView> {
         self.mounts.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -563,10 +688,12 @@ impl Shared {
 
     // ---------------------------------------------------------------- marks and mounts
 
-    fn mark_watched(&self) -> Result<(), AgentError> {
+    /// Marks the mounts of the watched trees (both groups) and returns what the view keeps of
+    /// them. Marking a mount twice is harmless, so a reload may call this with the old trees.
+    fn mark_watched(&self, watch: &[PathBuf]) -> Result<Vec<Watched>, AgentError> {
         let (mounts, _) = read_mountinfo();
-        let mut view = self.mounts.write().unwrap_or_else(|e| e.into_inner());
-        for w in &self.cfg.watch {
+        let mut watched = Vec::new();
+        for w in watch {
             let Some(m) = mounts::mount_of(&mounts, w) else {
                 return Err(AgentError::Config(format!(
                     "{}: no mount found for the watched path",
@@ -583,17 +710,32 @@ impl Shared {
                     "fanotify_mark (permission) on {}",
                     m.mount_point.display()
                 )))?;
-            self.mark_notify(&m.mount_point, &mut view)?;
+            {
+                let mut view = self.mounts.write().unwrap_or_else(|e| e.into_inner());
+                self.mark_notify(&m.mount_point, &mut view)?;
+            }
             let dev = std::fs::metadata(w)
                 .map(|md| std::os::unix::fs::MetadataExt::dev(&md))
                 .map_err(sys_err(format!("stat {}", w.display())))?;
-            view.watched.push(Watched {
+            watched.push(Watched {
                 dev,
                 prefix: w.clone(),
+                mount_point: m.mount_point.clone(),
                 whole: *w == m.mount_point,
             });
         }
-        Ok(())
+        Ok(watched)
+    }
+
+    /// The watched trees, for messages.
+    fn watch_list(&self) -> String {
+        self.watch
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn mark_notify(&self, mount_point: &Path, view: &mut MountView) -> Result<(), AgentError> {
@@ -624,12 +766,17 @@ impl Shared {
     }
 
     /// Re-reads the mount table; marks controlled mounts that appeared, forgets gone ones.
-    fn refresh_mounts(&self, first: bool) -> Result<(), AgentError> {
+    fn refresh_mounts(&self, how: Refresh) -> Result<(), AgentError> {
+        let first = how == Refresh::First;
         let (mounts, _) = read_mountinfo();
-        let controlled = self.cfg.detector.controlled(&mounts);
+        let controlled = self
+            .detector
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .controlled(&mounts);
         let known: HashSet<u32> = self.view().ids.clone();
         let now: HashSet<u32> = controlled.iter().map(|c| c.mount.id).collect();
-        if known == now && !first {
+        if known == now && how == Refresh::Changes {
             return Ok(());
         }
         let mut fresh = Vec::new();
@@ -637,6 +784,19 @@ impl Shared {
             let mut view = self.mounts.write().unwrap_or_else(|e| e.into_inner());
             for c in &controlled {
                 if known.contains(&c.mount.id) {
+                    // A reload may control a mount under another channel (removable -> share).
+                    if let Some(old) = view.by_id.get(&c.mount.id)
+                        && (old.channel != c.channel || old.reason != c.reason)
+                    {
+                        let ctrl = Ctrl {
+                            channel: c.channel,
+                            reason: c.reason,
+                            ..old.clone()
+                        };
+                        view.by_dev.insert(c.mount.dev(), ctrl.clone());
+                        view.by_id.insert(c.mount.id, ctrl.clone());
+                        fresh.push(ctrl);
+                    }
                     continue;
                 }
                 let mp = &c.mount.mount_point;
@@ -671,6 +831,18 @@ impl Shared {
                 if let Some(c) = view.by_id.remove(&id) {
                     view.by_dev.retain(|_, v| v.id != id);
                     view.ids.remove(&id);
+                    // A mount that is still there but no longer controlled (a reload took it
+                    // off the list) stops costing a decision per open, unless a watched tree
+                    // lives on it.
+                    if how == Refresh::Reload
+                        && !view.watched.iter().any(|w| w.mount_point == c.mount_point)
+                    {
+                        let _ = self.perm.mark(
+                            sys::FAN_MARK_REMOVE | sys::FAN_MARK_MOUNT,
+                            PERM_MASK,
+                            &c.mount_point,
+                        );
+                    }
                     fresh.push(Ctrl { id: u32::MAX, ..c });
                 }
             }
@@ -967,7 +1139,7 @@ impl Shared {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
-        if self.excluded.is_match(&path) {
+        if self.is_excluded(&path) {
             self.answer(&job.pending, true);
             return;
         }
@@ -1012,11 +1184,12 @@ impl Shared {
             }
             // A refused process exits at once: read what the journal needs about it first.
             let process = (ans.record || self.cfg.audit_all_opens).then(|| self.process(job.pid));
+            let refused = !ans.allow && self.cfg.enforce;
+            let started_ns = refused.then(|| process_started_ns(job.pid)).flatten();
             self.answer(&job.pending, ans.allow);
             // After answering: clean up, record, tell.
-            let refused = !ans.allow && self.cfg.enforce;
             if refused {
-                self.remove_if_just_created(&job, &path);
+                self.remove_if_just_created(&job, &path, started_ns);
             }
             if ans.record || self.cfg.audit_all_opens {
                 let level = taint.as_ref().map(|t| t.level);
@@ -1189,6 +1362,14 @@ impl Shared {
             // Before answering, so a write that follows clears it (see above).
             self.cache_allow(&job);
         }
+        // `cat secret > /media/usb/x`: the shell created x before cat was refused. Take hold of
+        // x before answering: once refused, cat exits and its fds are gone from /proc.
+        let refused_target = match (&ans.ground, writer_fd) {
+            (Ground::WriterOpensClassified { .. }, Some(fd)) if !ans.allow && self.cfg.enforce => {
+                RefusedTarget::capture(job.pid, fd)
+            }
+            _ => None,
+        };
         self.answer(&job.pending, ans.allow);
         if record {
             let op = if exec {
@@ -1224,11 +1405,10 @@ impl Shared {
             }
             self.record(e);
         }
+        if let Some(target) = refused_target {
+            target.remove_if_empty();
+        }
         if !ans.allow && self.cfg.enforce {
-            if let (Ground::WriterOpensClassified { .. }, Some(fd)) = (&ans.ground, writer_fd) {
-                // `cat secret > /media/usb/x`: the shell created x before cat was refused.
-                remove_if_made_by_and_empty(job.pid, fd);
-            }
             self.tell(uid, &policy, &ans, &path_text);
         }
     }
@@ -1365,7 +1545,7 @@ impl Shared {
         let Ok(path) = sys::fd_path(fd.as_raw_fd()) else {
             return false;
         };
-        if self.excluded.is_match(&path) {
+        if self.is_excluded(&path) {
             return false;
         }
         let Ok(file) = dup_file(fd) else {
@@ -1434,11 +1614,11 @@ impl Shared {
 
     /// A refused open that had just created an empty file (`O_CREAT` runs before the
     /// permission check) leaves it behind: remove it, so nothing lands at all.
-    fn remove_if_just_created(&self, job: &Job, path: &Path) {
+    fn remove_if_just_created(&self, job: &Job, path: &Path, started_ns: Option<i64>) {
         let Ok(st) = sys::fstat(job.pending.fd.as_fd()) else {
             return;
         };
-        if st.size == 0 && made_by(job.pid, st.ctime_ns) {
+        if st.size == 0 && made_since(started_ns, st.ctime_ns) {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -1626,7 +1806,7 @@ impl Shared {
     /// Where a path is: `(on a controlled mount, its channel)`, or None when it is neither
     /// watched nor controlled (or excluded).
     fn place(&self, path: &Path) -> Option<Option<Channel>> {
-        if self.excluded.is_match(path) {
+        if self.is_excluded(path) {
             return None;
         }
         let view = self.view();
@@ -1968,7 +2148,7 @@ impl Shared {
             tick += 1;
             self.take_justifications();
             if tick.is_multiple_of(4) {
-                if let Err(e) = self.refresh_mounts(false) {
+                if let Err(e) = self.refresh_mounts(Refresh::Changes) {
                     eprintln!("mamori agent: {e}");
                 }
                 if let Some(path) = &self.cfg.status_file {
@@ -2038,8 +2218,9 @@ impl Shared {
             pid: self.own_pid,
             time_ns: now_ns(),
             watched: self
-                .cfg
                 .watch
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
@@ -2117,33 +2298,66 @@ fn channel_ja(channel: Channel) -> &'static str {
     }
 }
 
-/// Whether a file changed at `ctime_ns` was (most likely) created by process `pid`: it changed
-/// after the process started, or within the last two seconds when the process is gone.
+/// When process `pid` started, in nanoseconds since the epoch (from its age, so the wall clock
+/// is read once).
+fn process_started_ns(pid: u32) -> Option<i64> {
+    let age = Proc::default().age(pid, sys::clock_ticks_per_second())?;
+    Some(now_ns().saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)))
+}
+
+/// Whether a file changed at `ctime_ns` was (most likely) created by the process that started
+/// at `started_ns`: it changed after the process started, or, when the start is not known,
+/// within the last two seconds.
 ///
 /// A fixed "two seconds ago" alone failed on a loaded machine: the refusal can come seconds
 /// after the shell created the target, and the empty file then stayed on the stick.
-fn made_by(pid: u32, ctime_ns: i64) -> bool {
-    let now = now_ns();
-    let started_ns = procinfo::Proc::default()
-        .age(pid, sys::clock_ticks_per_second())
-        .map(|age| now.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)));
-    // Start times are counted in clock ticks (10 ms): allow one tick and a little more.
+fn made_since(started_ns: Option<i64>, ctime_ns: i64) -> bool {
+    // Start times are counted in clock ticks (10 ms): allow a few.
     const SLACK_NS: i64 = 50_000_000;
-    let recent = (0..2_000_000_000).contains(&now.saturating_sub(ctime_ns));
+    let recent = (0..2_000_000_000).contains(&now_ns().saturating_sub(ctime_ns));
     recent || started_ns.is_some_and(|started| ctime_ns >= started.saturating_sub(SLACK_NS))
 }
 
-/// Removes the file process `pid` holds open as `fd` when it is empty and the process created
-/// it (a refused copy's target); a file with content or an older one stays.
-fn remove_if_made_by_and_empty(pid: u32, fd: u32) {
-    use std::os::unix::fs::MetadataExt as _;
-    let link = PathBuf::from(format!("/proc/{pid}/fd/{fd}"));
-    let (Ok(meta), Ok(target)) = (std::fs::metadata(&link), std::fs::read_link(&link)) else {
-        return;
-    };
-    let ctime_ns = meta.ctime() * 1_000_000_000 + meta.ctime_nsec();
-    if meta.is_file() && meta.len() == 0 && made_by(pid, ctime_ns) {
-        let _ = std::fs::remove_file(target);
+/// The target of a refused copy, taken hold of before the refusal is answered: the refused
+/// process exits at once, and its `/proc/PID/fd` entries with it.
+struct RefusedTarget {
+    path: PathBuf,
+    /// An `O_PATH` handle: enough to `fstat` the very file later; opening it makes no
+    /// fanotify event.
+    file: File,
+    started_ns: Option<i64>,
+}
+
+impl RefusedTarget {
+    fn capture(pid: u32, fd: u32) -> Option<RefusedTarget> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let link = PathBuf::from(format!("/proc/{pid}/fd/{fd}"));
+        let path = std::fs::read_link(&link).ok()?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(&link)
+            .ok()?;
+        Some(RefusedTarget {
+            path,
+            file,
+            started_ns: process_started_ns(pid),
+        })
+    }
+
+    /// Removes the file when it is empty and the refused process created it; a file with
+    /// content, an older one, or one renamed meanwhile stays.
+    fn remove_if_empty(self) {
+        use std::os::unix::fs::MetadataExt as _;
+        let (Ok(held), Ok(named)) = (self.file.metadata(), std::fs::symlink_metadata(&self.path))
+        else {
+            return;
+        };
+        let same = held.dev() == named.dev() && held.ino() == named.ino();
+        let ctime_ns = held.ctime() * 1_000_000_000 + held.ctime_nsec();
+        if same && held.is_file() && held.len() == 0 && made_since(self.started_ns, ctime_ns) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -2220,4 +2434,31 @@ fn quarantine(dir: &Path, path: &Path, file: &mut File) -> std::io::Result<PathB
     wipe.sync_all()?;
     std::fs::remove_file(path)?;
     Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_changed_after_the_process_started_is_its_own() {
+        let now = now_ns();
+        let s = 1_000_000_000;
+        let started = Some(now - 10 * s);
+        assert!(made_since(started, now - 5 * s), "changed after the start");
+        assert!(made_since(started, now - 10 * s), "at the start");
+        assert!(!made_since(started, now - 20 * s), "older than the process");
+        // Unknown start: only a file changed within the last two seconds.
+        assert!(made_since(None, now - s));
+        assert!(!made_since(None, now - 5 * s));
+        // Recent wins even against a start that says otherwise (clock steps).
+        assert!(made_since(Some(now), now - s / 2));
+    }
+
+    #[test]
+    fn this_process_started_before_now() {
+        let started = process_started_ns(std::process::id()).expect("own start time");
+        let now = now_ns();
+        assert!(started <= now && now - started < 3_600 * 1_000_000_000);
+    }
 }

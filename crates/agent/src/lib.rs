@@ -39,7 +39,7 @@ pub mod status;
 pub mod sys;
 pub mod taint;
 
-pub use engine::{Agent, Config, FailMode};
+pub use engine::{Agent, Config, FailMode, Reload};
 
 /// What the agent needs from the inspection engine and policy: the level of a file's content.
 ///

@@ -65,6 +65,20 @@ struct Slot {
     last_time_ns: i64,
 }
 
+/// Administrative events (Mamori's own start, stop and reconfiguration, policy and key
+/// changes) and mounts and devices are rare, and each one is evidence of its own: two reloads a
+/// second apart must stay two events, with their own details. Folding is for file noise.
+fn foldable(op: Operation) -> bool {
+    !matches!(
+        op,
+        Operation::Service
+            | Operation::PolicyChange
+            | Operation::KeyChange
+            | Operation::Mount
+            | Operation::Device
+    )
+}
+
 /// What to do with an offered event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
@@ -104,6 +118,9 @@ impl Folder {
     pub fn offer_at(&mut self, event: &Event, now: Instant) -> Offer {
         if event.count != 1 || event.repeat_of.is_some() {
             return Offer::Pass; // already a summary
+        }
+        if !foldable(event.op) {
+            return Offer::Pass;
         }
         let key = Key::of(event);
         if let Some(slot) = self.slots.get_mut(&key)
@@ -227,6 +244,32 @@ mod tests {
         assert_eq!(
             folder.offer_at(&read(7, "/a", 5000), t0 + Duration::from_secs(11)),
             Offer::Pass
+        );
+    }
+
+    #[test]
+    fn administrative_events_are_never_folded() {
+        let mut folder = Folder::new(FoldOptions::default());
+        let t0 = Instant::now();
+        for op in [
+            Operation::Service,
+            Operation::PolicyChange,
+            Operation::KeyChange,
+            Operation::Mount,
+            Operation::Device,
+        ] {
+            for i in 0..3 {
+                let e = Event::new(op).with_detail(format!("reload {i}"));
+                assert_eq!(folder.offer_at(&e, t0), Offer::Pass, "{op:?}");
+            }
+        }
+        assert!(folder.drain().is_empty());
+        // File noise still folds.
+        let first = read(1, "/a", 1);
+        assert_eq!(folder.offer_at(&first, t0), Offer::Pass);
+        assert_eq!(
+            folder.offer_at(&read(1, "/a", 2), t0),
+            Offer::Folded(first.id)
         );
     }
 

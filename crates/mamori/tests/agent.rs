@@ -149,6 +149,17 @@ impl Fixture {
 
     /// Starts the agent and waits until it says it watches.
     fn start(&self, extra: &[&str]) -> Agent {
+        let (src, usb) = (
+            self.src.display().to_string(),
+            self.usb.display().to_string(),
+        );
+        let mut args = vec!["--watch", &src, "--removable", &usb];
+        args.extend_from_slice(extra);
+        self.launch(&args)
+    }
+
+    /// Starts the agent with only `extra` saying what to watch and control.
+    fn launch(&self, extra: &[&str]) -> Agent {
         let log = self.dir.path().join(format!(
             "agent-{}.log",
             Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id())
@@ -156,10 +167,6 @@ impl Fixture {
         let log_file = std::fs::File::create(&log).unwrap();
         let child = mamori()
             .arg("agent")
-            .arg("--watch")
-            .arg(&self.src)
-            .arg("--removable")
-            .arg(&self.usb)
             .arg("--no-auto-detect")
             .arg("--data-dir")
             .arg(&self.data)
@@ -247,6 +254,24 @@ impl Agent {
         stat.contains(") Z ")
             .then(|| std::process::ExitStatus::from_raw(0))
     }
+    /// Sends SIGHUP and waits until the log says `what` `count` times.
+    fn reload_until(&self, what: &str, count: usize) -> String {
+        must(
+            Command::new("kill")
+                .arg("-HUP")
+                .arg(self.child.id().to_string()),
+        );
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            let log = self.log_text();
+            if log.matches(what).count() >= count {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no {what:?} (x{count}) after SIGHUP: {}", self.log_text());
+    }
+
     fn stop(mut self) -> String {
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -298,6 +323,82 @@ fn find<'a>(
         .iter()
         .find(|e| pred(e))
         .unwrap_or_else(|| panic!("no {what} event in {events:#?}"))
+}
+
+/// SIGHUP applies the configuration file's watch list, stick list and exclusions without a
+/// restart; a file that does not load leaves the agent as it was; settings only a restart
+/// applies are named.
+#[test]
+fn a_reload_takes_the_new_stick_list_and_exclusions_without_a_restart() {
+    if !root_or_skip("a_reload_takes_the_new_stick_list_and_exclusions_without_a_restart") {
+        return;
+    }
+    let f = Fixture::new();
+    let config = f.dir.path().join("agent.toml");
+    let write_config = |text: &str| std::fs::write(&config, text).unwrap();
+    let src = f.src.display();
+    write_config(&format!("watch = [\"{src}\"]\n"));
+    let agent = f.launch(&["--config", &config.display().to_string()]);
+    let plan = f.s("plan.txt");
+
+    // Not yet a stick: the copy is allowed.
+    let out = sh(&format!("cp {plan} {}", f.u("before.txt")));
+    assert!(out.status.success(), "not controlled yet: {out:?}");
+    std::fs::remove_file(f.usb.join("before.txt")).unwrap();
+
+    write_config(&format!(
+        "watch = [\"{src}\"]\nremovable = [\"{}\"]\nexclude = [\"**/scratch/**\"]\nworkers = 3\n",
+        f.usb.display()
+    ));
+    let log = agent.reload_until("configuration reloaded / 設定を再読込しました", 1);
+    assert!(
+        log.contains("take effect at the next restart") && log.contains("workers"),
+        "a restart-only setting is named: {log}"
+    );
+    refused(
+        &sh(&format!("cp {plan} {}", f.u("after.txt"))),
+        "cp after reload",
+    );
+
+    // A broken file keeps what runs.
+    write_config("watch = [\n");
+    let log = agent.reload_until("keeping the old one", 1);
+    assert!(
+        log.contains("agent.toml"),
+        "the error names the file: {log}"
+    );
+    refused(
+        &sh(&format!("cp {plan} {}", f.u("broken.txt"))),
+        "cp after a bad reload",
+    );
+
+    // The stick taken off the list again: copies go through.
+    write_config(&format!("watch = [\"{src}\"]\n"));
+    agent.reload_until("configuration reloaded / 設定を再読込しました", 2);
+    let out = sh(&format!("cp {plan} {}", f.u("released.txt")));
+    assert!(out.status.success(), "no longer controlled: {out:?}");
+    agent.stop();
+
+    let events = f.events();
+    let reloads: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            e["op"] == "service"
+                && e["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("configuration reloaded"))
+        })
+        .collect();
+    assert_eq!(reloads.len(), 2, "each reload is recorded: {events:#?}");
+    let mounts: Vec<_> = events
+        .iter()
+        .filter(|e| e["op"] == "mount" && e["path"] == f.usb.display().to_string().as_str())
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert!(
+        mounts.iter().any(|d| d.starts_with("new")) && mounts.iter().any(|d| d.starts_with("gone")),
+        "the stick coming under control and leaving it are recorded: {mounts:?}"
+    );
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //!
 //! The agent itself is the `mamori-agent` crate; this module builds its configuration from a
 //! config file and flags, gives it the gatekeeper (inspection, policy, journal) as its
-//! assessor and recorder, and handles signals: SIGHUP reloads the policy (a policy that does not
-//! load keeps the old one), SIGTERM and SIGINT stop the agent cleanly.
+//! assessor and recorder, and handles signals: SIGHUP reloads the configuration file's watch
+//! list, exclusions and controlled mounts, and the policy (what does not load keeps the old
+//! one; settings only a restart applies are named), SIGTERM and SIGINT stop the agent cleanly.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use mamori_agent::mounts::Detector;
-use mamori_agent::{Agent, Assessment, Assessor, Config, FailMode, Recorder};
+use mamori_agent::{Agent, Assessment, Assessor, Config, FailMode, Recorder, Reload};
 use mamori_gateway::Gatekeeper;
 use mamori_journal::{Event, FoldOptions, JournalOptions};
 use mamori_model::Bilingual;
@@ -250,19 +251,21 @@ fn canonical(paths: &[PathBuf], what: &str) -> anyhow::Result<Vec<PathBuf>> {
         .collect()
 }
 
-fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
-    if let Some(root) = args.observe.clone() {
-        return run_observe(&root, &args);
-    }
-    let file: ConfigFile = match &args.config {
+/// Reads the configuration file, if one is given.
+fn read_config(path: Option<&Path>) -> anyhow::Result<ConfigFile> {
+    match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            toml::from_str(&text).with_context(|| format!("{}", path.display()))?
+            toml::from_str(&text).with_context(|| format!("{}", path.display()))
         }
-        None => ConfigFile::default(),
-    };
-    // Flags win over the file; lists add up.
+        None => Ok(ConfigFile::default()),
+    }
+}
+
+/// The settings a running agent can take on SIGHUP, from the file and the flags (lists add
+/// up, flags win).
+fn reloadable(args: &RunArgs, file: &ConfigFile) -> anyhow::Result<Reload> {
     let mut watch = file.watch.clone();
     watch.extend(args.watch.iter().cloned());
     let mut removable = file.removable.clone();
@@ -271,6 +274,104 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     shares.extend(args.share.iter().cloned());
     let mut exclude = file.exclude.clone();
     exclude.extend(args.exclude.iter().cloned());
+    if watch.is_empty() {
+        bail!(
+            "nothing to watch: give --watch PATH (or `watch` in the config) / 監視するパスを指定してください"
+        );
+    }
+    Ok(Reload {
+        watch,
+        exclude,
+        detector: Detector {
+            removable: canonical(&removable, "removable")?,
+            shares: canonical(&shares, "share")?,
+            auto: !args.no_auto_detect && file.auto_detect.unwrap_or(true),
+            sysfs_root: args
+                .sysfs_root
+                .clone()
+                .or(file.sysfs_root.clone())
+                .unwrap_or_else(|| PathBuf::from("/sys")),
+        },
+    })
+}
+
+/// The settings of the file that a reload cannot change, as text to compare.
+fn restart_only(file: &ConfigFile) -> Vec<(&'static str, String)> {
+    vec![
+        ("data_dir", format!("{:?}", file.data_dir)),
+        ("rules", format!("{:?}", file.rules)),
+        ("deadline_ms", format!("{:?}", file.deadline_ms)),
+        ("fail_closed_from", format!("{:?}", file.fail_closed_from)),
+        ("fail_unknown", format!("{:?}", file.fail_unknown)),
+        ("queue_full", format!("{:?}", file.queue_full)),
+        ("workers", format!("{:?}", file.workers)),
+        ("watchdog_secs", format!("{:?}", file.watchdog_secs)),
+        ("audit_only", format!("{:?}", file.audit_only)),
+        ("audit_all_opens", format!("{:?}", file.audit_all_opens)),
+        ("popups", format!("{:?}", file.popups)),
+        ("user_runtime_dir", format!("{:?}", file.user_runtime_dir)),
+        ("fold_secs", format!("{:?}", file.fold_secs)),
+    ]
+}
+
+/// SIGHUP: the configuration file and the policy again. What does not load leaves the agent
+/// as it was; settings only a restart applies are named.
+fn reload(
+    args: &RunArgs,
+    policy_flag: Option<&Path>,
+    agent: &Agent,
+    gatekeeper: &Gatekeeper,
+    started: &ConfigFile,
+) {
+    let file = match read_config(args.config.as_deref()) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!(
+                "mamori agent: configuration reload failed, keeping the old one / 設定の再読込に失敗したため旧設定を継続: {e:#}"
+            );
+            return;
+        }
+    };
+    match reloadable(args, &file).and_then(|r| agent.reload(r).map_err(anyhow::Error::from)) {
+        Ok(()) => eprintln!("mamori agent: configuration reloaded / 設定を再読込しました"),
+        Err(e) => eprintln!(
+            "mamori agent: configuration reload failed, keeping the old one / 設定の再読込に失敗したため旧設定を継続: {e:#}"
+        ),
+    }
+    let changed: Vec<&str> = restart_only(started)
+        .into_iter()
+        .zip(restart_only(&file))
+        .filter(|(old, new)| old.1 != new.1)
+        .map(|(old, _)| old.0)
+        .collect();
+    if !changed.is_empty() {
+        eprintln!(
+            "mamori agent: these settings take effect at the next restart / 次回の再起動で反映される設定: {}",
+            changed.join(", ")
+        );
+    }
+    let policy = policy_flag
+        .map(Path::to_path_buf)
+        .or_else(|| file.policy.clone());
+    match crate::commands::policy::load_policy(policy.as_deref()) {
+        Ok(policy) => {
+            gatekeeper.replace_policy(policy);
+            agent.policy_changed();
+            eprintln!("mamori agent: policy reloaded / ポリシーを再読込しました");
+        }
+        Err(e) => eprintln!(
+            "mamori agent: policy reload failed, keeping the old one / 再読込に失敗したため旧ポリシーを継続: {e:#}"
+        ),
+    }
+}
+
+fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(root) = args.observe.clone() {
+        return run_observe(&root, &args);
+    }
+    let file = read_config(args.config.as_deref())?;
+    let policy_flag = args.gateway.policy.clone();
+    let live = reloadable(&args, &file)?;
     if args.gateway.policy.is_none() {
         args.gateway.policy = file.policy.clone();
     }
@@ -279,11 +380,6 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if args.gateway.data_dir.data_dir.is_none() {
         args.gateway.data_dir.data_dir = file.data_dir.clone();
-    }
-    if watch.is_empty() {
-        bail!(
-            "nothing to watch: give --watch PATH (or `watch` in the config) / 監視するパスを指定してください"
-        );
     }
     if !rustix::process::geteuid().is_root() {
         bail!(
@@ -316,22 +412,15 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let gatekeeper = Arc::new(gatekeeper);
 
-    let detector = Detector {
-        removable: canonical(&removable, "removable")?,
-        shares: canonical(&shares, "share")?,
-        auto: !args.no_auto_detect && file.auto_detect.unwrap_or(true),
-        sysfs_root: args
-            .sysfs_root
-            .clone()
-            .or(file.sysfs_root.clone())
-            .unwrap_or_else(|| PathBuf::from("/sys")),
-    };
-    let mut cfg = Config::new(watch, detector, &data_dir);
-    cfg.exclude = exclude;
+    let mut cfg = Config::new(live.watch, live.detector, &data_dir);
+    cfg.exclude = live.exclude;
     if let Some(ms) = args.deadline_ms.or(file.deadline_ms) {
         cfg.deadline = Duration::from_millis(ms);
     }
-    cfg.fail_closed_from = args.fail_closed_from.clone().or(file.fail_closed_from);
+    cfg.fail_closed_from = args
+        .fail_closed_from
+        .clone()
+        .or(file.fail_closed_from.clone());
     if let Some(f) = args.fail_unknown {
         cfg.fail_unknown = if f == Fail::Open {
             FailMode::Open
@@ -421,18 +510,7 @@ fn run_agent(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     loop {
         notify_systemd("WATCHDOG=1");
         match mamori_agent::sys::wait_signal(&signals, Duration::from_secs(1)) {
-            Some(libc::SIGHUP) => {
-                match crate::commands::policy::load_policy(args.gateway.policy.as_deref()) {
-                    Ok(policy) => {
-                        gatekeeper.replace_policy(policy);
-                        agent.policy_changed();
-                        eprintln!("mamori agent: policy reloaded / ポリシーを再読込しました");
-                    }
-                    Err(e) => eprintln!(
-                        "mamori agent: policy reload failed, keeping the old one / 再読込に失敗したため旧ポリシーを継続: {e:#}"
-                    ),
-                }
-            }
+            Some(libc::SIGHUP) => reload(&args, policy_flag.as_deref(), &agent, &gatekeeper, &file),
             Some(_) => break,
             None => {}
         }
