@@ -139,6 +139,36 @@ impl Config {
     }
 }
 
+/// Files up to this size that are not containers are classified by the worker that decides
+/// their open (see [`looks_like_container`]).
+const INLINE_MAX_BYTES: u64 = 256 << 10;
+
+/// Whether the first bytes say zip (and so OOXML/ODF), gzip, bzip2, xz, zstd, 7z, RAR, OLE2
+/// (legacy Office), PDF or tar: formats whose inspection can take long for their size.
+fn looks_like_container(fd: &OwnedFd) -> bool {
+    use std::os::unix::fs::FileExt as _;
+    let Ok(file) = dup_file(fd) else {
+        return true;
+    };
+    let mut head = [0u8; 264];
+    let n = file.read_at(&mut head, 0).unwrap_or(0);
+    let head = &head[..n];
+    const MAGICS: &[&[u8]] = &[
+        b"PK\x03\x04",
+        b"PK\x05\x06",
+        b"\x1f\x8b",
+        b"BZh",
+        b"\xfd7zXZ\x00",
+        b"\x28\xb5\x2f\xfd",
+        b"7z\xbc\xaf\x27\x1c",
+        b"Rar!",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    ];
+    MAGICS.iter().any(|m| head.starts_with(m))
+        || head.windows(5).take(1024).any(|w| w == b"%PDF-")
+        || head.get(257..262) == Some(b"ustar")
+}
+
 /// Largest saved-hashes file read at start (the cache's capacity at ~80 bytes a line is ~10 MB).
 const MAX_HASHES_FILE: usize = 32 << 20;
 
@@ -1280,6 +1310,22 @@ impl Shared {
                     None
                 }
             },
+            // A small file that is not a container is read on this worker: handing it to a
+            // classifier thread and waiting cost two context switches per new file, which on a
+            // busy machine was most of an untar-and-grep's slowdown (perf: the agent waited in
+            // the scheduler, inspection itself was ~1 %). Containers and bigger files keep the
+            // classifier threads, so a worker never spends long on one file.
+            Lookup::Compute
+                if job.st.size <= INLINE_MAX_BYTES && !looks_like_container(&job.pending.fd) =>
+            {
+                match dup_file(&job.pending.fd) {
+                    Ok(mut file) => self.compute_level(key, &mut file, &path),
+                    Err(_) => {
+                        self.cache.abandon(&key);
+                        None
+                    }
+                }
+            }
             Lookup::Compute => {
                 let submitted = match dup_file(&job.pending.fd) {
                     Ok(file) => self.submit_classify(ClassifyJob {
@@ -2453,6 +2499,38 @@ mod tests {
         assert!(!made_since(None, now - 5 * s));
         // Recent wins even against a start that says otherwise (clock steps).
         assert!(made_since(Some(now), now - s / 2));
+    }
+
+    #[test]
+    fn containers_are_told_by_their_first_bytes() {
+        let dir = std::env::temp_dir().join(format!("mamori-magic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let check = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            looks_like_container(&OwnedFd::from(File::open(&path).unwrap()))
+        };
+        let mut tar = vec![0u8; 512];
+        tar[257..262].copy_from_slice(b"ustar");
+        for (name, bytes) in [
+            ("a.docx", &b"PK\x03\x04rest"[..]),
+            ("a.gz", b"\x1f\x8b\x08\x00"),
+            ("a.pdf", b"%PDF-1.7\n"),
+            ("junk.pdf", b"\xef\xbb\xbf junk %PDF-1.4"),
+            ("a.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1...."),
+            ("a.tar", &tar),
+        ] {
+            assert!(check(name, bytes), "{name}");
+        }
+        for (name, bytes) in [
+            ("a.txt", &"社外秘\n計画".as_bytes()[..]),
+            ("empty", b""),
+            ("a.c", b"#include <stdio.h>\n"),
+            ("short", b"P"),
+        ] {
+            assert!(!check(name, bytes), "{name}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

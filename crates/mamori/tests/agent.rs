@@ -993,12 +993,15 @@ fn block_device_events_are_recorded() {
         .to_owned();
     let name = dev.trim_start_matches("/dev/");
     std::fs::write(format!("/sys/class/block/{name}/uevent"), "add").unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Wait for the record rather than a fixed time: on a loaded machine 800 ms was not enough.
+    let is_attach = |e: &serde_json::Value| e["op"] == "device" && e["path"] == dev.as_str();
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until && !f.events().iter().any(is_attach) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     agent.stop();
     let events = f.events();
-    let e = find(&events, "block device attach", |e| {
-        e["op"] == "device" && e["path"] == dev.as_str()
-    });
+    let e = find(&events, "block device attach", is_attach);
     assert!(e["detail"].as_str().unwrap().contains("attached"), "{e}");
 }
 
