@@ -2523,7 +2523,7 @@ mod tests {
             assert!(check(name, bytes), "{name}");
         }
         for (name, bytes) in [
-            ("a.txt", &"社外秘\n計画".as_bytes()[..]),
+            ("a.txt", "社外秘\n計画".as_bytes()),
             ("empty", b""),
             ("a.c", b"#include <stdio.h>\n"),
             ("short", b"P"),
