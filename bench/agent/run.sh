@@ -69,10 +69,15 @@ stop_agent
 start_agent --no-kernel-cache
 set -- $(lat "$W/src/public.txt"); row "mamori agent --no-kernel-cache, public" "$1" "$2" "$(work)"
 stop_agent
+# fapolicyd side by side (Debian's package; docs/benchmarks.md says how it was set up). It runs
+# system-wide while it runs: only on a machine nobody else uses. Permissive: it decides and
+# logs, never refuses.
 if [ "${FAPOLICYD:-0}" = 1 ] && command -v fapolicyd > /dev/null; then
-    fapolicyd --permissive --no-details > /dev/null 2>&1 &
+    fapolicyd --permissive --debug-deny > "$W/fapolicyd.log" 2>&1 &
     FP=$!
-    sleep 3
-    set -- $(lat "$W/src/public.txt"); row "fapolicyd 1.1.7 (permissive)" "$1" "$2" "$(work)"
+    for _ in $(seq 300); do grep -q "Starting to listen" "$W/fapolicyd.log" && break; sleep 0.1; done
+    grep -q "Starting to listen" "$W/fapolicyd.log" || { cat "$W/fapolicyd.log"; exit 1; }
+    lat "$W/src/public.txt" > /dev/null  # warm its caches as the agent's were
+    set -- $(lat "$W/src/public.txt"); row "fapolicyd $(dpkg-query -W -f '${Version}' fapolicyd 2>/dev/null) (permissive)" "$1" "$2" "$(work)"
     kill $FP; wait $FP 2>/dev/null || true
 fi

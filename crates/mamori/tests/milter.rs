@@ -212,8 +212,21 @@ milter_default_action = tempfail
     fn start_milter(&mut self) {
         let root = self.dir.path();
         let log = std::fs::File::create(root.join("milter.log")).unwrap();
+        // Notices to senders go back through this Postfix (its sendmail, its configuration),
+        // one per refusal (no throttle), so the test sees each.
+        let config = root.join("milter.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[notice]\nfrom = \"mamori@example.co.jp\"\nsendmail = [\"/usr/sbin/sendmail\", \"-C\", \"{}\"]\ninterval = 0\n",
+                root.join("conf").display()
+            ),
+        )
+        .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_mamori"))
             .arg("milter")
+            .arg("--config")
+            .arg(&config)
             .arg("--listen")
             .arg(format!("unix:{}", root.join("milter.sock").display()))
             .args(["--socket-group", "postfix", "--policy"])
@@ -734,6 +747,71 @@ fn postfix_with_the_milter_blocks_holds_marks_and_passes() {
     assert_eq!(event("docx-hold")["decision"]["action"], "quarantine");
     assert_eq!(event("docx-internal")["decision"]["action"], "notify");
     assert_eq!(event("clean-message")["level"], "public");
+
+    // The sender (an internal address) was told of each refusal and the hold, in Japanese and
+    // English, by mail from the null sender.
+    let notices: Vec<(String, String)> = delivered
+        .iter()
+        .filter(|m| header_block(m).contains("X-Mamori-Notice: "))
+        .map(|m| (header_block(m), notice_text(m)))
+        .collect();
+    assert_eq!(
+        notices.len(),
+        4,
+        "three refusals and a hold: {notices:#?}\n{logs}"
+    );
+    let refused = notices
+        .iter()
+        .find(|(_, body)| body.contains("件名: docx-external"))
+        .unwrap_or_else(|| panic!("a notice for docx-external: {notices:#?}"));
+    assert!(
+        refused.0.contains("X-Mamori-Notice: refused"),
+        "{}",
+        refused.0
+    );
+    assert!(
+        refused.0.contains("Return-Path: <>"),
+        "from the null sender: {}",
+        refused.0
+    );
+    assert!(
+        refused.0.contains("To: <sender@example.co.jp>"),
+        "{}",
+        refused.0
+    );
+    for expected in [
+        "送信されませんでした",
+        "宛先: someone@partner.example",
+        "label.shagaihi",
+        "was refused by the data-leak prevention policy",
+        blocked["transfer"]["reference"].as_str().unwrap(),
+        blocked["id"].as_str().unwrap(),
+    ] {
+        assert!(
+            refused.1.contains(expected),
+            "{expected:?} in {}",
+            refused.1
+        );
+    }
+    let held = notices
+        .iter()
+        .find(|(_, body)| body.contains("件名: docx-hold"))
+        .unwrap_or_else(|| panic!("a notice for docx-hold: {notices:#?}"));
+    assert!(held.0.contains("X-Mamori-Notice: held"), "{}", held.0);
+    assert!(held.1.contains("保留"), "{}", held.1);
+}
+
+/// The decoded text of a notice (base64 UTF-8 body).
+fn notice_text(message: &[u8]) -> String {
+    use base64::Engine as _;
+    let body: Vec<u8> = body_of(message)
+        .into_iter()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("a base64 body");
+    String::from_utf8(bytes).expect("UTF-8 text")
 }
 
 #[test]

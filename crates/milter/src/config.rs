@@ -10,6 +10,12 @@
 //! memory_body = 1048576       # bytes held in memory per message before spooling to disk
 //! max_message = 268435456     # bytes collected per message at all
 //! spool_dir = "/var/spool/mamori"
+//! sender_groups = true        # the policy sees the SMTP-authenticated sender's groups (NSS)
+//!
+//! [notice]                    # mail the sender of a refused or held message (ja + en)
+//! from = "mamori@example.co.jp"
+//! sendmail = ["/usr/sbin/sendmail"]   # the MTA's; add "-C", "/etc/postfix-out" for another
+//! interval = 60               # at most one notice per sender per this many seconds
 //! ```
 //!
 //! Paths to the policy, rules and journal are the gateway's and are read by the binary.
@@ -78,6 +84,37 @@ pub struct Config {
     pub max_message: u64,
     /// Directory for spool files.
     pub spool_dir: Option<PathBuf>,
+    /// Look up the groups of the SMTP-authenticated sender (`{auth_authen}`) through the
+    /// system's NSS, so the policy's group conditions apply to mail. Unauthenticated senders
+    /// get no groups: an envelope sender can be forged.
+    #[serde(default = "default_true")]
+    pub sender_groups: bool,
+    /// Notices to senders, when set.
+    pub notice: Option<NoticeConfig>,
+}
+
+/// How the sender of a refused or held message is told (see [`crate::SenderNotice`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeConfig {
+    /// The notice's `From:`.
+    pub from: String,
+    /// The MTA's sendmail command and its first arguments (`-i -f <> -- SENDER` follow).
+    #[serde(default = "default_sendmail")]
+    pub sendmail: Vec<String>,
+    /// At most one notice per sender per this many seconds; the rest are counted in the next.
+    #[serde(default = "default_notice_interval")]
+    pub interval: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_sendmail() -> Vec<String> {
+    vec!["/usr/sbin/sendmail".into()]
+}
+fn default_notice_interval() -> u64 {
+    60
 }
 
 fn default_mode() -> String {
@@ -119,6 +156,22 @@ impl Config {
         }
         if config.decide_timeout == 0 || config.decide_timeout > 3_600 {
             return Err(error("decide_timeout must be 1 to 3600 seconds".into()));
+        }
+        if let Some(notice) = &config.notice {
+            if notice.sendmail.first().is_none_or(|c| c.trim().is_empty()) {
+                return Err(error("notice.sendmail: the command is empty".into()));
+            }
+            if !notice.from.contains('@')
+                || notice
+                    .from
+                    .chars()
+                    .any(|c| c.is_control() || c == '<' || c == '>')
+            {
+                return Err(error(format!(
+                    "notice.from: `{}` is not a mail address",
+                    notice.from
+                )));
+            }
         }
         Ok(config)
     }
@@ -168,6 +221,17 @@ mod tests {
             Duration::from_secs(5)
         );
         assert_eq!(c.server_config().socket_mode, 0o666);
+        assert!(c.sender_groups, "groups are looked up by default");
+        assert_eq!(c.notice, None, "no notices unless configured");
+        let c = Config::from_toml(
+            "sender_groups = false\n[notice]\nfrom = \"mamori@example.co.jp\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert!(!c.sender_groups);
+        let notice = c.notice.unwrap();
+        assert_eq!(notice.sendmail, ["/usr/sbin/sendmail"]);
+        assert_eq!(notice.interval, 60);
     }
 
     #[test]
@@ -179,6 +243,10 @@ mod tests {
             "decide_timeout = 0",
             "max_connections = 0",
             "typo = 1",
+            "[notice]\nfrom = \"nobody\"\n",
+            "[notice]\nfrom = \"a@b\"\nsendmail = []\n",
+            "[notice]\nfrom = \"a@b>\\r\\nBcc: x@y\"\n",
+            "[notice]\nfrom = \"a@b\"\nintervl = 3\n",
         ] {
             let e = Config::from_toml(bad, "milter.toml")
                 .unwrap_err()

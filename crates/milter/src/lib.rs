@@ -39,13 +39,15 @@
 mod config;
 mod error;
 mod message;
+mod notice;
 mod server;
 mod summary;
 mod verdict;
 
-pub use config::{Config, FailAction};
+pub use config::{Config, FailAction, NoticeConfig};
 pub use error::MilterError;
 pub use message::{Collector, Envelope, Incomplete, Limits, Message};
+pub use notice::{Outcome, SenderNotice};
 pub use server::{Failure, Filter, Listen, ServerConfig, handle_connection, serve};
 pub use summary::{Attachment, MAX_ATTACHMENTS, MailPart, PartKind, Summary, summarize, walk};
 pub use verdict::{Reply, Verdict};

@@ -250,31 +250,32 @@ pub enum Admission {
 }
 
 /// One notice per person per interval; the ones in between are counted and reported with the
-/// next one shown. Pure: the caller passes the clock.
+/// next one shown. Pure: the caller passes the clock. A person is a uid on a desktop
+/// (the default) or, for example, a sender address for mail notices.
 #[derive(Debug)]
-pub struct Throttle {
+pub struct Throttle<K = u32> {
     interval: Duration,
-    people: HashMap<u32, (Instant, u32)>,
+    people: HashMap<K, (Instant, u32)>,
 }
 
-impl Throttle {
-    /// At most one notice per uid per `interval`.
-    pub fn new(interval: Duration) -> Throttle {
+impl<K: std::hash::Hash + Eq> Throttle<K> {
+    /// At most one notice per person per `interval`.
+    pub fn new(interval: Duration) -> Throttle<K> {
         Throttle {
             interval,
             people: HashMap::new(),
         }
     }
 
-    /// Whether a notice to `uid` at `now` is shown.
-    pub fn admit(&mut self, uid: u32, now: Instant) -> Admission {
+    /// Whether a notice to `person` at `now` is shown.
+    pub fn admit(&mut self, person: K, now: Instant) -> Admission {
         // Forget people not told for a long time, so the map stays small on a shared host.
         if self.people.len() > 4_096 {
             let horizon = self.interval;
             self.people
                 .retain(|_, (last, held)| *held > 0 || now.duration_since(*last) < horizon);
         }
-        match self.people.get_mut(&uid) {
+        match self.people.get_mut(&person) {
             Some((last, held)) if now.duration_since(*last) < self.interval => {
                 *held = held.saturating_add(1);
                 Admission::Hold
@@ -285,7 +286,7 @@ impl Throttle {
                 Admission::Show { held_back }
             }
             None => {
-                self.people.insert(uid, (now, 0));
+                self.people.insert(person, (now, 0));
                 Admission::Show { held_back: 0 }
             }
         }

@@ -3,20 +3,24 @@
 //! (every MIME part and attachment, through the gateway's extractor), judge it on the `mail`
 //! channel for its recipients, answer the MTA and record the decision.
 
+use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use mamori_gateway::{Gatekeeper, Judgement, Part};
 use mamori_journal::{Item, Operation, Transfer};
 use mamori_milter::{
-    Config, Envelope, FailAction, Failure, Filter, Incomplete, Message, PartKind, Reply, Summary,
-    Verdict,
+    Config, Envelope, FailAction, Failure, Filter, Incomplete, Message, NoticeConfig, Outcome,
+    PartKind, Reply, SenderNotice, Summary, Verdict,
 };
 use mamori_model::{Action, Channel, Location, Uninspectable, UninspectableReason};
-use mamori_policy::{Destination, Principal};
+use mamori_notify::{Admission, Throttle};
+use mamori_policy::{Destination, GroupResolver as _, Principal};
 
 use crate::commands::gateway::GatewayOptions;
 
@@ -89,6 +93,8 @@ pub fn run(args: MilterArgs) -> anyhow::Result<ExitCode> {
     let filter = Arc::new(MailFilter {
         gatekeeper: gatekeeper.clone(),
         fail_action: config.fail_action,
+        groups: config.sender_groups.then(SenderGroups::default),
+        notices: config.notice.clone().map(Notices::new),
     });
     let mut server_config = config.server_config();
     server_config.preamble = PREAMBLE.to_vec();
@@ -168,6 +174,211 @@ fn chown_group(path: &std::path::Path, group: &str) -> anyhow::Result<()> {
 struct MailFilter {
     gatekeeper: Arc<Gatekeeper>,
     fail_action: FailAction,
+    /// The authenticated sender's groups, when looked up.
+    groups: Option<SenderGroups>,
+    /// Notices to senders, when configured.
+    notices: Option<Notices>,
+}
+
+/// The groups of SMTP-authenticated senders, from the system's NSS (as `id USER`), kept five
+/// minutes: a directory lookup per message would put LDAP on every message's path.
+#[derive(Default)]
+struct SenderGroups {
+    cache: Mutex<HashMap<String, (Instant, Vec<String>)>>,
+}
+
+impl SenderGroups {
+    const KEEP: Duration = Duration::from_secs(300);
+    const MAX_USERS: usize = 10_000;
+
+    /// The groups of `user`; none when the account is unknown or the lookup fails (said once
+    /// on stderr per lookup).
+    fn of(&self, user: &str) -> Vec<String> {
+        let now = Instant::now();
+        if let Some((at, groups)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(user)
+            && now.duration_since(*at) < Self::KEEP
+        {
+            return groups.clone();
+        }
+        // An authenticated name may be `user@domain` (SASL realms): try it whole, then the
+        // local part.
+        let local = user.split('@').next().unwrap_or(user);
+        let groups = match crate::commands::policy::NssGroups.groups_of(user) {
+            Ok(groups) => groups,
+            Err(_) if local != user => crate::commands::policy::NssGroups
+                .groups_of(local)
+                .unwrap_or_else(|e| {
+                    eprintln!("mamori milter: sender groups: {e}");
+                    Vec::new()
+                }),
+            Err(e) => {
+                eprintln!("mamori milter: sender groups: {e}");
+                Vec::new()
+            }
+        };
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= Self::MAX_USERS {
+            cache.clear();
+        }
+        cache.insert(user.to_owned(), (now, groups.clone()));
+        groups
+    }
+}
+
+/// Who sends: the SMTP-authenticated user, else the envelope sender. Groups only for an
+/// authenticated sender: an envelope sender can be forged, and a forged one must not borrow
+/// the exceptions of a group.
+fn sender_principal(envelope: &Envelope, groups: Option<&SenderGroups>) -> Principal {
+    match envelope.auth_user() {
+        Some(auth) => {
+            let principal = Principal::new(auth);
+            match groups {
+                Some(groups) => principal.with_groups(groups.of(auth)),
+                None => principal,
+            }
+        }
+        None => Principal::new(envelope.sender.clone()),
+    }
+}
+
+/// Mails the sender of a refused or held message what happened (see
+/// [`mamori_milter::SenderNotice`]), at most one notice per sender per interval.
+struct Notices {
+    config: NoticeConfig,
+    throttle: Mutex<Throttle<String>>,
+    sent: AtomicU64,
+}
+
+/// Longest a sendmail run may take before it is killed.
+const SENDMAIL_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Notices {
+    fn new(config: NoticeConfig) -> Notices {
+        let interval = Duration::from_secs(config.interval);
+        Notices {
+            config,
+            throttle: Mutex::new(Throttle::new(interval)),
+            sent: AtomicU64::new(0),
+        }
+    }
+
+    /// Tells the sender of `message`, when the sender is one of the organisation's own
+    /// addresses and not told too recently. Sends from a thread of its own: the MTA's answer
+    /// never waits for it.
+    fn tell(
+        &self,
+        message: &Message,
+        inspected: &Inspected,
+        judgement: &Judgement,
+        outcome: Outcome,
+        event_id: Option<String>,
+        internal: impl Fn(&str) -> bool,
+    ) {
+        let sender = message.envelope.sender.trim().to_ascii_lowercase();
+        let Some((_, domain)) = sender.rsplit_once('@') else {
+            return; // the null sender (a bounce) or a bare local name: nobody to tell
+        };
+        if !internal(domain) {
+            return; // never to outside addresses: a forged sender would get backscatter
+        }
+        let held_back = match self
+            .throttle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(sender.clone(), Instant::now())
+        {
+            Admission::Show { held_back } => held_back,
+            Admission::Hold => return,
+        };
+        let n = self.sent.fetch_add(1, Ordering::Relaxed);
+        let notice = SenderNotice {
+            from: self.config.from.clone(),
+            to: sender.clone(),
+            subject: inspected.summary.subject.clone(),
+            recipients: message.envelope.recipients.clone(),
+            outcome,
+            level: (
+                judgement.level_name.ja.clone(),
+                judgement.level_name.en.clone(),
+            ),
+            reason: (
+                judgement.decision.reason.ja.clone(),
+                judgement.decision.reason.en.clone(),
+            ),
+            found: judgement
+                .detector_summary()
+                .iter()
+                .map(|f| f.replace('×', "x"))
+                .collect(),
+            queue_id: message.envelope.queue_id().map(str::to_owned),
+            event_id,
+            held_back,
+            date: jiff::fmt::rfc2822::to_string(&jiff::Zoned::now()).unwrap_or_default(),
+            unique: format!(
+                "{}.{}.{n}",
+                jiff::Timestamp::now().as_second(),
+                std::process::id()
+            ),
+            host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "localhost".to_owned()),
+        };
+        let bytes = notice.compose();
+        let command = self.config.sendmail.clone();
+        let spawned = std::thread::Builder::new()
+            .name("mamori-notice".into())
+            .spawn(move || {
+                if let Err(e) = sendmail(&command, &sender, &bytes) {
+                    eprintln!(
+                        "mamori milter: notice to {sender} not sent / 送信者への通知に失敗: {e:#}"
+                    );
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("mamori milter: notice thread: {e}");
+        }
+    }
+}
+
+/// Hands `message` to the MTA's sendmail for `recipient`, from the null sender (a notice is
+/// never bounced back, so never loops), and waits at most [`SENDMAIL_TIMEOUT`].
+fn sendmail(command: &[String], recipient: &str, message: &[u8]) -> anyhow::Result<()> {
+    let (program, first) = command.split_first().context("empty sendmail command")?;
+    let mut child = std::process::Command::new(program)
+        .args(first)
+        .args(["-i", "-f", "<>", "--", recipient])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {program}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(message).context("writing the notice")?;
+    }
+    let until = Instant::now() + SENDMAIL_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if status.success() {
+                return Ok(());
+            }
+            let mut err = String::new();
+            if let Some(stderr) = child.stderr.take() {
+                use std::io::Read as _;
+                let _ = stderr.take(4096).read_to_string(&mut err);
+            }
+            anyhow::bail!("{program} exited with {status}: {}", err.trim());
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("{program} did not finish within {SENDMAIL_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// What inspecting a message gave: one part per MIME part (or the whole message), which of them
@@ -256,13 +467,14 @@ impl MailFilter {
         Ok(inspected)
     }
 
+    /// Journals the decision; returns the event's id when it was journalled.
     fn record(
         &self,
         message: &Message,
         inspected: &Inspected,
         judgement: &Judgement,
         verdict: &Verdict,
-    ) {
+    ) -> Option<String> {
         // The attachments, with the level each got on its own.
         let items: Vec<Item> = judgement
             .items()
@@ -293,8 +505,12 @@ impl MailFilter {
             verdict,
             &judgement.detector_summary(),
         );
-        if let Err(e) = self.gatekeeper.record(event) {
-            eprintln!("mamori milter: {e}");
+        match self.gatekeeper.record(event) {
+            Ok(id) => id.map(|id| id.to_string()),
+            Err(e) => {
+                eprintln!("mamori milter: {e}");
+                None
+            }
         }
     }
 
@@ -316,17 +532,29 @@ impl Filter for MailFilter {
             Err(e) => return self.fail(&message.envelope, &Failure::Spool(e)),
         };
         let envelope = &message.envelope;
-        let user = envelope
-            .auth_user()
-            .map(str::to_owned)
-            .unwrap_or_else(|| envelope.sender.clone());
-        let principal = Principal::new(user);
+        let principal = sender_principal(envelope, self.groups.as_ref());
         let destination = Destination::Mail(envelope.recipients.clone());
         let judgement =
             self.gatekeeper
                 .judge(&inspected.parts, Channel::Mail, &principal, &destination);
         let verdict = verdict_for(&judgement);
-        self.record(message, &inspected, &judgement, &verdict);
+        let event_id = self.record(message, &inspected, &judgement, &verdict);
+        let outcome = match &verdict {
+            Verdict::Reject(_) => Some(Outcome::Refused),
+            Verdict::Quarantine { .. } => Some(Outcome::Held),
+            _ => None,
+        };
+        if let (Some(notices), Some(outcome)) = (&self.notices, outcome) {
+            let policy = self.gatekeeper.policy();
+            notices.tell(
+                message,
+                &inspected,
+                &judgement,
+                outcome,
+                event_id,
+                |domain| policy.is_internal_mail_domain(domain),
+            );
+        }
         verdict
     }
 
@@ -450,6 +678,46 @@ mod tests {
             parts: Vec::new(),
             destination: Default::default(),
         }
+    }
+
+    fn envelope(sender: &str, auth: Option<&str>) -> Envelope {
+        let mut envelope = Envelope {
+            client_host: None,
+            client_addr: None,
+            helo: None,
+            sender: sender.into(),
+            recipients: vec!["x@partner.example".into()],
+            macros: Default::default(),
+        };
+        if let Some(auth) = auth {
+            envelope.macros.insert("auth_authen".into(), auth.into());
+        }
+        envelope
+    }
+
+    #[test]
+    fn only_an_authenticated_sender_has_groups() {
+        // root is in group root on every Linux system, through the same NSS as `id root`.
+        let groups = SenderGroups::default();
+        let p = sender_principal(&envelope("root@example.co.jp", Some("root")), Some(&groups));
+        assert_eq!(p.user, "root");
+        assert!(p.groups.iter().any(|g| g == "root"), "{p:?}");
+        // A SASL name with a realm falls back to its local part.
+        let p = sender_principal(
+            &envelope("x@example.co.jp", Some("root@example.co.jp")),
+            Some(&groups),
+        );
+        assert!(p.groups.iter().any(|g| g == "root"), "{p:?}");
+        // The same envelope sender without authentication: no groups, whatever it claims.
+        let p = sender_principal(&envelope("root", None), Some(&groups));
+        assert_eq!((p.user.as_str(), p.groups.len()), ("root", 0));
+        // Lookups off, or an unknown account: no groups, no error.
+        let p = sender_principal(&envelope("root", Some("root")), None);
+        assert!(p.groups.is_empty());
+        let p = sender_principal(&envelope("a@b", Some("no-such-user-mamori")), Some(&groups));
+        assert!(p.groups.is_empty());
+        // Cached: the second lookup gives the same answer.
+        assert_eq!(groups.of("root"), groups.of("root"));
     }
 
     #[test]

@@ -223,7 +223,7 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Group lookup through the system's NSS (`/etc/group`, LDAP, SSSD...), as `id USER` does.
-struct NssGroups;
+pub(crate) struct NssGroups;
 
 impl GroupResolver for NssGroups {
     fn groups_of(&self, user: &str) -> Result<Vec<String>, GroupError> {
