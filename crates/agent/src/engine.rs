@@ -172,9 +172,13 @@ fn looks_like_container(fd: &OwnedFd) -> bool {
 /// Largest saved-hashes file read at start (the cache's capacity at ~80 bytes a line is ~10 MB).
 const MAX_HASHES_FILE: usize = 32 << 20;
 
-const PERM_MASK: u64 = sys::FAN_OPEN_PERM | sys::FAN_OPEN_EXEC_PERM;
-const NOTIFY_MASK: u64 =
-    sys::FAN_CREATE | sys::FAN_CLOSE_WRITE | sys::FAN_RENAME | sys::FAN_DELETE | libc::FAN_ATTRIB;
+/// What the permission group's mount marks ask for: the decisions, and close-writes. A
+/// close-write comes from this group with a file the kernel opened for us, so re-levelling the
+/// file needs no open of our own (which would be a permission event of our own, a round trip
+/// through the reader for every file an untar writes).
+const PERM_MASK: u64 = sys::FAN_OPEN_PERM | sys::FAN_OPEN_EXEC_PERM | sys::FAN_CLOSE_WRITE;
+/// The name-reporting group: what needs names (close-writes come from the permission group).
+const NOTIFY_MASK: u64 = sys::FAN_CREATE | sys::FAN_RENAME | sys::FAN_DELETE | libc::FAN_ATTRIB;
 const IGNORE_FLAGS: libc::c_uint =
     sys::FAN_MARK_ADD | sys::FAN_MARK_INODE | sys::FAN_MARK_IGNORE | sys::FAN_MARK_EVICTABLE;
 
@@ -203,9 +207,16 @@ struct ClassifyJob {
     path: PathBuf,
 }
 
+/// Where a written file is and who wrote it, once [`Shared::after_write`] has looked.
+struct AfterWrite {
+    path: PathBuf,
+    pid: u32,
+}
+
 #[derive(Debug)]
 struct WriteJob {
-    path: PathBuf,
+    /// The file as the close-write event gave it (read-only, opened by the kernel).
+    file: File,
     pid: u32,
 }
 
@@ -974,9 +985,15 @@ impl Shared {
                 if ev.fd < 0 {
                     continue;
                 }
-                Stats::inc(&self.stats.perm_events);
                 // SAFETY: the kernel just gave us this fd with the event; nobody else owns it.
                 let fd = unsafe { sys::own_fd(ev.fd) };
+                if ev.mask & (sys::FAN_OPEN_PERM | sys::FAN_OPEN_EXEC_PERM) == 0 {
+                    if ev.mask & sys::FAN_CLOSE_WRITE != 0 {
+                        self.on_close_write(fd, ev.pid.max(0) as u32);
+                    }
+                    continue;
+                }
+                Stats::inc(&self.stats.perm_events);
                 let pending = Arc::new(Pending {
                     fd,
                     answered: AtomicBool::new(false),
@@ -984,6 +1001,27 @@ impl Shared {
                 });
                 self.dispatch(pending, ev.pid, ev.mask);
             }
+        }
+    }
+
+    /// A file was closed after writing: re-level (and on a controlled mount, check) it in the
+    /// background. The queue is bounded; a full queue drops the job (counted), the next open
+    /// then classifies the file.
+    fn on_close_write(&self, fd: OwnedFd, pid: u32) {
+        if pid == self.own_pid {
+            return;
+        }
+        Stats::inc(&self.stats.notify_events);
+        let tx = self.write_tx.lock().unwrap_or_else(|e| e.into_inner());
+        let sent = tx.as_ref().is_some_and(|tx| {
+            tx.try_send(WriteJob {
+                file: File::from(fd),
+                pid,
+            })
+            .is_ok()
+        });
+        if !sent {
+            Stats::inc(&self.stats.audit_dropped);
         }
     }
 
@@ -1471,6 +1509,44 @@ impl Shared {
             .map(|a| a.4.clone())
     }
 
+    /// The reason of an accepted, unexpired justification for `uid` copying content with
+    /// this hash onto mount `mount`: the written file is the justified source's copy. The
+    /// backstop must not quarantine what a justification let through.
+    fn justified_copy(
+        &self,
+        uid: u32,
+        sha256: Option<&[u8; 32]>,
+        mount: u32,
+        now: Instant,
+    ) -> Option<String> {
+        let sha256 = sha256?;
+        let list: Vec<Allowance> = {
+            let mut list = self.allowances.lock().unwrap_or_else(|e| e.into_inner());
+            list.retain(|a| a.3 > now);
+            list.iter()
+                .filter(|a| a.0 == uid && a.2 == mount)
+                .cloned()
+                .collect()
+        };
+        list.into_iter()
+            .find(|a| self.hash_of(Path::new(&a.1)).as_ref() == Some(sha256))
+            .map(|a| a.4)
+    }
+
+    /// The content hash of the file at `path`, as the level cache knows it (no file read).
+    fn hash_of(&self, path: &Path) -> Option<[u8; 32]> {
+        use std::os::unix::fs::MetadataExt as _;
+        let md = std::fs::metadata(path).ok()?;
+        let key = FileKey {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.size(),
+            mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+            ctime_ns: md.ctime() * 1_000_000_000 + md.ctime_nsec(),
+        };
+        self.cache.peek(&key)?.sha256
+    }
+
     /// Reads the justifications `mamori justify` dropped: each names a refused event; the
     /// file's owner must be the person refused (or root). Accepted ones allow that copy for
     /// the window; every one is recorded.
@@ -1826,14 +1902,15 @@ impl Shared {
         let Some(fs) = self.view().fs.get(&fid.fsid).cloned() else {
             return;
         };
-        // Opened read-only (fanotify_mark refuses O_PATH fds); our own open is allowed at once.
-        if let Ok(fd) =
-            sys::open_by_handle_flags(fs.as_fd(), fid.handle_type, fid.handle, libc::O_RDONLY)
-        {
-            let _ = self.perm.mark_fd(
+        // `fanotify_mark` refuses an O_PATH fd as its object, and a read-only open would be an
+        // open permission event of our own (a round trip through the reader per `chmod` or
+        // `touch`: tar sets both on every file it unpacks). Naming the O_PATH fd's
+        // `/proc/self/fd` link instead makes the kernel look the file up, not open it.
+        if let Ok(fd) = sys::open_by_handle(fs.as_fd(), fid.handle_type, fid.handle) {
+            let _ = self.perm.mark(
                 sys::FAN_MARK_REMOVE | sys::FAN_MARK_INODE | sys::FAN_MARK_IGNORE,
                 sys::FAN_OPEN_PERM,
-                fd.as_fd(),
+                Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
             );
         }
     }
@@ -1916,24 +1993,13 @@ impl Shared {
         let Some(place) = self.place(&path) else {
             return;
         };
+        // Close-writes come from the permission group (see `on_close_write`).
         for (bit, op) in [
             (sys::FAN_CREATE, Operation::Create),
-            (sys::FAN_CLOSE_WRITE, Operation::Write),
             (sys::FAN_DELETE, Operation::Delete),
         ] {
             if ev.mask & bit == 0 {
                 continue;
-            }
-            if op == Operation::Write {
-                // Re-level (and, on a controlled mount, check) in the background.
-                let tx = self.write_tx.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(tx) = tx.as_ref() {
-                    let _ = tx.try_send(WriteJob {
-                        path: path.clone(),
-                        pid,
-                    });
-                }
-                continue; // recorded by the background job, with the level
             }
             let mut e = self
                 .event(op, pid, uid.or_else(|| owner_of(&path)))
@@ -1977,18 +2043,32 @@ impl Shared {
     /// hit), record the write, and on a controlled mount quarantine it if the policy forbids
     /// its level there (the backstop for whatever the permission checks let through).
     fn after_write(&self, job: WriteJob) {
-        let Ok(mut file) = File::open(&job.path) else {
-            // Gone already (renamed or deleted right after the write): record the write alone.
+        let WriteJob { mut file, pid } = job;
+        let (Ok(st), Ok(path)) = (sys::fstat(file.as_fd()), sys::fd_path(file.as_raw_fd())) else {
+            return;
+        };
+        if !st.is_file() {
+            return;
+        }
+        // Where the file is now (a rename since the write is followed); a deleted one keeps
+        // its last name with " (deleted)".
+        let deleted = st.nlink == 0;
+        let path = if deleted {
+            let text = path.to_string_lossy();
+            PathBuf::from(text.strip_suffix(" (deleted)").unwrap_or(&text).to_owned())
+        } else {
+            path
+        };
+        if self.place(&path).is_none() {
+            return; // on a marked mount, but neither watched nor controlled (or excluded)
+        }
+        let job = AfterWrite { path, pid };
+        if deleted {
+            // Gone already: record the write alone.
             self.record(
                 self.event(Operation::Write, job.pid, self.proc.uid(job.pid))
                     .with_path(job.path.display().to_string()),
             );
-            return;
-        };
-        let Ok(st) = sys::fstat(file.as_fd()) else {
-            return;
-        };
-        if !st.is_file() {
             return;
         }
         let uid = self.proc.uid(job.pid).unwrap_or(st.uid);
@@ -2030,8 +2110,15 @@ impl Shared {
         });
         let forbidden = decide::refuses(decision.action);
         let action = decision.action;
+        let justified = (action == mamori_model::Action::Justify)
+            .then(|| self.justified_copy(uid, known.sha256.as_ref(), ctrl.id, Instant::now()))
+            .flatten();
         e = e.with_decision(decision);
-        if forbidden && self.cfg.enforce {
+        if let Some(reason) = justified {
+            self.record(e.with_detail(format!(
+                "justified copy written / 理由付きで許可された書き出し: {reason}"
+            )));
+        } else if forbidden && self.cfg.enforce {
             match quarantine(&self.cfg.quarantine_dir, &job.path, &mut file) {
                 Ok(q) => {
                     Stats::inc(&self.stats.quarantined);

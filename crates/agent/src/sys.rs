@@ -173,6 +173,8 @@ pub struct Stat {
     pub mode: u32,
     /// Owner.
     pub uid: u32,
+    /// Hard links (0: deleted, held open only).
+    pub nlink: u64,
 }
 
 impl Stat {
@@ -197,6 +199,7 @@ pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
         ctime_ns: st.st_ctime * 1_000_000_000 + st.st_ctime_nsec,
         mode: st.st_mode,
         uid: st.st_uid,
+        nlink: st.st_nlink,
     })
 }
 

@@ -1093,7 +1093,19 @@ fn a_justification_allows_the_refused_copy_once_and_is_recorded() {
     assert!(out.status.success());
     std::thread::sleep(Duration::from_millis(800));
     agent.stop();
+    // The close-write backstop checked the copy and left it: it was the justified one.
+    assert_eq!(
+        std::fs::read(f.usb.join("j.txt")).unwrap_or_default(),
+        std::fs::read(&plan).unwrap(),
+        "a justified copy is not quarantined"
+    );
     let events = f.events();
+    find(&events, "justified write", |e| {
+        e["op"] == "write"
+            && e["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("justified copy written"))
+    });
     let accepted = find(&events, "justification accepted", |e| {
         e["detail"]
             .as_str()
