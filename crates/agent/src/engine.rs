@@ -352,6 +352,8 @@ struct Shared {
     /// Accepted justifications: (uid, source, mount id, until, reason).
     allowances: Mutex<Vec<Allowance>>,
     proc: Proc,
+    /// What the journal says about processes and users, read once per process image.
+    who: WhoCache,
     fail_closed_from: Option<LevelId>,
 }
 
@@ -477,6 +479,7 @@ impl Agent {
             justifiable: Mutex::new(HashMap::new()),
             allowances: Mutex::new(Vec::new()),
             proc: Proc::default(),
+            who: WhoCache::default(),
             fail_closed_from,
             cfg: Config {
                 watch: watch.clone(),
@@ -1269,7 +1272,7 @@ impl Shared {
                     Operation::Open
                 };
                 let process = process.unwrap_or_else(|| self.process(job.pid));
-                let mut e = event_of(op, process, uid).with_channel(ctrl.channel);
+                let mut e = self.event_for(op, process, uid).with_channel(ctrl.channel);
                 if let Some(d) = journal_destination(&ctrl) {
                     e = e.with_destination(d);
                 }
@@ -1464,7 +1467,8 @@ impl Shared {
                 Operation::Open
             };
             let process = process.unwrap_or_else(|| self.process(job.pid));
-            let mut e = event_of(op, process, uid)
+            let mut e = self
+                .event_for(op, process, uid)
                 .with_path(path_text.clone())
                 .with_level(policy.level(known.level).id.clone())
                 .with_channel(ans.channel);
@@ -1585,7 +1589,7 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&id)
                 .cloned();
-            let mut e = event_of(Operation::Copy, Process::default(), owner);
+            let mut e = self.event_for(Operation::Copy, Process::default(), owner);
             e.process = None;
             match found {
                 Some((uid, source, mount))
@@ -1955,7 +1959,7 @@ impl Shared {
                 return;
             }
         }
-        let uid = self.proc.uid(pid);
+        let uid = self.audit_uid(pid);
         if ev.mask & sys::FAN_RENAME != 0 {
             let old = ev
                 .fid(info_type::OLD_DFID_NAME)
@@ -2066,12 +2070,12 @@ impl Shared {
         if deleted {
             // Gone already: record the write alone.
             self.record(
-                self.event(Operation::Write, job.pid, self.proc.uid(job.pid))
+                self.event(Operation::Write, job.pid, self.audit_uid(job.pid))
                     .with_path(job.path.display().to_string()),
             );
             return;
         }
-        let uid = self.proc.uid(job.pid).unwrap_or(st.uid);
+        let uid = self.audit_uid(job.pid).unwrap_or(st.uid);
         let key = FileKey::from(&st);
         let known = match self.cache.begin(key, Instant::now()) {
             Lookup::Hit(k) => Some(k),
@@ -2157,19 +2161,30 @@ impl Shared {
 
     // ---------------------------------------------------------------- journal and upkeep
 
+    /// The process as the journal records it (see [`WhoCache`]).
     fn process(&self, pid: u32) -> Process {
-        let ppid = self.proc.stat(pid).map(|s| s.ppid);
-        Process {
-            pid,
-            exe: self.proc.exe(pid),
-            cmdline: self.proc.cmdline(pid),
-            ppid,
-            parent_exe: ppid.and_then(|p| self.proc.exe(p)),
-        }
+        self.who.process(&self.proc, pid).0
+    }
+
+    /// The real uid of `pid` for a journal record (cached with the process; decisions read
+    /// `/proc` afresh).
+    fn audit_uid(&self, pid: u32) -> Option<u32> {
+        self.who.process(&self.proc, pid).1
     }
 
     fn event(&self, op: Operation, pid: u32, uid: impl Into<Option<u32>>) -> Event {
-        event_of(op, self.process(pid), uid)
+        self.event_for(op, self.process(pid), uid)
+    }
+
+    fn event_for(&self, op: Operation, process: Process, uid: impl Into<Option<u32>>) -> Event {
+        let e = Event::new(op).with_process(process);
+        match uid.into() {
+            Some(uid) => e.with_user(User {
+                uid,
+                name: self.who.user_name(uid),
+            }),
+            None => e,
+        }
     }
 
     fn record(&self, event: Event) {
@@ -2387,14 +2402,80 @@ impl Shared {
     }
 }
 
-fn event_of(op: Operation, process: Process, uid: impl Into<Option<u32>>) -> Event {
-    let e = Event::new(op).with_process(process);
-    match uid.into() {
-        Some(uid) => e.with_user(User {
-            uid,
-            name: procinfo::user_name(uid),
-        }),
-        None => e,
+/// Process and user details for journal records, kept so that a process creating thousands
+/// of files (an untar) costs one set of `/proc` reads, not one per file: per file that was
+/// `stat`, `exe` twice, `cmdline`, `status` (the most expensive to render) and a read of
+/// `/etc/passwd`, and it was the busiest part of the agent in such a workload (perf).
+///
+/// An entry is used again only while the process still runs the same executable (one
+/// `readlink` of `/proc/PID/exe`; an `exec` changes it) and for at most [`WhoCache::KEEP`]; a
+/// uid changed by `setuid` without an `exec` may so lag that long in records. Decisions never
+/// use it.
+#[derive(Default)]
+struct WhoCache {
+    processes: Mutex<HashMap<u32, SeenProcess>>,
+    users: Mutex<HashMap<u32, (Instant, Option<String>)>>,
+}
+
+/// When a process was read, what it was, its real uid.
+type SeenProcess = (Instant, Process, Option<u32>);
+
+impl WhoCache {
+    const KEEP: Duration = Duration::from_secs(2);
+    const KEEP_USER: Duration = Duration::from_secs(60);
+    const MAX: usize = 4096;
+
+    fn process(&self, proc: &Proc, pid: u32) -> (Process, Option<u32>) {
+        let now = Instant::now();
+        let exe = proc.exe(pid);
+        if let Some((at, process, uid)) = self
+            .processes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pid)
+            && now.duration_since(*at) < Self::KEEP
+            && process.exe == exe
+        {
+            return (process.clone(), *uid);
+        }
+        let ppid = proc.stat(pid).map(|s| s.ppid);
+        let process = Process {
+            pid,
+            exe,
+            cmdline: proc.cmdline(pid),
+            ppid,
+            parent_exe: ppid.and_then(|p| proc.exe(p)),
+        };
+        let uid = proc.uid(pid);
+        let mut map = self.processes.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX {
+            map.retain(|_, (at, _, _)| now.duration_since(*at) < Self::KEEP);
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+        }
+        map.insert(pid, (now, process.clone(), uid));
+        (process, uid)
+    }
+
+    fn user_name(&self, uid: u32) -> Option<String> {
+        let now = Instant::now();
+        if let Some((at, name)) = self
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&uid)
+            && now.duration_since(*at) < Self::KEEP_USER
+        {
+            return name.clone();
+        }
+        let name = procinfo::user_name(uid);
+        let mut map = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(uid, (now, name.clone()));
+        name
     }
 }
 
