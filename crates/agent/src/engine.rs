@@ -452,10 +452,12 @@ impl Agent {
             notif: Some(notif),
             assessor,
             recorder,
-            // 131,072 file versions, about 30 MB when full; measured with a million files opened
-            // once (bench/agent/idle.sh): 1 << 20 entries held 322 MB. Public files are cached
-            // in the kernel too (ignore marks), so a miss here costs one inspection, not a stall.
-            cache: LevelCache::new(1 << 17),
+            // 65,536 file versions, about 11 MB when full (heaptrack: the map's buckets are 113
+            // bytes an entry, and growing it holds old and new tables at once). Measured with a
+            // million files opened once (bench/agent/idle.sh): 1 << 20 entries held 322 MB,
+            // 1 << 17 120 MB. Public files are cached in the kernel too (ignore marks), so a
+            // miss here costs one inspection, not a stall.
+            cache: LevelCache::new(1 << 16),
             saved_hashes: Mutex::new(Vec::new()),
             taints: Mutex::new(TaintTable::new(cfg.taint_group_age)),
             mounts: RwLock::new(MountView::default()),
