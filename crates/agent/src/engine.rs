@@ -139,12 +139,16 @@ impl Config {
     }
 }
 
+/// Close-writes waiting for the background job (each holds an fd).
+const WRITE_QUEUE: usize = 1024;
+
 /// Files up to this size that are not containers are classified by the worker that decides
 /// their open (see [`looks_like_container`]).
 const INLINE_MAX_BYTES: u64 = 256 << 10;
 
 /// Whether the first bytes say zip (and so OOXML/ODF), gzip, bzip2, xz, zstd, 7z, RAR, OLE2
-/// (legacy Office), PDF or tar: formats whose inspection can take long for their size.
+/// (legacy Office), PDF or tar, or a mail or RTF that may carry them: formats whose inspection
+/// can take long for their size.
 fn looks_like_container(fd: &OwnedFd) -> bool {
     use std::os::unix::fs::FileExt as _;
     let Ok(file) = dup_file(fd) else {
@@ -164,7 +168,24 @@ fn looks_like_container(fd: &OwnedFd) -> bool {
         b"Rar!",
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
     ];
+    // Text formats that can carry containers inside: mail (base64 attachments) and RTF
+    // (embedded objects). Their headers come first.
+    const CARRIERS: &[&[u8]] = &[
+        b"{\\rtf",
+        b"From ",
+        b"From:",
+        b"Received:",
+        b"Return-Path:",
+        b"MIME-Version:",
+        b"Content-Type:",
+        b"Message-ID:",
+        b"Date:",
+    ];
+    let trimmed = head.trim_ascii_start();
     MAGICS.iter().any(|m| head.starts_with(m))
+        || CARRIERS
+            .iter()
+            .any(|c| trimmed.len() >= c.len() && trimmed[..c.len()].eq_ignore_ascii_case(c))
         || head.windows(5).take(1024).any(|w| w == b"%PDF-")
         || head.get(257..262) == Some(b"ustar")
 }
@@ -309,8 +330,9 @@ fn canonical_watch(watch: &[PathBuf]) -> Result<Vec<PathBuf>, AgentError> {
         .collect()
 }
 
-/// An accepted justification: (uid, source, mount id, until, reason).
-type Allowance = (u32, String, u32, Instant, String);
+/// An accepted justification: (uid, source, mount id, until, reason, the source's content hash
+/// when it was accepted).
+type Allowance = (u32, String, u32, Instant, String, Option<[u8; 32]>);
 
 struct Shared {
     cfg: Config,
@@ -354,6 +376,8 @@ struct Shared {
     proc: Proc,
     /// What the journal says about processes and users, read once per process image.
     who: WhoCache,
+    /// Held while the marks are being changed (a reload, the janitor's mount refresh).
+    reconfiguring: Mutex<()>,
     fail_closed_from: Option<LevelId>,
 }
 
@@ -396,6 +420,13 @@ impl Agent {
         assessor: Arc<dyn Assessor>,
         recorder: Arc<dyn Recorder>,
     ) -> Result<Agent, AgentError> {
+        match sys::raise_fd_limit() {
+            Ok(limit) if limit < 4096 => eprintln!(
+                "mamori agent: only {limit} open files allowed (LimitNOFILE); a burst of events may be refused by the kernel / ファイル数の上限が低すぎます"
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("mamori agent: cannot raise the open-file limit: {e}"),
+        }
         if cfg.workers == 0 || cfg.classifiers == 0 || cfg.queue_depth == 0 {
             return Err(AgentError::Config(
                 "workers, classifiers and queue depth must be at least 1".into(),
@@ -482,6 +513,7 @@ impl Agent {
             allowances: Mutex::new(Vec::new()),
             proc: Proc::default(),
             who: WhoCache::default(),
+            reconfiguring: Mutex::new(()),
             fail_closed_from,
             cfg: Config {
                 watch: watch.clone(),
@@ -531,7 +563,8 @@ impl Agent {
                 Box::new(move || s.classify_loop(&rx)),
             )?);
         }
-        let (write_tx, write_rx) = sync_channel::<WriteJob>(4096);
+        // Each queued close-write holds an fd: the queue is bounded well under the fd limit.
+        let (write_tx, write_rx) = sync_channel::<WriteJob>(WRITE_QUEUE);
         *shared.write_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(write_tx);
         {
             let s = Arc::clone(&shared);
@@ -622,10 +655,28 @@ impl Agent {
                 "nothing to watch / 監視するパスがありません".into(),
             ));
         }
+        // One reconfiguration at a time, and not while the janitor re-reads the mounts.
+        let _serial = shared
+            .reconfiguring
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let watched = shared.mark_watched(&watch)?;
+        let old = std::mem::replace(
+            &mut shared
+                .mounts
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .watched,
+            watched,
+        );
+        *shared.excluded.write().unwrap_or_else(|e| e.into_inner()) = excluded;
+        *shared.detector.write().unwrap_or_else(|e| e.into_inner()) = detector;
+        *shared.watch.write().unwrap_or_else(|e| e.into_inner()) = watch;
+        shared.refresh_mounts(Refresh::Reload)?;
+        // Unmark only now, against the new watch list and the new controlled mounts: a mount
+        // that went from watched to controlled keeps its mark throughout (make before break).
         let stale: Vec<PathBuf> = {
-            let mut view = shared.mounts.write().unwrap_or_else(|e| e.into_inner());
-            let old = std::mem::replace(&mut view.watched, watched);
+            let view = shared.view();
             let mut stale: Vec<PathBuf> = old
                 .into_iter()
                 .map(|w| w.mount_point)
@@ -643,10 +694,6 @@ impl Agent {
                 .perm
                 .mark(sys::FAN_MARK_REMOVE | sys::FAN_MARK_MOUNT, PERM_MASK, mp);
         }
-        *shared.excluded.write().unwrap_or_else(|e| e.into_inner()) = excluded;
-        *shared.detector.write().unwrap_or_else(|e| e.into_inner()) = detector;
-        *shared.watch.write().unwrap_or_else(|e| e.into_inner()) = watch;
-        shared.refresh_mounts(Refresh::Reload)?;
         if let Err(e) = shared.remark() {
             eprintln!("mamori agent: re-marking after reload failed: {e}");
         }
@@ -862,6 +909,19 @@ impl Shared {
                     continue;
                 }
                 self.mark_notify(mp, &mut view)?;
+                // The backstop sees every write to the device, also through a bind mount or
+                // another mount namespace (the mount mark above sees only this mount). Not
+                // every filesystem takes a filesystem mark (FUSE): the mount mark remains.
+                if let Err(e) = self.perm.mark(
+                    sys::FAN_MARK_ADD | sys::FAN_MARK_FILESYSTEM,
+                    sys::FAN_CLOSE_WRITE,
+                    mp,
+                ) {
+                    eprintln!(
+                        "mamori agent: {}: writes seen through this mount only ({e})",
+                        mp.display()
+                    );
+                }
                 let ctrl = Ctrl {
                     id: c.mount.id,
                     channel: c.channel,
@@ -879,6 +939,18 @@ impl Shared {
                 if let Some(c) = view.by_id.remove(&id) {
                     view.by_dev.retain(|_, v| v.id != id);
                     view.ids.remove(&id);
+                    if how == Refresh::Reload
+                        && !view
+                            .by_id
+                            .values()
+                            .any(|o| same_device(&o.mount_point, &c.mount_point))
+                    {
+                        let _ = self.perm.mark(
+                            sys::FAN_MARK_REMOVE | sys::FAN_MARK_FILESYSTEM,
+                            sys::FAN_CLOSE_WRITE,
+                            &c.mount_point,
+                        );
+                    }
                     // A mount that is still there but no longer controlled (a reload took it
                     // off the list) stops costing a decision per open, unless a watched tree
                     // lives on it.
@@ -1018,15 +1090,35 @@ impl Shared {
         }
         Stats::inc(&self.stats.notify_events);
         let tx = self.write_tx.lock().unwrap_or_else(|e| e.into_inner());
-        let sent = tx.as_ref().is_some_and(|tx| {
-            tx.try_send(WriteJob {
+        let refused = match tx.as_ref() {
+            Some(tx) => match tx.try_send(WriteJob {
                 file: File::from(fd),
                 pid,
-            })
-            .is_ok()
-        });
-        if !sent {
+            }) {
+                Ok(()) => None,
+                Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Some(job),
+            },
+            None => None,
+        };
+        drop(tx);
+        if let Some(job) = refused {
             Stats::inc(&self.stats.audit_dropped);
+            // A write to a controlled device the backstop cannot check now: say so, loudly.
+            if let Ok(st) = sys::fstat(job.file.as_fd())
+                && let Some(ctrl) = self.view().by_dev.get(&st.dev).cloned()
+            {
+                let path = sys::fd_path(job.file.as_raw_fd())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                self.record(
+                    self.event(Operation::Write, pid, self.audit_uid(pid))
+                        .with_path(path)
+                        .with_channel(ctrl.channel)
+                        .with_detail(
+                            "not checked: the backstop's queue was full / キューが満杯のため未検査",
+                        ),
+                );
+            }
         }
     }
 
@@ -1535,7 +1627,7 @@ impl Shared {
                 .collect()
         };
         list.into_iter()
-            .find(|a| self.hash_of(Path::new(&a.1)).as_ref() == Some(sha256))
+            .find(|a| a.5.as_ref() == Some(sha256))
             .map(|a| a.4)
     }
 
@@ -1597,6 +1689,13 @@ impl Shared {
                 Some((uid, source, mount))
                     if (owner == uid || owner == 0) && !reason.trim().is_empty() =>
                 {
+                    // The content allowed, kept now: by the time the copy is written and checked,
+                    // the source may have left the level cache.
+                    let hash = self.hash_of(Path::new(&source)).or_else(|| {
+                        let mut file = File::open(&source).ok()?;
+                        let small = file.metadata().ok()?.len() <= self.cfg.max_hash_bytes;
+                        small.then(|| sha256_of(&mut file).ok()).flatten()
+                    });
                     self.allowances
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -1606,6 +1705,7 @@ impl Shared {
                             mount,
                             Instant::now() + self.cfg.justify_window,
                             reason.clone(),
+                            hash,
                         ));
                     self.justifiable
                         .lock()
@@ -1749,7 +1849,7 @@ impl Shared {
             return;
         };
         if st.size == 0 && made_since(started_ns, st.ctime_ns) {
-            let _ = std::fs::remove_file(path);
+            let _ = sys::unlink_if_same(path, job.pending.fd.as_fd());
         }
     }
 
@@ -2065,7 +2165,10 @@ impl Shared {
         } else {
             path
         };
-        if self.place(&path).is_none() {
+        // A controlled device is found by the file's device, not its name: a rename to an
+        // excluded name, or a bind mount elsewhere, must not skip the backstop.
+        let controlled = self.view().by_dev.get(&st.dev).cloned();
+        if controlled.is_none() && self.place(&path).is_none() {
             return; // on a marked mount, but neither watched nor controlled (or excluded)
         }
         let job = AfterWrite { path, pid };
@@ -2077,7 +2180,8 @@ impl Shared {
             );
             return;
         }
-        let uid = self.audit_uid(job.pid).unwrap_or(st.uid);
+        // Fresh, not the records' cache: the uid decides the policy (and a justification) below.
+        let uid = self.proc.uid(job.pid).unwrap_or(st.uid);
         let key = FileKey::from(&st);
         let known = match self.cache.begin(key, Instant::now()) {
             Lookup::Hit(k) => Some(k),
@@ -2085,7 +2189,7 @@ impl Shared {
             Lookup::InFlight => self.cache.wait(&key, Duration::from_secs(30)),
         };
         let policy = self.assessor.policy();
-        let ctrl = self.view().controlled_path(&job.path).cloned();
+        let ctrl = controlled.or_else(|| self.view().controlled_path(&job.path).cloned());
         let path_text = job.path.display().to_string();
         let mut e = self
             .event(Operation::Write, job.pid, uid)
@@ -2302,7 +2406,11 @@ impl Shared {
             tick += 1;
             self.take_justifications();
             if tick.is_multiple_of(4) {
-                if let Err(e) = self.refresh_mounts(Refresh::Changes) {
+                let refreshed = {
+                    let _serial = self.reconfiguring.lock().unwrap_or_else(|e| e.into_inner());
+                    self.refresh_mounts(Refresh::Changes)
+                };
+                if let Err(e) = refreshed {
                     eprintln!("mamori agent: {e}");
                 }
                 if let Some(path) = &self.cfg.status_file {
@@ -2481,6 +2589,15 @@ impl WhoCache {
     }
 }
 
+/// Whether two paths are on the same device.
+fn same_device(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
 /// The owner of a file, the best guess at who wrote it when the process is gone.
 fn owner_of(path: &Path) -> Option<u32> {
     use std::os::unix::fs::MetadataExt as _;
@@ -2576,7 +2693,7 @@ impl RefusedTarget {
         let same = held.dev() == named.dev() && held.ino() == named.ino();
         let ctime_ns = held.ctime() * 1_000_000_000 + held.ctime_nsec();
         if same && held.is_file() && held.len() == 0 && made_since(self.started_ns, ctime_ns) {
-            let _ = std::fs::remove_file(&self.path);
+            let _ = sys::unlink_if_same(&self.path, self.file.as_fd());
         }
     }
 }
@@ -2649,10 +2766,9 @@ fn quarantine(dir: &Path, path: &Path, file: &mut File) -> std::io::Result<PathB
         .open(&target)?;
     std::io::copy(file, &mut out)?;
     out.sync_all()?;
-    let wipe = std::fs::OpenOptions::new().write(true).open(path)?;
-    wipe.set_len(0)?;
-    wipe.sync_all()?;
-    std::fs::remove_file(path)?;
+    // Through the file itself, never its path again: the path is the user's to swap.
+    sys::truncate_held(file.as_fd())?;
+    sys::unlink_if_same(path, file.as_fd())?;
     Ok(target)
 }
 
@@ -2693,6 +2809,9 @@ mod tests {
             ("junk.pdf", b"\xef\xbb\xbf junk %PDF-1.4"),
             ("a.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1...."),
             ("a.tar", &tar),
+            ("a.eml", b"Received: from x\r\nSubject: y\r\n"),
+            ("b.eml", b"\r\nMIME-Version: 1.0\r\n"),
+            ("a.rtf", b"{\\rtf1\\ansi"),
         ] {
             assert!(check(name, bytes), "{name}");
         }

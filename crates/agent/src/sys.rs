@@ -281,6 +281,76 @@ pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Raises the soft limit on open files to the hard limit; returns the new soft limit. Every
+/// permission event and every queued close-write holds an fd, and when reading events fails
+/// for want of fds the kernel refuses the waiting opens.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit the kernel fills.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: `lim` is a valid rlimit the kernel only reads.
+        cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// Removes the directory entry `path` only if it still names the file `held` refers to, and
+/// returns whether it did. The check and the removal are made relative to one handle on the
+/// parent directory (`fstatat` then `unlinkat`), so a directory or name swapped for a symlink
+/// between the agent's look and its removal cannot make root delete another file.
+pub fn unlink_if_same(path: &Path, held: BorrowedFd<'_>) -> io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(false);
+    };
+    let want = fstat(held)?;
+    let parent = cpath(parent)?;
+    // SAFETY: `parent` is NUL-terminated and outlives the call.
+    let dir = cvt(unsafe {
+        libc::open(
+            parent.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: the kernel returned a new fd that nobody else owns.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    let name = std::ffi::CString::new(name.as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `dir` is live, `name` NUL-terminated, `st` has room for one `struct stat`.
+    cvt(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    // SAFETY: fstatat returned 0, so it initialised `st`.
+    let st = unsafe { st.assume_init() };
+    if st.st_dev != want.dev || st.st_ino != want.ino {
+        return Ok(false);
+    }
+    // SAFETY: `dir` is live and `name` NUL-terminated.
+    cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) })?;
+    Ok(true)
+}
+
+/// Empties the file `held` refers to through the fd itself (`/proc/self/fd/N` reopened for
+/// writing names the file, not a path), so no swapped path can redirect the truncation.
+pub fn truncate_held(held: BorrowedFd<'_>) -> io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", held.as_raw_fd()))?;
+    file.set_len(0)?;
+    file.sync_all()
+}
+
 /// Blocks `signals` in the calling thread (and the threads it starts afterwards).
 pub fn block_signals(signals: &[libc::c_int]) -> io::Result<()> {
     let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
@@ -420,5 +490,50 @@ impl UeventSocket {
             return Err(e);
         }
         Ok(Some(n as usize))
+    }
+}
+
+#[cfg(test)]
+mod unlink_tests {
+    use super::*;
+    use std::os::fd::AsFd as _;
+
+    #[test]
+    fn only_the_held_file_is_removed_whatever_the_path_now_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let stick = dir.path().join("stick");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&stick).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let target = stick.join("x.txt");
+        std::fs::write(&target, "secret").unwrap();
+        let held = std::fs::File::open(&target).unwrap();
+
+        // The name now points at another file: nothing is removed.
+        std::fs::rename(&target, stick.join("moved.txt")).unwrap();
+        std::fs::write(&target, "someone else's").unwrap();
+        assert!(!unlink_if_same(&target, held.as_fd()).unwrap());
+        assert!(target.exists());
+
+        // The directory swapped for a symlink to another one with the same name in it.
+        std::fs::write(elsewhere.join("x.txt"), "precious").unwrap();
+        std::fs::remove_file(&target).unwrap();
+        std::fs::remove_file(stick.join("moved.txt")).unwrap_or(());
+        let swapped = dir.path().join("swapped");
+        std::os::unix::fs::symlink(&elsewhere, &swapped).unwrap();
+        assert!(!unlink_if_same(&swapped.join("x.txt"), held.as_fd()).unwrap_or(false));
+        assert_eq!(
+            std::fs::read_to_string(elsewhere.join("x.txt")).unwrap(),
+            "precious"
+        );
+
+        // The held file under its own name goes, after being emptied through the fd.
+        let own = stick.join("own.txt");
+        std::fs::write(&own, "secret").unwrap();
+        let held = std::fs::File::open(&own).unwrap();
+        truncate_held(held.as_fd()).unwrap();
+        assert_eq!(std::fs::metadata(&own).unwrap().len(), 0);
+        assert!(unlink_if_same(&own, held.as_fd()).unwrap());
+        assert!(!own.exists());
     }
 }

@@ -218,7 +218,7 @@ milter_default_action = tempfail
         std::fs::write(
             &config,
             format!(
-                "[notice]\nfrom = \"mamori@example.co.jp\"\nsendmail = [\"/usr/sbin/sendmail\", \"-C\", \"{}\"]\ninterval = 0\n",
+                "[notice]\nfrom = \"mamori@example.co.jp\"\nsendmail = [\"/usr/sbin/sendmail\", \"-C\", \"{}\"]\ninterval = 0\n# swaks does not authenticate here\nonly_authenticated = false\n",
                 root.join("conf").display()
             ),
         )

@@ -16,6 +16,7 @@
 //! from = "mamori@example.co.jp"
 //! sendmail = ["/usr/sbin/sendmail"]   # the MTA's; add "-C", "/etc/postfix-out" for another
 //! interval = 60               # at most one notice per sender per this many seconds
+//! only_authenticated = true   # only SMTP-authenticated senders (forged senders get nothing)
 //! ```
 //!
 //! Paths to the policy, rules and journal are the gateway's and are read by the binary.
@@ -105,6 +106,12 @@ pub struct NoticeConfig {
     /// At most one notice per sender per this many seconds; the rest are counted in the next.
     #[serde(default = "default_notice_interval")]
     pub interval: u64,
+    /// Tell only SMTP-authenticated senders (the default). An unauthenticated client can put
+    /// any internal address as its sender, and a notice quoting its subject would then reach a
+    /// real colleague as a trusted-looking mail. Turn off only where every internal sender
+    /// comes through relays that check senders.
+    #[serde(default = "default_true")]
+    pub only_authenticated: bool,
 }
 
 fn default_true() -> bool {
@@ -232,6 +239,10 @@ mod tests {
         let notice = c.notice.unwrap();
         assert_eq!(notice.sendmail, ["/usr/sbin/sendmail"]);
         assert_eq!(notice.interval, 60);
+        assert!(
+            notice.only_authenticated,
+            "forged senders are not told by default"
+        );
     }
 
     #[test]

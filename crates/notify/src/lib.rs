@@ -269,11 +269,15 @@ impl<K: std::hash::Hash + Eq> Throttle<K> {
 
     /// Whether a notice to `person` at `now` is shown.
     pub fn admit(&mut self, person: K, now: Instant) -> Admission {
-        // Forget people not told for a long time, so the map stays small on a shared host.
+        // Forget people not told for a while, so the map stays small; its keys may come from
+        // outside (mail senders), so it is also capped outright.
         if self.people.len() > 4_096 {
-            let horizon = self.interval;
+            let horizon = self.interval.max(Duration::from_secs(600));
             self.people
-                .retain(|_, (last, held)| *held > 0 || now.duration_since(*last) < horizon);
+                .retain(|_, (last, _)| now.duration_since(*last) < horizon);
+            if self.people.len() > 16_384 {
+                self.people.clear();
+            }
         }
         match self.people.get_mut(&person) {
             Some((last, held)) if now.duration_since(*last) < self.interval => {

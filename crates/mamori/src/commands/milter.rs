@@ -193,7 +193,7 @@ impl SenderGroups {
 
     /// The groups of `user`; none when the account is unknown or the lookup fails (said once
     /// on stderr per lookup).
-    fn of(&self, user: &str) -> Vec<String> {
+    fn of(&self, user: &str, internal: impl Fn(&str) -> bool) -> Vec<String> {
         let now = Instant::now();
         if let Some((at, groups)) = self
             .cache
@@ -205,8 +205,12 @@ impl SenderGroups {
             return groups.clone();
         }
         // An authenticated name may be `user@domain` (SASL realms): try it whole, then the
-        // local part.
-        let local = user.split('@').next().unwrap_or(user);
+        // local part, but only for the organisation's own domains (`alice@elsewhere` is not
+        // the local alice and must not borrow her groups).
+        let local = match user.rsplit_once('@') {
+            Some((local, realm)) if internal(&realm.to_ascii_lowercase()) => local,
+            _ => user,
+        };
         let groups = match crate::commands::policy::NssGroups.groups_of(user) {
             Ok(groups) => groups,
             Err(_) if local != user => crate::commands::policy::NssGroups
@@ -232,12 +236,16 @@ impl SenderGroups {
 /// Who sends: the SMTP-authenticated user, else the envelope sender. Groups only for an
 /// authenticated sender: an envelope sender can be forged, and a forged one must not borrow
 /// the exceptions of a group.
-fn sender_principal(envelope: &Envelope, groups: Option<&SenderGroups>) -> Principal {
+fn sender_principal(
+    envelope: &Envelope,
+    groups: Option<&SenderGroups>,
+    internal: impl Fn(&str) -> bool,
+) -> Principal {
     match envelope.auth_user() {
         Some(auth) => {
             let principal = Principal::new(auth);
             match groups {
-                Some(groups) => principal.with_groups(groups.of(auth)),
+                Some(groups) => principal.with_groups(groups.of(auth, internal)),
                 None => principal,
             }
         }
@@ -251,7 +259,13 @@ struct Notices {
     config: NoticeConfig,
     throttle: Mutex<Throttle<String>>,
     sent: AtomicU64,
+    /// To the one thread that runs sendmail, one notice at a time; when it falls behind,
+    /// notices are dropped (said on stderr), never queued without bound.
+    outbox: std::sync::mpsc::SyncSender<(String, Vec<u8>)>,
 }
+
+/// Notices waiting for sendmail.
+const OUTBOX: usize = 64;
 
 /// Longest a sendmail run may take before it is killed.
 const SENDMAIL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -259,10 +273,27 @@ const SENDMAIL_TIMEOUT: Duration = Duration::from_secs(30);
 impl Notices {
     fn new(config: NoticeConfig) -> Notices {
         let interval = Duration::from_secs(config.interval);
+        let (outbox, rx) = std::sync::mpsc::sync_channel::<(String, Vec<u8>)>(OUTBOX);
+        let command = config.sendmail.clone();
+        let spawned = std::thread::Builder::new()
+            .name("mamori-notice".into())
+            .spawn(move || {
+                for (recipient, bytes) in rx {
+                    if let Err(e) = sendmail(&command, &recipient, &bytes) {
+                        eprintln!(
+                            "mamori milter: notice to {recipient} not sent / 送信者への通知に失敗: {e:#}"
+                        );
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("mamori milter: notice thread: {e}");
+        }
         Notices {
             config,
             throttle: Mutex::new(Throttle::new(interval)),
             sent: AtomicU64::new(0),
+            outbox,
         }
     }
 
@@ -278,6 +309,9 @@ impl Notices {
         event_id: Option<String>,
         internal: impl Fn(&str) -> bool,
     ) {
+        if self.config.only_authenticated && message.envelope.auth_user().is_none() {
+            return; // an unauthenticated sender may be forged
+        }
         let sender = message.envelope.sender.trim().to_ascii_lowercase();
         let Some((_, domain)) = sender.rsplit_once('@') else {
             return; // the null sender (a bounce) or a bare local name: nobody to tell
@@ -327,19 +361,14 @@ impl Notices {
                 .map(|h| h.trim().to_owned())
                 .unwrap_or_else(|_| "localhost".to_owned()),
         };
-        let bytes = notice.compose();
-        let command = self.config.sendmail.clone();
-        let spawned = std::thread::Builder::new()
-            .name("mamori-notice".into())
-            .spawn(move || {
-                if let Err(e) = sendmail(&command, &sender, &bytes) {
-                    eprintln!(
-                        "mamori milter: notice to {sender} not sent / 送信者への通知に失敗: {e:#}"
-                    );
-                }
-            });
-        if let Err(e) = spawned {
-            eprintln!("mamori milter: notice thread: {e}");
+        if self
+            .outbox
+            .try_send((sender.clone(), notice.compose()))
+            .is_err()
+        {
+            eprintln!(
+                "mamori milter: notice to {sender} dropped: too many waiting / 通知の待ちが多すぎるため破棄"
+            );
         }
     }
 }
@@ -356,8 +385,12 @@ fn sendmail(command: &[String], recipient: &str, message: &[u8]) -> anyhow::Resu
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot run {program}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(message).context("writing the notice")?;
+    if let Some(mut stdin) = child.stdin.take()
+        && let Err(e) = stdin.write_all(message)
+    {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e).context("writing the notice");
     }
     let until = Instant::now() + SENDMAIL_TIMEOUT;
     loop {
@@ -532,7 +565,10 @@ impl Filter for MailFilter {
             Err(e) => return self.fail(&message.envelope, &Failure::Spool(e)),
         };
         let envelope = &message.envelope;
-        let principal = sender_principal(envelope, self.groups.as_ref());
+        let policy = self.gatekeeper.policy();
+        let principal = sender_principal(envelope, self.groups.as_ref(), |domain| {
+            policy.is_internal_mail_domain(domain)
+        });
         let destination = Destination::Mail(envelope.recipients.clone());
         let judgement =
             self.gatekeeper
@@ -695,29 +731,47 @@ mod tests {
         envelope
     }
 
+    fn internal(domain: &str) -> bool {
+        domain == "example.co.jp"
+    }
+
     #[test]
     fn only_an_authenticated_sender_has_groups() {
         // root is in group root on every Linux system, through the same NSS as `id root`.
         let groups = SenderGroups::default();
-        let p = sender_principal(&envelope("root@example.co.jp", Some("root")), Some(&groups));
+        let p = sender_principal(
+            &envelope("root@example.co.jp", Some("root")),
+            Some(&groups),
+            internal,
+        );
         assert_eq!(p.user, "root");
         assert!(p.groups.iter().any(|g| g == "root"), "{p:?}");
-        // A SASL name with a realm falls back to its local part.
+        // A SASL name with an internal realm falls back to its local part...
         let p = sender_principal(
             &envelope("x@example.co.jp", Some("root@example.co.jp")),
             Some(&groups),
+            internal,
         );
         assert!(p.groups.iter().any(|g| g == "root"), "{p:?}");
+        // ...but a name from another realm is not the local account of that name.
+        let p = sender_principal(
+            &envelope("x@example.co.jp", Some("root@elsewhere.example")),
+            Some(&groups),
+            internal,
+        );
+        assert!(p.groups.is_empty(), "{p:?}");
         // The same envelope sender without authentication: no groups, whatever it claims.
-        let p = sender_principal(&envelope("root", None), Some(&groups));
+        let p = sender_principal(&envelope("root", None), Some(&groups), internal);
         assert_eq!((p.user.as_str(), p.groups.len()), ("root", 0));
         // Lookups off, or an unknown account: no groups, no error.
-        let p = sender_principal(&envelope("root", Some("root")), None);
+        let p = sender_principal(&envelope("root", Some("root")), None, internal);
         assert!(p.groups.is_empty());
-        let p = sender_principal(&envelope("a@b", Some("no-such-user-mamori")), Some(&groups));
+        let p = sender_principal(
+            &envelope("a@b", Some("no-such-user-mamori")),
+            Some(&groups),
+            internal,
+        );
         assert!(p.groups.is_empty());
-        // Cached: the second lookup gives the same answer.
-        assert_eq!(groups.of("root"), groups.of("root"));
     }
 
     #[test]
