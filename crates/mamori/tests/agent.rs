@@ -617,6 +617,44 @@ fn what_lands_anyway_is_quarantined() {
     assert!(q["detail"].as_str().unwrap().contains("quarantined"));
 }
 
+/// The stick also mounted elsewhere (a bind mount, as a container or a second mount namespace
+/// would see it): a file written there is still checked, because the backstop watches the
+/// device, not one of its mount points; and a name the configuration excludes does not help.
+#[test]
+fn what_lands_through_another_mount_of_the_stick_is_quarantined() {
+    if !root_or_skip("what_lands_through_another_mount_of_the_stick_is_quarantined") {
+        return;
+    }
+    let f = Fixture::new();
+    let agent = f.start(&["--exclude", "**/*.tmp"]);
+    let other = f.dir.path().join("other-view");
+    std::fs::create_dir_all(&other).unwrap();
+    must(Command::new("mount").arg("--bind").arg(&f.usb).arg(&other));
+    let _unmount = Mount(other.clone());
+    let written = other.join("typed.tmp");
+    let out = sh(&format!(
+        "printf '極秘\\n新製品の設計\\n' > {}",
+        written.display()
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let until = Instant::now() + Duration::from_secs(20);
+    while written.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!written.exists(), "quarantined: {}", agent.log_text());
+    assert!(!f.usb.join("typed.tmp").exists());
+    let quarantine: Vec<_> = std::fs::read_dir(f.data.join("quarantine"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(quarantine.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(quarantine[0].path()).unwrap(),
+        "極秘\n新製品の設計\n"
+    );
+    agent.stop();
+}
+
 #[test]
 fn an_agent_killed_mid_flood_leaves_no_opener_stuck() {
     if !root_or_skip("an_agent_killed_mid_flood_leaves_no_opener_stuck") {
