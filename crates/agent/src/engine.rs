@@ -139,8 +139,9 @@ impl Config {
     }
 }
 
-/// Close-writes waiting for the background job (each holds an fd).
-const WRITE_QUEUE: usize = 1024;
+/// Close-writes waiting for the background job at most (each holds an fd; fewer when the fd
+/// limit is low).
+const WRITE_QUEUE: usize = 4096;
 
 /// Files up to this size that are not containers are classified by the worker that decides
 /// their open (see [`looks_like_container`]).
@@ -420,13 +421,24 @@ impl Agent {
         assessor: Arc<dyn Assessor>,
         recorder: Arc<dyn Recorder>,
     ) -> Result<Agent, AgentError> {
-        match sys::raise_fd_limit() {
-            Ok(limit) if limit < 4096 => eprintln!(
-                "mamori agent: only {limit} open files allowed (LimitNOFILE); a burst of events may be refused by the kernel / ファイル数の上限が低すぎます"
-            ),
-            Ok(_) => {}
-            Err(e) => eprintln!("mamori agent: cannot raise the open-file limit: {e}"),
-        }
+        let fd_limit = match sys::raise_fd_limit() {
+            Ok(limit) => {
+                if limit < 4096 {
+                    eprintln!(
+                        "mamori agent: only {limit} open files allowed (LimitNOFILE); a burst of events may be refused by the kernel / ファイル数の上限が低すぎます"
+                    );
+                }
+                limit
+            }
+            Err(e) => {
+                eprintln!("mamori agent: cannot raise the open-file limit: {e}");
+                1024
+            }
+        };
+        // Each queued close-write holds an fd: a quarter of the limit at most.
+        let write_queue = usize::try_from(fd_limit / 4)
+            .unwrap_or(WRITE_QUEUE)
+            .clamp(64, WRITE_QUEUE);
         if cfg.workers == 0 || cfg.classifiers == 0 || cfg.queue_depth == 0 {
             return Err(AgentError::Config(
                 "workers, classifiers and queue depth must be at least 1".into(),
@@ -563,8 +575,7 @@ impl Agent {
                 Box::new(move || s.classify_loop(&rx)),
             )?);
         }
-        // Each queued close-write holds an fd: the queue is bounded well under the fd limit.
-        let (write_tx, write_rx) = sync_channel::<WriteJob>(WRITE_QUEUE);
+        let (write_tx, write_rx) = sync_channel::<WriteJob>(write_queue);
         *shared.write_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(write_tx);
         {
             let s = Arc::clone(&shared);
@@ -2180,8 +2191,6 @@ impl Shared {
             );
             return;
         }
-        // Fresh, not the records' cache: the uid decides the policy (and a justification) below.
-        let uid = self.proc.uid(job.pid).unwrap_or(st.uid);
         let key = FileKey::from(&st);
         let known = match self.cache.begin(key, Instant::now()) {
             Lookup::Hit(k) => Some(k),
@@ -2190,6 +2199,14 @@ impl Shared {
         };
         let policy = self.assessor.policy();
         let ctrl = controlled.or_else(|| self.view().controlled_path(&job.path).cloned());
+        // On a controlled device the uid decides the policy (and a justification) below: read
+        // it fresh. Elsewhere it only goes into the record: the records' cache will do.
+        let uid = if ctrl.is_some() {
+            self.proc.uid(job.pid)
+        } else {
+            self.audit_uid(job.pid)
+        }
+        .unwrap_or(st.uid);
         let path_text = job.path.display().to_string();
         let mut e = self
             .event(Operation::Write, job.pid, uid)
