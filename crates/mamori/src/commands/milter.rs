@@ -95,6 +95,7 @@ pub fn run(args: MilterArgs) -> anyhow::Result<ExitCode> {
         fail_action: config.fail_action,
         groups: config.sender_groups.then(SenderGroups::default),
         notices: config.notice.clone().map(Notices::new),
+        decide_timeout: Duration::from_secs(config.decide_timeout),
     });
     let mut server_config = config.server_config();
     server_config.preamble = PREAMBLE.to_vec();
@@ -178,6 +179,9 @@ struct MailFilter {
     groups: Option<SenderGroups>,
     /// Notices to senders, when configured.
     notices: Option<Notices>,
+    /// The server's time limit per decision: a decision that took about that long may have
+    /// been answered by the fail action already.
+    decide_timeout: Duration,
 }
 
 /// The groups of SMTP-authenticated senders, from the system's NSS (as `id USER`), kept five
@@ -560,6 +564,7 @@ impl MailFilter {
 
 impl Filter for MailFilter {
     fn decide(&self, message: &Message) -> Verdict {
+        let started = Instant::now();
         let inspected = match self.inspect(message) {
             Ok(inspected) => inspected,
             Err(e) => return self.fail(&message.envelope, &Failure::Spool(e)),
@@ -580,7 +585,18 @@ impl Filter for MailFilter {
             Verdict::Quarantine { .. } => Some(Outcome::Held),
             _ => None,
         };
-        if let (Some(notices), Some(outcome)) = (&self.notices, outcome) {
+        // A decision this late may come after the server answered the MTA with the fail
+        // action (it keeps running, and its answer is dropped): a notice saying "refused"
+        // could then contradict what happened to the message.
+        let margin = (self.decide_timeout / 10).min(Duration::from_secs(1));
+        let in_time = started.elapsed() + margin < self.decide_timeout;
+        if !in_time && outcome.is_some() {
+            eprintln!(
+                "mamori milter: queue_id={} decided after the time limit; no notice to the sender / 時間切れのため通知しません",
+                envelope.queue_id().unwrap_or("-")
+            );
+        }
+        if let (Some(notices), Some(outcome), true) = (&self.notices, outcome, in_time) {
             let policy = self.gatekeeper.policy();
             notices.tell(
                 message,
