@@ -790,6 +790,93 @@ mod tests {
         assert!(p.groups.is_empty());
     }
 
+    /// A message as the MTA hands it over; `auth` is the SASL login, if any.
+    fn collected(sender: &str, auth: Option<&str>) -> Message {
+        let mut c = mamori_milter::Collector::new(mamori_milter::Limits::default());
+        if let Some(auth) = auth {
+            c.macros([(&b"{auth_authen}"[..], auth.as_bytes())]);
+        }
+        c.mail_from(&format!("<{sender}>"));
+        c.rcpt("<buyer@partner.example>");
+        c.header(b"Subject", "見積書".as_bytes()).unwrap();
+        c.body(b"hello\r\n").unwrap();
+        c.finish().unwrap()
+    }
+
+    /// Runs `tell` with a sendmail that writes its arguments and the notice to a file; returns
+    /// what it wrote, or None when no notice came within a few seconds.
+    fn notice_sent(only_authenticated: bool, sender: &str, auth: Option<&str>) -> Option<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sent.txt");
+        let notices = Notices::new(NoticeConfig {
+            from: "mamori@example.co.jp".into(),
+            // sh -c SCRIPT NAME ARGS...: the arguments sendmail gets come after the name.
+            sendmail: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("echo \"$*\" > {0}; cat >> {0}", out.display()),
+                "sendmail".into(),
+            ],
+            interval: 0,
+            only_authenticated,
+        });
+        let message = collected(sender, auth);
+        let inspected = Inspected {
+            parts: Vec::new(),
+            attachment: Vec::new(),
+            summary: Summary {
+                subject: Some("見積書".into()),
+                ..Summary::default()
+            },
+        };
+        notices.tell(
+            &message,
+            &inspected,
+            &judgement(Action::Block, 1),
+            Outcome::Refused,
+            Some("01a2-ev".into()),
+            internal,
+        );
+        // A sent notice arrives within milliseconds; five seconds when one is expected, one
+        // when none is (the script runs at once if it runs at all).
+        let wait = if only_authenticated && auth.is_some() {
+            5
+        } else {
+            1
+        };
+        let until = Instant::now() + Duration::from_secs(wait);
+        while Instant::now() < until {
+            if let Ok(text) = std::fs::read_to_string(&out)
+                && text.contains("X-Mamori-Notice")
+            {
+                return Some(text);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    #[test]
+    fn notices_go_only_to_authenticated_internal_senders() {
+        let sent = notice_sent(true, "tanaka@example.co.jp", Some("tanaka"))
+            .expect("an authenticated internal sender is told");
+        assert!(
+            sent.starts_with("-i -f <> -- tanaka@example.co.jp"),
+            "from the null sender, to the sender: {sent}"
+        );
+        assert!(sent.contains("X-Mamori-Notice: refused"), "{sent}");
+        // A forged internal sender (no SMTP authentication) is not told by default...
+        assert_eq!(notice_sent(true, "ceo@example.co.jp", None), None);
+        // ...unless the site says its internal mail comes only through checked relays.
+        assert!(notice_sent(false, "ceo@example.co.jp", None).is_some());
+        // Outside addresses never, authenticated or not; nor the null sender.
+        assert_eq!(
+            notice_sent(false, "someone@partner.example", Some("x")),
+            None
+        );
+        assert_eq!(notice_sent(false, "", None), None);
+    }
+
     #[test]
     fn actions_map_to_verdicts() {
         assert_eq!(verdict_for(&judgement(Action::Allow, 0)), Verdict::accept());
