@@ -837,7 +837,7 @@ mod tests {
             Some("01a2-ev".into()),
             internal,
         );
-        // A sent notice arrives within milliseconds; five seconds when one is expected, one
+        // A sent notice arrives within milliseconds; ten seconds when one is expected, one
         // when none is (the script runs at once if it runs at all).
         let wait = if only_authenticated && auth.is_some() {
             5
