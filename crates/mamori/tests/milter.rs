@@ -750,11 +750,21 @@ fn postfix_with_the_milter_blocks_holds_marks_and_passes() {
 
     // The sender (an internal address) was told of each refusal and the hold, in Japanese and
     // English, by mail from the null sender.
-    let notices: Vec<(String, String)> = delivered
-        .iter()
-        .filter(|m| header_block(m).contains("X-Mamori-Notice: "))
-        .map(|m| (header_block(m), notice_text(m)))
-        .collect();
+    // The notices go out from the milter's own thread after each answer, so they may still be
+    // on their way when the queues above looked empty: wait for them.
+    let notices_in = |delivered: &[Vec<u8>]| -> Vec<(String, String)> {
+        delivered
+            .iter()
+            .filter(|m| header_block(m).contains("X-Mamori-Notice: "))
+            .map(|m| (header_block(m), notice_text(m)))
+            .collect()
+    };
+    let mut notices = notices_in(&delivered);
+    let until = Instant::now() + Duration::from_secs(60);
+    while notices.len() < 4 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(200));
+        notices = notices_in(&mta.delivered());
+    }
     assert_eq!(
         notices.len(),
         4,
