@@ -30,6 +30,19 @@ pub struct FileKey {
     pub ctime_ns: i64,
 }
 
+impl From<&std::fs::Metadata> for FileKey {
+    fn from(md: &std::fs::Metadata) -> FileKey {
+        use std::os::unix::fs::MetadataExt as _;
+        FileKey {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.size(),
+            mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+            ctime_ns: md.ctime() * 1_000_000_000 + md.ctime_nsec(),
+        }
+    }
+}
+
 impl From<&Stat> for FileKey {
     fn from(st: &Stat) -> FileKey {
         FileKey {

@@ -1113,7 +1113,7 @@ impl Shared {
         };
         drop(tx);
         if let Some(job) = refused {
-            Stats::inc(&self.stats.audit_dropped);
+            Stats::inc(&self.stats.writes_dropped);
             // A write to a controlled device the backstop cannot check now: say so, loudly.
             if let Ok(st) = sys::fstat(job.file.as_fd())
                 && let Some(ctrl) = self.view().by_dev.get(&st.dev).cloned()
@@ -1367,7 +1367,9 @@ impl Shared {
             self.answer(&job.pending, ans.allow);
             // After answering: clean up, record, tell.
             if refused {
-                self.remove_if_just_created(&job, &path, started_ns);
+                // `O_CREAT` runs before the permission check: a refused open that had just
+                // created an empty file leaves it behind; remove it, so nothing lands at all.
+                remove_if_empty_and_made_since(&path, job.pending.fd.as_fd(), started_ns);
             }
             if ans.record || self.cfg.audit_all_opens {
                 let level = taint.as_ref().map(|t| t.level);
@@ -1644,15 +1646,7 @@ impl Shared {
 
     /// The content hash of the file at `path`, as the level cache knows it (no file read).
     fn hash_of(&self, path: &Path) -> Option<[u8; 32]> {
-        use std::os::unix::fs::MetadataExt as _;
-        let md = std::fs::metadata(path).ok()?;
-        let key = FileKey {
-            dev: md.dev(),
-            ino: md.ino(),
-            size: md.size(),
-            mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
-            ctime_ns: md.ctime() * 1_000_000_000 + md.ctime_nsec(),
-        };
+        let key = FileKey::from(&std::fs::metadata(path).ok()?);
         self.cache.peek(&key)?.sha256
     }
 
@@ -1851,17 +1845,6 @@ impl Shared {
                 })
                 .action
                 == mamori_model::Action::Allow
-    }
-
-    /// A refused open that had just created an empty file (`O_CREAT` runs before the
-    /// permission check) leaves it behind: remove it, so nothing lands at all.
-    fn remove_if_just_created(&self, job: &Job, path: &Path, started_ns: Option<i64>) {
-        let Ok(st) = sys::fstat(job.pending.fd.as_fd()) else {
-            return;
-        };
-        if st.size == 0 && made_since(started_ns, st.ctime_ns) {
-            let _ = sys::unlink_if_same(path, job.pending.fd.as_fd());
-        }
     }
 
     fn tell(&self, uid: u32, policy: &Policy, ans: &decide::Answer, path: &str) {
@@ -2129,15 +2112,7 @@ impl Shared {
     }
 
     fn level_of_path(&self, path: &Path) -> Option<String> {
-        let md = std::fs::symlink_metadata(path).ok()?;
-        use std::os::unix::fs::MetadataExt as _;
-        let key = FileKey {
-            dev: md.dev(),
-            ino: md.ino(),
-            size: md.size(),
-            mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
-            ctime_ns: md.ctime() * 1_000_000_000 + md.ctime_nsec(),
-        };
+        let key = FileKey::from(&std::fs::symlink_metadata(path).ok()?);
         let known = self.cache.peek(&key)?;
         Some(self.assessor.policy().level(known.level).id.clone())
     }
@@ -2702,16 +2677,24 @@ impl RefusedTarget {
     /// Removes the file when it is empty and the refused process created it; a file with
     /// content, an older one, or one renamed meanwhile stays.
     fn remove_if_empty(self) {
-        use std::os::unix::fs::MetadataExt as _;
-        let (Ok(held), Ok(named)) = (self.file.metadata(), std::fs::symlink_metadata(&self.path))
-        else {
-            return;
-        };
-        let same = held.dev() == named.dev() && held.ino() == named.ino();
-        let ctime_ns = held.ctime() * 1_000_000_000 + held.ctime_nsec();
-        if same && held.is_file() && held.len() == 0 && made_since(self.started_ns, ctime_ns) {
-            let _ = sys::unlink_if_same(&self.path, self.file.as_fd());
-        }
+        remove_if_empty_and_made_since(&self.path, self.file.as_fd(), self.started_ns);
+    }
+}
+
+/// Removes `path` when it still names the file `held` refers to (checked where it is removed,
+/// see [`sys::unlink_if_same`]), that file is empty, and it changed since the process that
+/// started at `started_ns` did: a refused copy's target. A file with content, an older one, or
+/// one renamed meanwhile stays.
+fn remove_if_empty_and_made_since(
+    path: &Path,
+    held: std::os::fd::BorrowedFd<'_>,
+    started_ns: Option<i64>,
+) {
+    let Ok(st) = sys::fstat(held) else {
+        return;
+    };
+    if st.is_file() && st.size == 0 && made_since(started_ns, st.ctime_ns) {
+        let _ = sys::unlink_if_same(path, held);
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Stats {
     pub recorded: AtomicU64,
     /// Events dropped because the audit queue was full.
     pub audit_dropped: AtomicU64,
+    /// Close-writes not re-levelled because the background queue was full.
+    pub writes_dropped: AtomicU64,
     /// Files quarantined by the backstop.
     pub quarantined: AtomicU64,
     /// Kernel queue overflows seen.
@@ -96,6 +98,7 @@ impl Stats {
             ("notify_events".into(), get(&self.notify_events)),
             ("recorded".into(), get(&self.recorded)),
             ("audit_dropped".into(), get(&self.audit_dropped)),
+            ("writes_dropped".into(), get(&self.writes_dropped)),
             ("quarantined".into(), get(&self.quarantined)),
             ("overflows".into(), get(&self.overflows)),
             ("parse_errors".into(), get(&self.parse_errors)),
