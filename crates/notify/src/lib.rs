@@ -420,10 +420,6 @@ impl Messenger {
     }
 
     fn run_helper(&self, session: &Session, notice: &Notice) -> Result<(), NotifyError> {
-        let spawn_error = |source| NotifyError::Spawn {
-            program: self.program.clone(),
-            source,
-        };
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
@@ -436,44 +432,62 @@ impl Messenger {
             .env("HOME", &session.home)
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("LANG", "C.UTF-8")
-            .current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .current_dir("/");
         // std drops the supplementary groups (setgroups(0)) before setuid when it runs as root.
         if nix::unistd::geteuid().as_raw() != session.uid {
             command.uid(session.uid).gid(session.gid);
         }
-        let mut child = command.spawn().map_err(spawn_error)?;
-        let json = notice.to_json();
-        if let Some(mut stdin) = child.stdin.take() {
-            // A helper that exits early closes the pipe: its status says why.
-            let _ = stdin.write_all(json.as_bytes());
-        }
-        let deadline = Instant::now() + self.timeout;
-        let status = loop {
-            match child.try_wait().map_err(spawn_error)? {
-                Some(status) => break status,
-                None if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(NotifyError::TimedOut(self.timeout));
-                }
-                None => std::thread::sleep(Duration::from_millis(10)),
-            }
-        };
-        if status.success() {
-            return Ok(());
-        }
-        let mut stderr = String::new();
-        if let Some(pipe) = child.stderr.take() {
-            let _ = pipe.take(4096).read_to_string(&mut stderr);
-        }
-        Err(NotifyError::Helper {
-            status: status.to_string(),
-            stderr: stderr.trim().to_owned(),
-        })
+        run_with_input(&mut command, notice.to_json().as_bytes(), self.timeout)
     }
+}
+
+/// Runs `command` with `input` on its standard input and waits at most `timeout` for it to
+/// exit (killed and reaped past that). A failure carries the exit status and the first 4 KiB
+/// of its standard error. Used for the desktop helper and for the mail gateway's `sendmail`:
+/// both hand a notice to another program that must not hold their caller up.
+pub fn run_with_input(
+    command: &mut Command,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<(), NotifyError> {
+    let program = PathBuf::from(command.get_program());
+    let spawn_error = |source| NotifyError::Spawn {
+        program: program.clone(),
+        source,
+    };
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_error)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A child that exits early closes the pipe: its status says why.
+        let _ = stdin.write_all(input);
+    }
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().map_err(spawn_error)? {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(NotifyError::TimedOut(timeout));
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut stderr = String::new();
+    if let Some(pipe) = child.stderr.take() {
+        let _ = pipe.take(4096).read_to_string(&mut stderr);
+    }
+    Err(NotifyError::Helper {
+        status: status.to_string(),
+        stderr: stderr.trim().to_owned(),
+    })
 }
 
 /// Shows `notice` on the desktop of the session this process runs in (the helper's half), and

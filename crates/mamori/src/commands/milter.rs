@@ -4,9 +4,8 @@
 //! channel for its recipients, answer the MTA and record the decision.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -381,41 +380,12 @@ impl Notices {
 /// never bounced back, so never loops), and waits at most [`SENDMAIL_TIMEOUT`].
 fn sendmail(command: &[String], recipient: &str, message: &[u8]) -> anyhow::Result<()> {
     let (program, first) = command.split_first().context("empty sendmail command")?;
-    let mut child = std::process::Command::new(program)
+    let mut sendmail = std::process::Command::new(program);
+    sendmail
         .args(first)
-        .args(["-i", "-f", "<>", "--", recipient])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot run {program}"))?;
-    if let Some(mut stdin) = child.stdin.take()
-        && let Err(e) = stdin.write_all(message)
-    {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(e).context("writing the notice");
-    }
-    let until = Instant::now() + SENDMAIL_TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            if status.success() {
-                return Ok(());
-            }
-            let mut err = String::new();
-            if let Some(stderr) = child.stderr.take() {
-                use std::io::Read as _;
-                let _ = stderr.take(4096).read_to_string(&mut err);
-            }
-            anyhow::bail!("{program} exited with {status}: {}", err.trim());
-        }
-        if Instant::now() >= until {
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!("{program} did not finish within {SENDMAIL_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .args(["-i", "-f", "<>", "--", recipient]);
+    mamori_notify::run_with_input(&mut sendmail, message, SENDMAIL_TIMEOUT)?;
+    Ok(())
 }
 
 /// What inspecting a message gave: one part per MIME part (or the whole message), which of them
