@@ -10,7 +10,12 @@
 #
 # Needs root, postfix and python3. Uses $MAMORI, or the release binary under $CARGO_TARGET_DIR
 # (cargo build --release -p mamori). The journal is on (every decision recorded and synced);
-# MILTER_ARGS adds flags to both milters (e.g. MILTER_ARGS=--no-journal).
+# MILTER_ARGS adds flags to both milters (e.g. MILTER_ARGS=--no-journal). FLOOR=1 adds a fourth
+# listener whose milter accepts every message unread (crates/milter/examples/accept_all.rs, built
+# with `cargo build --release -p mamori-milter --example accept_all`, or $ACCEPT_ALL): what any
+# milter costs Postfix, the protocol and the hand-over of the body, before any inspection. With
+# FLOOR=1 and libmilter-dev installed, a fifth listener runs the same accept-all milter written on
+# Sendmail's libmilter in C (bench/milter/accept_all.c, compiled here): the reference floor.
 set -euo pipefail
 small_n=${1:-3000}
 big_n=${2:-300}
@@ -26,7 +31,12 @@ chmod 755 "$dir"
 mkdir -p "$dir"/{conf,queue,data,mamori-unix,mamori-inet}
 chown postfix "$dir/data"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-p_plain=$(free_port); p_unix=$(free_port); p_inet=$(free_port); p_milter=$(free_port)
+p_plain=$(free_port); p_unix=$(free_port); p_inet=$(free_port); p_milter=$(free_port); p_floor=$(free_port); p_floor_c=$(free_port)
+floor=${FLOOR:-0}
+accept_all=${ACCEPT_ALL:-${CARGO_TARGET_DIR:-$here/../../target}/release/examples/accept_all}
+if [ "$floor" = 1 ] && [ ! -x "$accept_all" ]; then
+  echo "FLOOR=1 needs $accept_all: cargo build --release -p mamori-milter --example accept_all" >&2; exit 2
+fi
 
 milter_pids=()
 cleanup() {
@@ -66,6 +76,8 @@ CF
   echo "127.0.0.1:$p_plain inet n - n - - smtpd -o smtpd_milters="
   echo "127.0.0.1:$p_unix inet n - n - - smtpd -o smtpd_milters=unix:$dir/milter.sock"
   echo "127.0.0.1:$p_inet inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$p_milter"
+  echo "127.0.0.1:$p_floor inet n - n - - smtpd -o smtpd_milters=unix:$dir/floor.sock"
+  echo "127.0.0.1:$p_floor_c inet n - n - - smtpd -o smtpd_milters=unix:$dir/floor_c.sock"
   for line in "pickup unix n - n 60 1 pickup" "cleanup unix n - n - 0 cleanup" \
     "qmgr unix n - n 300 1 qmgr" "rewrite unix - - n - - trivial-rewrite" \
     "bounce unix - - n - 0 bounce" "defer unix - - n - 0 bounce" "trace unix - - n - 0 bounce" \
@@ -84,6 +96,19 @@ milter_pids+=($!)
 "$mamori" milter ${MILTER_ARGS:-} --listen "inet:127.0.0.1:$p_milter" \
   --data-dir "$dir/mamori-inet" 2>"$dir/milter-inet.log" &
 milter_pids+=($!)
+if [ "$floor" = 1 ]; then
+  "$accept_all" "unix:$dir/floor.sock" 2>"$dir/floor.log" &
+  milter_pids+=($!)
+  for _ in $(seq 100); do [ -S "$dir/floor.sock" ] && break; sleep 0.1; done
+  if [ -f /usr/include/libmilter/mfapi.h ] && cc -O2 -o "$dir/accept_all_c" "$here/accept_all.c" -lmilter -lpthread; then
+    "$dir/accept_all_c" "unix:$dir/floor_c.sock" 2>"$dir/floor_c.log" &
+    milter_pids+=($!)
+    for _ in $(seq 100); do [ -S "$dir/floor_c.sock" ] && break; sleep 0.1; done
+    floor_c=1
+  else
+    echo "no libmilter-dev: the C floor is left out" >&2
+  fi
+fi
 for _ in $(seq 100); do [ -S "$dir/milter.sock" ] && break; sleep 0.1; done
 postfix -c "$dir/conf" start >/dev/null
 for _ in $(seq 100); do
@@ -118,36 +143,52 @@ PY
 
 run() { python3 "$here/load.py" "$1" "$2" "$conns" "$3"; }
 # Warm up every path (process pools, page cache, the inspector's first allocations).
-for p in $p_plain $p_unix $p_inet; do run "$p" 40 "$dir/small.eml" >/dev/null; run "$p" 8 "$dir/big.eml" >/dev/null; done
+paths="plain:$p_plain unix:$p_unix inet:$p_inet"
+[ "$floor" = 1 ] && paths="$paths floor:$p_floor"
+[ "${floor_c:-0}" = 1 ] && paths="$paths floor_c:$p_floor_c"
+for path in $paths; do p=${path#*:}; run "$p" 40 "$dir/small.eml" >/dev/null; run "$p" 8 "$dir/big.eml" >/dev/null; done
 
 # Rounds interleave the three paths so that a busy moment of a shared machine hits all of them;
 # each cell is the median of the rounds.
 rounds=${ROUNDS:-3}
 printf '\nPostfix %s, %s connections, median of %s rounds, journal on%s; messages/s (higher is better)\n\n' \
   "$(postconf -d -h mail_version)" "$conns" "$rounds" "${MILTER_ARGS:+, milter flags: $MILTER_ARGS}"
-printf '| message | n | no milter | mamori milter (unix socket) | cost | mamori milter (TCP loopback) | cost |\n'
-printf '|---|---|---|---|---|---|---|\n'
+if [ "${floor_c:-0}" = 1 ]; then
+  printf '| message | n | no milter | mamori milter (unix socket) | cost | mamori milter (TCP loopback) | cost | accept-all, Rust (unix socket) | cost | accept-all, libmilter (unix socket) | cost |\n'
+  printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+elif [ "$floor" = 1 ]; then
+  printf '| message | n | no milter | mamori milter (unix socket) | cost | mamori milter (TCP loopback) | cost | accept-all, Rust (unix socket) | cost |\n'
+  printf '|---|---|---|---|---|---|---|---|---|\n'
+else
+  printf '| message | n | no milter | mamori milter (unix socket) | cost | mamori milter (TCP loopback) | cost |\n'
+  printf '|---|---|---|---|---|---|---|\n'
+fi
 for kind in small big; do
   n=$small_n; label="small text (1 KB)"
   [ $kind = big ] && { n=$big_n; label="1 MB CSV attachment"; }
   results=()
   for _ in $(seq "$rounds"); do
-    results+=("plain $(run $p_plain "$n" "$dir/$kind.eml")")
-    results+=("unix $(run $p_unix "$n" "$dir/$kind.eml")")
-    results+=("inet $(run $p_inet "$n" "$dir/$kind.eml")")
+    for path in $paths; do
+      results+=("${path%%:*} $(run "${path#*:}" "$n" "$dir/$kind.eml")")
+    done
   done
   printf '%s\n' "${results[@]}" | python3 -c '
 import statistics, sys
 label, n = sys.argv[1:3]
-rates = {"plain": [], "unix": [], "inet": []}
+rates = {}
 for line in sys.stdin:
     path, ok, secs, rate, refused = line.split()
-    rates[path].append(float(rate))
+    rates.setdefault(path, []).append(float(rate))
     if int(refused):
         print(f"warning: {refused} refused on {path}", file=sys.stderr)
 print("raw " + " ".join(f"{k}={v}" for k, v in rates.items()), file=sys.stderr)
-p, u, i = (statistics.median(rates[k]) for k in ("plain", "unix", "inet"))
-print(f"| {label} | {n} | {p:,.0f} | {u:,.0f} | {100 * (1 - u / p):.0f} % | {i:,.0f} | {100 * (1 - i / p):.0f} % |")
+p = statistics.median(rates["plain"])
+cells = [f"{p:,.0f}"]
+for k in ("unix", "inet", "floor", "floor_c"):
+    if k in rates:
+        r = statistics.median(rates[k])
+        cells += [f"{r:,.0f}", f"{100 * (1 - r / p):.0f} %"]
+print(f"| {label} | {n} | " + " | ".join(cells) + " |")
 ' "$label" "$n"
 done
 echo

@@ -7,7 +7,8 @@
 //! max_connections = 256       # connections served at once; more wait in the kernel's queue
 //! decide_timeout = 60         # seconds per message before fail_action answers
 //! fail_action = "tempfail"    # when no decision can be made: tempfail (451 4.7.1), accept, reject (550 5.7.1)
-//! memory_body = 1048576       # bytes held in memory per message before spooling to disk
+//! memory_body = 16777216      # bytes held in memory per message before spooling to disk
+//! memory_total = 268435456    # bytes held in memory by all connections together
 //! max_message = 268435456     # bytes collected per message at all
 //! spool_dir = "/var/spool/mamori"
 //! sender_groups = true        # the policy sees the SMTP-authenticated sender's groups (NSS)
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{Limits, Listen, MilterError, ServerConfig};
+use crate::{Limits, Listen, MemoryBudget, MilterError, ServerConfig};
 
 /// What to answer when a message cannot be decided (timeout, inspection failure, spool error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -80,6 +81,10 @@ pub struct Config {
     /// Bytes held in memory per message before spooling.
     #[serde(default = "default_memory")]
     pub memory_body: usize,
+    /// Bytes held in memory by all connections together; a message that would pass it is
+    /// spooled.
+    #[serde(default = "default_memory_total")]
+    pub memory_total: usize,
     /// Bytes collected per message at all.
     #[serde(default = "default_max_message")]
     pub max_message: u64,
@@ -135,6 +140,9 @@ fn default_timeout() -> u64 {
 }
 fn default_memory() -> usize {
     Limits::default().memory_body
+}
+fn default_memory_total() -> usize {
+    Limits::default().memory_total.limit()
 }
 fn default_max_message() -> u64 {
     Limits::default().max_message
@@ -196,6 +204,7 @@ impl Config {
         ServerConfig {
             limits: Limits {
                 memory_body: self.memory_body,
+                memory_total: MemoryBudget::new(self.memory_total),
                 max_message: self.max_message,
                 decide_timeout: Duration::from_secs(self.decide_timeout),
                 spool_dir: self.spool_dir.clone(),
@@ -217,6 +226,13 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.fail_action, FailAction::Tempfail);
         assert_eq!(c.mode(), Ok(0o660));
+        assert_eq!(c.memory_body, 16 << 20);
+        assert_eq!(c.memory_total, 256 << 20);
+        let limits = Config::from_toml("memory_total = 1000", "x.toml")
+            .unwrap()
+            .server_config()
+            .limits;
+        assert_eq!(limits.memory_total.limit(), 1000);
         let c = Config::from_toml(
             "listen = \"inet:127.0.0.1:8891\"\nfail_action = \"accept\"\ndecide_timeout = 5\nsocket_mode = \"666\"\n",
             "x.toml",

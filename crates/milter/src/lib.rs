@@ -46,7 +46,7 @@ mod verdict;
 
 pub use config::{Config, FailAction, NoticeConfig};
 pub use error::MilterError;
-pub use message::{Collector, Envelope, Incomplete, Limits, Message};
+pub use message::{Collector, Envelope, Incomplete, Limits, MemoryBudget, Message};
 pub use notice::{Outcome, SenderNotice};
 pub use server::{Failure, Filter, Listen, ServerConfig, handle_connection, serve};
 pub use summary::{Attachment, MAX_ATTACHMENTS, MailPart, PartKind, Summary, summarize, walk};
