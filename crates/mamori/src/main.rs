@@ -8,6 +8,9 @@ mod output;
 
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// Mamori (守り): find, classify and stop the leak of confidential information.
