@@ -132,13 +132,7 @@ pub fn decode_body(
         problems: Vec::new(),
         complete: true,
     };
-    let encodings: Vec<String> = headers
-        .get("Content-Encoding")
-        .unwrap_or("")
-        .split(',')
-        .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty() && t != "identity")
-        .collect();
+    let encodings = content_encodings(headers);
     let content_type = headers.get("Content-Type").unwrap_or("").to_owned();
     let (body_len, mut reader): (u64, Box<dyn Read + '_>) = match body {
         Body::Memory(bytes) => (bytes.len() as u64, Box::new(bytes)),
@@ -188,6 +182,44 @@ fn new_spool(limits: &ContentLimits) -> Spool {
 }
 
 /// Writes everything `reader` gives into `spool`.
+/// Whether [`decode_body`] would hand this body over as one raw part, byte for byte: no content
+/// encoding, and not multipart, a form or JSON. A caller can then inspect the body itself and
+/// skip the copy (at 1 MiB per upload the copy was a tenth of `mamori icap`'s time).
+pub fn is_raw_body(headers: &Headers) -> bool {
+    let content_type = headers.get("Content-Type").unwrap_or("");
+    content_encodings(headers).is_empty()
+        && multipart::boundary(content_type).is_none()
+        && structured(&essence(content_type)).is_none()
+}
+
+/// The content encodings applied, in order (`identity` left out).
+fn content_encodings(headers: &Headers) -> Vec<String> {
+    headers
+        .get("Content-Encoding")
+        .unwrap_or("")
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty() && t != "identity")
+        .collect()
+}
+
+/// A body type decoded as fields: a form or JSON.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Structured {
+    Form,
+    Json,
+}
+
+fn structured(essence: &str) -> Option<Structured> {
+    if essence == "application/json" || essence == "text/json" || essence.ends_with("+json") {
+        Some(Structured::Json)
+    } else if essence == "application/x-www-form-urlencoded" {
+        Some(Structured::Form)
+    } else {
+        None
+    }
+}
+
 fn copy_into(reader: &mut dyn Read, spool: &mut Spool) -> io::Result<()> {
     let mut block = vec![0u8; 64 * 1024];
     loop {
@@ -277,9 +309,8 @@ fn decode_typed(
     if let Some(boundary) = multipart::boundary(content_type) {
         return decode_multipart(&boundary, reader, limits, decoded);
     }
-    let json =
-        essence == "application/json" || essence == "text/json" || essence.ends_with("+json");
-    if essence == "application/x-www-form-urlencoded" || json {
+    if let Some(kind) = structured(&essence) {
+        let json = kind == Structured::Json;
         let mut bytes = Vec::new();
         reader
             .take(limits.max_structured as u64 + 1)
@@ -567,6 +598,49 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(data).unwrap();
         enc.finish().unwrap()
+    }
+
+    /// `is_raw_body` says yes exactly when decoding would give back the body as one raw part.
+    #[test]
+    fn raw_bodies_are_recognised_exactly() {
+        let body = b"plain upload \xe7\xa4\xbe\xe5\xa4\x96\xe7\xa7\x98 a=b&c=d {\"x\": 1}";
+        let types = [
+            None,
+            Some("text/plain"),
+            Some("application/octet-stream"),
+            Some("APPLICATION/JSON; charset=utf-8"),
+            Some("application/ld+json"),
+            Some("text/json"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=B"),
+            Some("multipart/mixed"),
+            Some("text/html"),
+        ];
+        let encodings = [
+            None,
+            Some("identity"),
+            Some(" Identity , "),
+            Some("gzip"),
+            Some("br, gzip"),
+        ];
+        for content_type in types {
+            for encoding in encodings {
+                let mut pairs = Vec::new();
+                if let Some(t) = content_type {
+                    pairs.push(("Content-Type", t));
+                }
+                if let Some(e) = encoding {
+                    pairs.push(("Content-Encoding", e));
+                }
+                let h = headers(&pairs);
+                let mut d = decode_body(&h, Body::Memory(body), &ContentLimits::default()).unwrap();
+                let whole = d.parts.len() == 1
+                    && d.problems.is_empty()
+                    && d.parts[0].kind == PartKind::Raw
+                    && matches!(d.parts[0].data.body().unwrap(), Body::Memory(b) if b == body);
+                assert_eq!(is_raw_body(&h), whole, "{content_type:?} {encoding:?}");
+            }
+        }
     }
 
     #[test]

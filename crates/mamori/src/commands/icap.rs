@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mamori_gateway::{Gatekeeper, Judgement, Lang};
 use mamori_icap::content::{self, ContentLimits, PartKind, ProblemKind};
-use mamori_icap::{Adapter, Body, HttpResponse, Request, Server, ServerConfig, Verdict};
+use mamori_icap::{Adapter, Body, Headers, HttpResponse, Request, Server, ServerConfig, Verdict};
 use mamori_journal::{Operation, Transfer};
 use mamori_model::{Channel, Location, Uninspectable, UninspectableReason};
 use mamori_policy::{Destination, Principal};
@@ -286,32 +286,15 @@ impl IcapAdapter {
         *self.istag.write().unwrap_or_else(|e| e.into_inner()) = tag;
     }
 
-    fn judge(&self, request: &Request, body: Body<'_>, complete: bool) -> Verdict {
-        let user = self
-            .mapping
-            .config
-            .user_headers
-            .iter()
-            .find_map(|h| request.icap_header(h));
-        let who = self.mapping.who(
-            user,
-            request.icap_header(&self.mapping.config.client_header),
-        );
-        let http_request = request.http_request.as_ref();
-        let url = http_request.map(|h| h.url()).unwrap_or_default();
-        let method = http_request.map(|h| h.method.as_str()).unwrap_or("");
-        let (headers, channel) = match &request.http_response {
-            Some(response) if request.is_respmod() => (&response.headers, Channel::FileAccess),
-            _ => match http_request {
-                Some(h) => (&h.headers, Channel::WebUpload),
-                None => return Verdict::Allow,
-            },
-        };
-        let mut parts = Vec::new();
-        let mut trouble: Vec<UninspectableReason> = Vec::new();
-        if !complete {
-            trouble.push(UninspectableReason::TooLarge);
-        }
+    /// Decodes an encoded or structured body (compressed, multipart, form, JSON) into its
+    /// parts and inspects each.
+    fn decode_and_inspect(
+        &self,
+        headers: &Headers,
+        body: Body<'_>,
+        parts: &mut Vec<mamori_gateway::Part>,
+        trouble: &mut Vec<UninspectableReason>,
+    ) {
         match content::decode_body(headers, body, &self.limits) {
             Ok(decoded) => {
                 for problem in &decoded.problems {
@@ -346,6 +329,51 @@ impl IcapAdapter {
             Err(e) => trouble.push(UninspectableReason::Corrupt(format!(
                 "cannot decode the body: {e}"
             ))),
+        }
+    }
+
+    fn judge(&self, request: &Request, body: Body<'_>, complete: bool) -> Verdict {
+        let user = self
+            .mapping
+            .config
+            .user_headers
+            .iter()
+            .find_map(|h| request.icap_header(h));
+        let who = self.mapping.who(
+            user,
+            request.icap_header(&self.mapping.config.client_header),
+        );
+        let http_request = request.http_request.as_ref();
+        let url = http_request.map(|h| h.url()).unwrap_or_default();
+        let method = http_request.map(|h| h.method.as_str()).unwrap_or("");
+        let (headers, channel) = match &request.http_response {
+            Some(response) if request.is_respmod() => (&response.headers, Channel::FileAccess),
+            _ => match http_request {
+                Some(h) => (&h.headers, Channel::WebUpload),
+                None => return Verdict::Allow,
+            },
+        };
+        let mut parts = Vec::new();
+        let mut trouble: Vec<UninspectableReason> = Vec::new();
+        if !complete {
+            trouble.push(UninspectableReason::TooLarge);
+        }
+        if content::is_raw_body(headers) {
+            // The body is its own one part: inspected where it lies, not copied first.
+            let inspected = match body {
+                Body::Memory([]) => None,
+                Body::Memory(bytes) => Some(Ok(self.gatekeeper.inspect_bytes(None, bytes))),
+                Body::File(file) => Some(self.gatekeeper.inspect_file(None, file)),
+            };
+            match inspected {
+                Some(Ok(p)) => parts.push(p),
+                Some(Err(e)) => trouble.push(UninspectableReason::Corrupt(format!(
+                    "cannot read the spooled body: {e}"
+                ))),
+                None => {}
+            }
+        } else {
+            self.decode_and_inspect(headers, body, &mut parts, &mut trouble);
         }
         if !trouble.is_empty() {
             // What could not be read is a part of its own, so the policy's `uninspectable`
