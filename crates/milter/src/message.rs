@@ -453,8 +453,10 @@ impl Collector {
         self.in_body = false;
         if !self.preamble.is_empty() {
             let preamble = std::mem::take(&mut self.preamble);
-            // Memory only this early (the preamble is far below any spool threshold in use);
-            // an error cannot happen before spooling starts.
+            // In memory, unless every connection's messages together have spent the memory
+            // budget: then in a spool file. If that file cannot be made, the preamble is left
+            // out here, and the message's own first header or body chunk meets the same
+            // failure, which the server answers with the fail action: nothing passes unread.
             let _ = self.append(&preamble);
             self.preamble = preamble;
         }
