@@ -179,8 +179,9 @@ fn looks_like_utf8_text(sample: &[u8], valid: &str) -> bool {
     }
     let cut = usize::from(valid.len() < sample.len());
     let chars = valid.chars().count() + cut;
-    // U+FFFD starts with the byte 0xEF, rare in most text: when even counting every 0xEF as one
-    // leaves few enough, the exact count is not needed.
+    // U+FFFD starts with the byte 0xEF: when even counting every 0xEF as one leaves few enough,
+    // the exact count is not needed. (Japanese text has 0xEF in its full-width forms and
+    // half-width katakana; where they are many, the exact count below runs.)
     let at_most = memchr::memchr_iter(0xef, valid.as_bytes()).count() + cut;
     if few_replacements(at_most, chars) {
         return true;

@@ -181,7 +181,6 @@ fn new_spool(limits: &ContentLimits) -> Spool {
     Spool::new(limits.spool_threshold, limits.spool_dir.clone())
 }
 
-/// Writes everything `reader` gives into `spool`.
 /// Whether [`decode_body`] would hand this body over as one raw part, byte for byte: no content
 /// encoding, and not multipart, a form or JSON. A caller can then inspect the body itself and
 /// skip the copy (at 1 MiB per upload the copy was a tenth of `mamori icap`'s time).
@@ -220,6 +219,7 @@ fn structured(essence: &str) -> Option<Structured> {
     }
 }
 
+/// Writes everything `reader` gives into `spool`.
 fn copy_into(reader: &mut dyn Read, spool: &mut Spool) -> io::Result<()> {
     let mut block = vec![0u8; 64 * 1024];
     loop {

@@ -99,10 +99,13 @@ impl MemoryBudget {
     }
 }
 
-/// A message buffer whose bytes count against a [`MemoryBudget`] until it is dropped.
+/// A message buffer whose memory (its capacity, not only the bytes in it) counts against a
+/// [`MemoryBudget`] until it is dropped.
 #[derive(Debug)]
 struct Buffer {
     bytes: Vec<u8>,
+    /// Taken from the budget: the capacity asked for.
+    charged: usize,
     budget: MemoryBudget,
 }
 
@@ -110,14 +113,27 @@ impl Buffer {
     fn new(budget: &MemoryBudget) -> Buffer {
         Buffer {
             bytes: Vec::new(),
+            charged: 0,
             budget: budget.clone(),
         }
     }
 
-    /// Appends `more` if the budget has room for it; `false` (nothing appended) if not.
+    /// Appends `more` if the budget has room for the memory that takes; `false` (nothing
+    /// appended) if not. The buffer doubles as a `Vec` would, or grows to the exact size when
+    /// only that fits.
     fn try_extend(&mut self, more: &[u8]) -> bool {
-        if !self.budget.try_take(more.len()) {
-            return false;
+        let needed = self.bytes.len() + more.len();
+        if needed > self.charged {
+            let doubled = needed.max(self.charged.saturating_mul(2));
+            let target = if self.budget.try_take(doubled - self.charged) {
+                doubled
+            } else if self.budget.try_take(needed - self.charged) {
+                needed
+            } else {
+                return false;
+            };
+            self.charged = target;
+            self.bytes.reserve_exact(target - self.bytes.len());
         }
         self.bytes.extend_from_slice(more);
         true
@@ -126,7 +142,7 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        self.budget.give_back(self.bytes.len());
+        self.budget.give_back(self.charged);
     }
 }
 
@@ -451,22 +467,26 @@ impl Collector {
         self.len = 0;
         self.body_offset = 0;
         self.in_body = false;
-        if !self.preamble.is_empty() {
-            let preamble = std::mem::take(&mut self.preamble);
-            // In memory, unless every connection's messages together have spent the memory
-            // budget: then in a spool file. If that file cannot be made, the preamble is left
-            // out here, and the message's own first header or body chunk meets the same
-            // failure, which the server answers with the fail action: nothing passes unread.
-            let _ = self.append(&preamble);
-            self.preamble = preamble;
-        }
     }
 
     fn mark(&mut self, why: Incomplete) {
         self.incomplete.get_or_insert(why);
     }
 
+    /// Appends to the raw message, the preamble first when the message is still empty (written
+    /// only then, so an idle connection holds nothing, and a failure to keep it is the
+    /// message's own error, which the server answers with the fail action).
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.len == 0 && !self.preamble.is_empty() {
+            let preamble = std::mem::take(&mut self.preamble);
+            let written = self.append_raw(&preamble);
+            self.preamble = preamble;
+            written?;
+        }
+        self.append_raw(bytes)
+    }
+
+    fn append_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         let room = self.limits.max_message.saturating_sub(self.len);
         let take = clamp(room).min(bytes.len());
         if take < bytes.len() {
@@ -597,15 +617,20 @@ mod tests {
         let chunk = [b'x'; 1_000];
         let mut first = Collector::new(limits.clone());
         let mut second = Collector::new(limits);
-        // The first message holds about 2 KB of the 3 KB budget...
+        // The first message holds about 2 KB of the 3 KB budget (its buffer's capacity)...
         let held = collect(&mut first, &[&chunk, &chunk]);
         assert!(!held.is_spooled());
-        assert_eq!(budget.in_use(), held.len() as usize);
+        let in_use = budget.in_use();
+        assert!(
+            in_use >= held.len() as usize && in_use <= 2 * held.len() as usize,
+            "{in_use} for {}",
+            held.len()
+        );
         // ...so the second, which would pass it, goes to disk and holds none of it.
         let spooled = collect(&mut second, &[&chunk, &chunk]);
         assert!(spooled.is_spooled());
         assert_eq!(spooled.len(), held.len());
-        assert_eq!(budget.in_use(), held.len() as usize);
+        assert_eq!(budget.in_use(), in_use);
         // Every byte comes back when the messages are gone.
         drop(held);
         drop(spooled);
@@ -619,6 +644,41 @@ mod tests {
         assert!(budget.in_use() >= 1_000);
         second.abort();
         assert_eq!(budget.in_use(), 0);
+    }
+
+    #[test]
+    fn the_preamble_is_written_with_the_message_and_its_failure_is_the_messages() {
+        let budget = MemoryBudget::new(1 << 20);
+        let limits = Limits {
+            memory_total: budget.clone(),
+            ..Limits::default()
+        };
+        let mut c = Collector::new(limits).with_preamble(b"Received: x\r\n");
+        // An idle connection holds nothing.
+        assert_eq!(budget.in_use(), 0);
+        let m = collect(&mut c, &[b"body\r\n"]);
+        assert!(
+            m.bytes()
+                .unwrap()
+                .starts_with(b"Received: x\r\nSubject: hello\r\n")
+        );
+        assert_eq!(m.body_len(), 6);
+        let charged = budget.in_use();
+        assert!(charged >= m.len() as usize);
+        // Nor after a message: the next one's preamble waits for its first bytes.
+        drop(m);
+        assert_eq!(budget.in_use(), 0);
+        // With no memory and a spool directory that cannot be written, the first header
+        // fails: the message is not collected without its preamble.
+        let gone = tempfile::tempdir().unwrap().path().join("missing");
+        let mut c = Collector::new(Limits {
+            memory_total: MemoryBudget::new(0),
+            spool_dir: Some(gone),
+            ..Limits::default()
+        })
+        .with_preamble(b"Received: x\r\n");
+        c.mail_from("<a@b>");
+        assert!(c.header(b"Subject", b"s").is_err());
     }
 
     #[test]

@@ -363,6 +363,9 @@ impl IcapAdapter {
             let inspected = match body {
                 Body::Memory([]) => None,
                 Body::Memory(bytes) => Some(Ok(self.gatekeeper.inspect_bytes(None, bytes))),
+                // A spooled body is larger than the spool threshold, so never empty; checked
+                // all the same, as decoding would skip an empty part.
+                Body::File(file) if file.metadata().is_ok_and(|m| m.len() == 0) => None,
                 Body::File(file) => Some(self.gatekeeper.inspect_file(None, file)),
             };
             match inspected {
