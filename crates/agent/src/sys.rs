@@ -269,14 +269,14 @@ pub fn open_by_handle_flags(
 /// Opens a directory (read-only, not `O_PATH`: `open_by_handle_at` refuses `O_PATH` mount fds
 /// with `EBADF`), for [`open_by_handle`].
 pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    open_path(path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
+}
+
+/// `open(2)` of a path with `flags`, as an owned fd.
+fn open_path(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
     let c = cpath(path)?;
     // SAFETY: `c` is NUL-terminated and outlives the call.
-    let fd = cvt(unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    })?;
+    let fd = cvt(unsafe { libc::open(c.as_ptr(), flags) })?;
     // SAFETY: new fd, owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -309,16 +309,7 @@ pub fn unlink_if_same(path: &Path, held: BorrowedFd<'_>) -> io::Result<bool> {
         return Ok(false);
     };
     let want = fstat(held)?;
-    let parent = cpath(parent)?;
-    // SAFETY: `parent` is NUL-terminated and outlives the call.
-    let dir = cvt(unsafe {
-        libc::open(
-            parent.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    })?;
-    // SAFETY: the kernel returned a new fd that nobody else owns.
-    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    let dir = open_path(parent, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
     let name = std::ffi::CString::new(name.as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
