@@ -237,6 +237,20 @@ impl Fixture {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+
+    /// Exactly one file sits in the data directory's quarantine, holding `content`; its path.
+    fn assert_quarantined_once(&self, content: &str) -> PathBuf {
+        let quarantine: Vec<_> = std::fs::read_dir(self.data.join("quarantine"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(quarantine.len(), 1);
+        assert_eq!(
+            std::fs::read_to_string(quarantine[0].path()).unwrap(),
+            content
+        );
+        quarantine[0].path()
+    }
 }
 
 struct Agent {
@@ -588,15 +602,7 @@ fn what_lands_anyway_is_quarantined() {
         !f.usb.join("typed.txt").exists(),
         "quarantined off the stick"
     );
-    let quarantine: Vec<_> = std::fs::read_dir(f.data.join("quarantine"))
-        .unwrap()
-        .flatten()
-        .collect();
-    assert_eq!(quarantine.len(), 1);
-    assert_eq!(
-        std::fs::read_to_string(quarantine[0].path()).unwrap(),
-        "極秘\n新製品の設計\n"
-    );
+    let quarantined = f.assert_quarantined_once("極秘\n新製品の設計\n");
     // A public file written the same way stays.
     let out = sh(&format!("printf 'hello\\n' > {}", f.u("hello.txt")));
     assert!(out.status.success());
@@ -610,10 +616,7 @@ fn what_lands_anyway_is_quarantined() {
     assert_eq!(q["level"], "top_secret");
     assert_eq!(q["channel"], "removable_media");
     assert_eq!(q["decision"]["action"], "block");
-    assert_eq!(
-        q["new_path"],
-        quarantine[0].path().display().to_string().as_str()
-    );
+    assert_eq!(q["new_path"], quarantined.display().to_string().as_str());
     assert!(q["detail"].as_str().unwrap().contains("quarantined"));
 }
 
@@ -643,15 +646,7 @@ fn what_lands_through_another_mount_of_the_stick_is_quarantined() {
     }
     assert!(!written.exists(), "quarantined: {}", agent.log_text());
     assert!(!f.usb.join("typed.tmp").exists());
-    let quarantine: Vec<_> = std::fs::read_dir(f.data.join("quarantine"))
-        .unwrap()
-        .flatten()
-        .collect();
-    assert_eq!(quarantine.len(), 1);
-    assert_eq!(
-        std::fs::read_to_string(quarantine[0].path()).unwrap(),
-        "極秘\n新製品の設計\n"
-    );
+    f.assert_quarantined_once("極秘\n新製品の設計\n");
     agent.stop();
 }
 
