@@ -81,8 +81,8 @@ pub struct Config {
     /// Bytes held in memory per message before spooling.
     #[serde(default = "default_memory")]
     pub memory_body: usize,
-    /// Bytes held in memory by all connections together; a message that would pass it is
-    /// spooled.
+    /// Bytes of memory the message buffers of all connections hold together; a message that
+    /// would pass it is spooled.
     #[serde(default = "default_memory_total")]
     pub memory_total: usize,
     /// Bytes collected per message at all.

@@ -20,7 +20,7 @@ pub struct Limits {
     pub max_packet: usize,
     /// Message bytes kept in memory; past this the message is spooled to a temporary file.
     pub memory_body: usize,
-    /// Message bytes kept in memory by all connections together (every clone of these limits
+    /// Memory the message buffers of all connections hold together (every clone of these limits
     /// draws on the same budget); a message that would go past it is spooled.
     pub memory_total: MemoryBudget,
     /// Message bytes collected at all; past this the rest is dropped and the message is marked
@@ -59,7 +59,8 @@ impl Default for Limits {
     }
 }
 
-/// Bytes of message held in memory across connections, with a ceiling. Clones share the count.
+/// Memory held by message buffers across connections (their capacity), with a ceiling. Clones
+/// share the count.
 #[derive(Debug, Clone)]
 pub struct MemoryBudget {
     in_use: Arc<AtomicUsize>,
@@ -67,7 +68,7 @@ pub struct MemoryBudget {
 }
 
 impl MemoryBudget {
-    /// A budget of `limit` bytes, none in use.
+    /// A budget of `limit` bytes of memory, none in use.
     pub fn new(limit: usize) -> MemoryBudget {
         MemoryBudget {
             in_use: Arc::new(AtomicUsize::new(0)),
@@ -80,7 +81,7 @@ impl MemoryBudget {
         self.limit
     }
 
-    /// Bytes held now.
+    /// Bytes of memory held now.
     pub fn in_use(&self) -> usize {
         self.in_use.load(Ordering::Relaxed)
     }
@@ -656,15 +657,10 @@ mod tests {
         let mut c = Collector::new(limits).with_preamble(b"Received: x\r\n");
         // An idle connection holds nothing.
         assert_eq!(budget.in_use(), 0);
+        // The message carries the preamble (see `the_preamble_starts_every_message`) and
+        // is charged for all of it.
         let m = collect(&mut c, &[b"body\r\n"]);
-        assert!(
-            m.bytes()
-                .unwrap()
-                .starts_with(b"Received: x\r\nSubject: hello\r\n")
-        );
-        assert_eq!(m.body_len(), 6);
-        let charged = budget.in_use();
-        assert!(charged >= m.len() as usize);
+        assert!(budget.in_use() >= m.len() as usize);
         // Nor after a message: the next one's preamble waits for its first bytes.
         drop(m);
         assert_eq!(budget.in_use(), 0);
