@@ -299,6 +299,24 @@ fn matches_are_folded_with_count_and_offsets() {
 }
 
 #[test]
+fn a_window_buffer_kept_for_the_next_part_carries_nothing_over() {
+    // The window buffer of a finished part is kept for the next one on the same thread: the
+    // text of one inspection must never be seen by the next, whatever their sizes.
+    for inspector in [builtin(), small_windows(Rules::builtin())] {
+        let long = format!("{}社外秘", "x".repeat(3000));
+        assert!(find(&inspector.inspect_text(&long), "label.shagaihi").is_some());
+        assert!(inspector.inspect_text("外").is_empty());
+        assert!(inspector.inspect_text("秘 and more").is_empty());
+        // Two parts of one inspection: the label split across them is not joined.
+        let f = inspector.inspect_parts([
+            (mamori_model::Location::root().child("a"), "社外"),
+            (mamori_model::Location::root().child("b"), "秘"),
+        ]);
+        assert!(find(&f, "label.shagaihi").is_none(), "{f:?}");
+    }
+}
+
+#[test]
 fn raw_samples_only_on_request() {
     let text = "AKIAIOSFODNN7EXAMPLE";
     let masked = builtin().inspect_text(text);
