@@ -374,43 +374,24 @@ fn next_byte_trouble_exact(text: &str, from: usize, limit: usize) -> Option<usiz
 /// result cannot differ from a check started at the beginning (`quick_check_matches_icu` tests
 /// this).
 fn nfkc_normal_up_to(text: &str) -> usize {
-    const BLOCK: usize = 16;
     let bytes = text.as_bytes();
     let mut i = 0;
     let mut last = 0;
     while i < bytes.len() {
-        // A block whose characters all start with ASCII bytes, the lead bytes E4-E9 of
-        // U+4000-U+9FFF or the E3 of the kana and punctuation below holds only characters
-        // skipped below: test 16 bytes at once (vectorised; non-short-circuit operators).
-        if let (Some(block), Some(next1), Some(next2)) = (
-            bytes.get(i..i + BLOCK),
-            bytes.get(i + 1..i + 1 + BLOCK),
-            bytes.get(i + 2..i + 2 + BLOCK),
-        ) {
-            let mut plain = true;
-            for k in 0..BLOCK {
-                let (b, n1, n2) = (block[k], next1[k], next2[k]);
-                let kana = (b == 0xE3)
-                    & (((n1 == 0x80)
-                        & ((n2.wrapping_sub(0x81) <= 2) | (n2.wrapping_sub(0x85) <= 0x0C)))
-                        | ((n1 == 0x81) & (n2 != 0x80))
-                        | ((n1 == 0x82) & ((n2 <= 0x96) | (n2 >= 0xA1)))
-                        | ((n1 == 0x83) & (n2 <= 0xBC)));
-                plain &= (b < 0xC0) | (b.wrapping_sub(0xE4) <= 0xE9 - 0xE4) | kana;
+        let from = i;
+        i = skip_plain_blocks(bytes, i);
+        if i > from {
+            // The blocks may have ended inside a character (validated whole: its first byte was
+            // in a block, and the bytes after a block are read with it): step over its rest,
+            // and find where the last character began.
+            while bytes.get(i).is_some_and(|b| (0x80..0xC0).contains(b)) {
+                i += 1;
             }
-            if plain {
-                i += BLOCK;
-                // `i` was on a character boundary; step over the rest of a character cut by
-                // the block's end, and find where the last character began.
-                while bytes.get(i).is_some_and(|b| (0x80..0xC0).contains(b)) {
-                    i += 1;
-                }
-                last = i - 1;
-                while (0x80..0xC0).contains(&bytes[last]) {
-                    last -= 1;
-                }
-                continue;
+            last = i - 1;
+            while (0x80..0xC0).contains(&bytes[last]) {
+                last -= 1;
             }
+            continue;
         }
         let b = bytes[i];
         let len = match b {
@@ -444,6 +425,37 @@ fn nfkc_normal_up_to(text: &str) -> usize {
         return bytes.len();
     }
     last + NFKC.split_normalized(&text[last..]).0.len()
+}
+
+/// Skips, from `i`, the 16-byte blocks whose characters all start with ASCII bytes, the lead
+/// bytes E4-E9 of U+4000-U+9FFF or the E3 of the kana and punctuation [`nfkc_normal_up_to`]
+/// skips; returns where the first other block starts (maybe inside a character). Tested 16
+/// bytes at once (vectorised: non-short-circuit operators, no early exit inside a block).
+#[inline]
+fn skip_plain_blocks(bytes: &[u8], mut i: usize) -> usize {
+    const BLOCK: usize = 16;
+    while let (Some(block), Some(next1), Some(next2)) = (
+        bytes.get(i..i + BLOCK),
+        bytes.get(i + 1..i + 1 + BLOCK),
+        bytes.get(i + 2..i + 2 + BLOCK),
+    ) {
+        let mut plain = true;
+        for k in 0..BLOCK {
+            let (b, n1, n2) = (block[k], next1[k], next2[k]);
+            let kana = (b == 0xE3)
+                & (((n1 == 0x80)
+                    & ((n2.wrapping_sub(0x81) <= 2) | (n2.wrapping_sub(0x85) <= 0x0C)))
+                    | ((n1 == 0x81) & (n2 != 0x80))
+                    | ((n1 == 0x82) & ((n2 <= 0x96) | (n2 >= 0xA1)))
+                    | ((n1 == 0x83) & (n2 <= 0xBC)));
+            plain &= (b < 0xC0) | (b.wrapping_sub(0xE4) <= 0xE9 - 0xE4) | kana;
+        }
+        if !plain {
+            break;
+        }
+        i += BLOCK;
+    }
+    i
 }
 
 /// Normalises `text` (see the module documentation).
