@@ -173,6 +173,79 @@ pub struct Judgement {
     pub parts: Vec<PartLevel>,
     /// Where the content was going, as the journal records it.
     pub destination: mamori_journal::Destination,
+    /// What was found, described for a person, most frequent first (see [`Found`]).
+    pub found: Vec<Found>,
+}
+
+/// One kind of thing found, described for the person whose action was decided: the detector's
+/// own description (「社外秘」の表示, "the marking 社外秘") or, for a fingerprint, the registered
+/// document, with how many times it was found. The detector id stays for the help desk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// The detector's stable id (`label.shagaihi`, `jp.my_number`, `fingerprint.document`).
+    pub detector: String,
+    /// What it is, in both languages.
+    pub description: Bilingual,
+    /// How many times it was found, over every part.
+    pub count: u64,
+}
+
+impl Found {
+    /// `description ×count`, in `lang`.
+    pub fn text(&self, lang: Lang) -> String {
+        let description = match lang {
+            Lang::Ja => &self.description.ja,
+            Lang::En => &self.description.en,
+        };
+        match (self.count, lang) {
+            (0 | 1, _) => description.clone(),
+            (n, Lang::Ja) => format!("{description}（{n} 件）"),
+            (n, Lang::En) => format!("{description} ({n} times)"),
+        }
+    }
+}
+
+/// Groups `findings` by detector (and, for fingerprints, by registered document), described
+/// with `describe(detector id)`; most frequent first, then by id.
+fn found_for_people(
+    findings: &[Finding],
+    describe: impl Fn(&str) -> Option<Bilingual>,
+) -> Vec<Found> {
+    let mut found: Vec<(Option<&str>, Found)> = Vec::new();
+    for f in findings {
+        let document = f.document.as_ref().map(|d| d.document.as_str());
+        match found
+            .iter_mut()
+            .find(|(doc, x)| x.detector == f.detector && *doc == document)
+        {
+            Some((_, x)) => x.count += u64::from(f.count),
+            None => {
+                let description = match document {
+                    Some(name) => Bilingual::new(
+                        format!("登録された機密文書「{name}」の内容"),
+                        format!("text of the registered document \"{name}\""),
+                    ),
+                    None => describe(&f.detector)
+                        .unwrap_or_else(|| Bilingual::new(f.detector.clone(), f.detector.clone())),
+                };
+                found.push((
+                    document,
+                    Found {
+                        detector: f.detector.clone(),
+                        description,
+                        count: u64::from(f.count),
+                    },
+                ));
+            }
+        }
+    }
+    let mut found: Vec<Found> = found.into_iter().map(|(_, x)| x).collect();
+    found.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.detector.cmp(&b.detector))
+    });
+    found
 }
 
 impl Judgement {
@@ -229,40 +302,53 @@ impl Judgement {
     /// A message for the person whose action was decided: what was found, the level, the
     /// deciding rule and the policy's reason. Never contains a raw secret (samples are left out).
     pub fn message(&self, lang: Lang) -> String {
-        let found = self.detector_summary();
-        let unreadable: Vec<String> = self
-            .uninspectable
-            .iter()
-            .map(|u| u.reason.kind().to_owned())
-            .collect();
+        let found: Vec<String> = self.found.iter().map(|f| f.text(lang)).collect();
+        let mut unreadable: Vec<String> = Vec::new();
+        for u in &self.uninspectable {
+            let described = u.reason.describe();
+            let text = match lang {
+                Lang::Ja => described.ja,
+                Lang::En => described.en,
+            };
+            if !unreadable.contains(&text) {
+                unreadable.push(text);
+            }
+        }
+        let ids = self.detector_summary();
         let rule = self.decision.rules.first().map(String::as_str);
         let mut out = String::new();
         match lang {
             Lang::Ja => {
                 out.push_str(&format!("機密区分: {}\n", self.level_name.ja));
                 if !found.is_empty() {
-                    out.push_str(&format!("検出: {}\n", found.join(", ")));
+                    out.push_str(&format!("検出: {}\n", found.join("、")));
                 }
                 if !unreadable.is_empty() {
-                    out.push_str(&format!("検査できない内容: {}\n", unreadable.join(", ")));
+                    out.push_str(&format!("検査できない内容: {}\n", unreadable.join("、")));
                 }
                 if let Some(rule) = rule {
                     out.push_str(&format!("規則: {rule}\n"));
                 }
                 out.push_str(&format!("理由: {}", self.decision.reason.ja));
+                if !ids.is_empty() {
+                    out.push_str(&format!("\n（管理者向け: {}）", ids.join(", ")));
+                }
             }
             Lang::En => {
                 out.push_str(&format!("Classification: {}\n", self.level_name.en));
                 if !found.is_empty() {
-                    out.push_str(&format!("Found: {}\n", found.join(", ")));
+                    out.push_str(&format!("Found: {}\n", found.join("; ")));
                 }
                 if !unreadable.is_empty() {
-                    out.push_str(&format!("Could not inspect: {}\n", unreadable.join(", ")));
+                    out.push_str(&format!("Could not inspect: {}\n", unreadable.join("; ")));
                 }
                 if let Some(rule) = rule {
                     out.push_str(&format!("Rule: {rule}\n"));
                 }
                 out.push_str(&format!("Reason: {}", self.decision.reason.en));
+                if !ids.is_empty() {
+                    out.push_str(&format!("\n(For the administrator: {})", ids.join(", ")));
+                }
             }
         }
         out
@@ -418,6 +504,13 @@ impl Gatekeeper {
             destination,
         });
         let level_info = policy.level(level);
+        let detectors = self.inspector.detectors();
+        let found = found_for_people(&findings, |id| {
+            detectors
+                .iter()
+                .find(|d| d.id == id)
+                .map(|d| d.description.clone())
+        });
         Judgement {
             level: level_info.id.clone(),
             level_name: Bilingual::new(level_info.ja.clone(), level_info.en.clone()),
@@ -427,6 +520,7 @@ impl Gatekeeper {
             reasons: reasons.into_iter().map(|(_, t)| t).collect(),
             parts: part_levels,
             destination: journal_destination(destination),
+            found,
         }
     }
 

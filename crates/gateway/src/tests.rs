@@ -141,9 +141,91 @@ fn encrypted_content_is_uninspectable_and_classified() {
         vec!["x.zip".to_string(), "a.docx".to_string()]
     );
     let en = j.message(Lang::En);
-    assert!(en.contains("Could not inspect: encrypted"), "{en}");
+    assert!(
+        en.contains("Could not inspect: encrypted content\n"),
+        "{en}"
+    );
     let ja = j.message(Lang::Ja);
-    assert!(ja.contains("検査できない内容"), "{ja}");
+    assert!(ja.contains("検査できない内容: 暗号化された内容\n"), "{ja}");
+}
+
+#[test]
+fn messages_say_what_was_found_in_the_persons_language() {
+    let g = gatekeeper();
+    let part = g.inspect_bytes(
+        Some("plan.txt"),
+        "社外秘\n社外秘\nConfidential\n個人番号 123456789018".as_bytes(),
+    );
+    let j = g.judge(
+        &[part],
+        Channel::WebUpload,
+        &Principal::new("a"),
+        &Destination::Url("https://u.example/".into()),
+    );
+    let ids: Vec<&str> = j.found.iter().map(|f| f.detector.as_str()).collect();
+    assert_eq!(
+        ids[0], "label.shagaihi",
+        "most frequent first: {:?}",
+        j.found
+    );
+    assert_eq!(j.found[0].count, 2);
+    assert!(ids.contains(&"jp.my_number"), "{ids:?}");
+    let ja = j.message(Lang::Ja);
+    assert!(ja.contains("検出: 「社外秘」の表示（2 件）、"), "{ja}");
+    assert!(
+        !ja.contains("the marking"),
+        "no English in the Japanese text: {ja}"
+    );
+    let en = j.message(Lang::En);
+    assert!(
+        en.contains("Found: the marking 社外秘 (not for outside the company) (2 times); "),
+        "{en}"
+    );
+    // The ids stay, last, for whoever the person asks for help.
+    assert!(ja.contains("\n（管理者向け: label.shagaihi ×2, "), "{ja}");
+    assert!(
+        en.contains("(For the administrator: label.shagaihi ×2"),
+        "{en}"
+    );
+    assert!(!en.contains("123456789018") && !ja.contains("123456789018"));
+}
+
+#[test]
+fn a_fingerprint_is_described_by_its_registered_document() {
+    let mut finding = Finding::new(
+        "fingerprint.document",
+        Category::Fingerprint,
+        mamori_model::Confidence::High,
+    );
+    finding.count = 7;
+    finding.document = Some(mamori_model::DocumentMatch {
+        document: "新製品設計書".into(),
+        level: "secret".into(),
+        containment: 0.4,
+        coverage: 0.9,
+    });
+    let mut other = finding.clone();
+    other.count = 3;
+    other.document.as_mut().unwrap().document = "見積基準".into();
+    let found = found_for_people(&[finding.clone(), other, finding], |_| None);
+    assert_eq!(found.len(), 2, "one entry per document: {found:?}");
+    assert_eq!(found[0].count, 14);
+    assert_eq!(
+        found[0].text(Lang::Ja),
+        "登録された機密文書「新製品設計書」の内容（14 件）"
+    );
+    assert_eq!(
+        found[1].text(Lang::En),
+        "text of the registered document \"見積基準\" (3 times)"
+    );
+    // A detector nobody describes is named by its id rather than left out.
+    let unknown = Finding::new(
+        "custom.rule",
+        Category::Keyword,
+        mamori_model::Confidence::Low,
+    );
+    let found = found_for_people(&[unknown], |_| None);
+    assert_eq!(found[0].text(Lang::Ja), "custom.rule");
 }
 
 #[test]

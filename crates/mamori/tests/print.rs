@@ -264,7 +264,10 @@ fn backend_passes_or_cancels_and_records() {
         .find(|l| l.starts_with("ERROR: "))
         .unwrap_or_else(|| panic!("no ERROR line: {stderr}"));
     assert!(error.contains("print-classified-secure-only"), "{error}");
-    assert!(error.contains("label.shagaihi"), "{error}");
+    assert!(
+        error.contains("「社外秘」の表示"),
+        "what was found, for a person: {error}"
+    );
     assert!(
         error.contains("社外秘のファイルは印刷することができません"),
         "{error}"
@@ -912,7 +915,7 @@ fn cups_end_to_end() {
                 .stdout
         )
     );
-    assert!(refused.contains("label.shagaihi"), "{refused}");
+    assert!(refused.contains("「社外秘」の表示"), "{refused}");
     assert!(
         refused.contains("print-classified-secure-only"),
         "{refused}"
@@ -971,7 +974,7 @@ fn cups_end_to_end() {
             .path(&format!("out/ps/job-{}", id(&job_ps_refused)))
             .exists()
     );
-    assert!(cups.completed(&job_ps_refused).contains("label.shagaihi"));
+    assert!(cups.completed(&job_ps_refused).contains("「社外秘」の表示"));
     let printers = text(&cups.client("lpstat", &["-p", "office"]).stdout);
     assert!(
         printers.contains("enabled"),

@@ -35,8 +35,9 @@ pub struct SenderNotice {
     pub level: (String, String),
     /// The policy's reason (Japanese, English).
     pub reason: (String, String),
-    /// What was found (detector names and counts), already masked.
-    pub found: Vec<String>,
+    /// What was found, described for a person with counts (Japanese, English); never a
+    /// secret itself.
+    pub found: (Vec<String>, Vec<String>),
     /// The MTA's queue id.
     pub queue_id: Option<String>,
     /// The journal event that records the decision, for the security team.
@@ -110,11 +111,14 @@ impl SenderNotice {
             ));
         }
         let recipients = recipients.join(", ");
-        let found = if self.found.is_empty() {
-            "-".to_owned()
-        } else {
-            quoted(&self.found.join(", "), MAX_QUOTED_CHARS * 2)
+        let list = |found: &[String], separator: &str| {
+            if found.is_empty() {
+                "-".to_owned()
+            } else {
+                quoted(&found.join(separator), MAX_QUOTED_CHARS * 2)
+            }
         };
+        let (found_ja, found_en) = (list(&self.found.0, "、"), list(&self.found.1, "; "));
         let reference = match (&self.queue_id, &self.event_id) {
             (Some(q), Some(e)) => format!("{} / {}", quoted(q, 64), quoted(e, 64)),
             (Some(q), None) => quoted(q, 64),
@@ -149,7 +153,7 @@ impl SenderNotice {
              日時: {date}\r\n\
              機密区分: {level_ja}\r\n\
              理由: {reason_ja}\r\n\
-             検出: {found}\r\n\
+             検出: {found_ja}\r\n\
              参照番号: {reference}\r\n\r\n\
              {next_ja}\r\n",
             date = quoted(&self.date, 64),
@@ -170,7 +174,7 @@ impl SenderNotice {
              Date: {date}\r\n\
              Level: {level_en}\r\n\
              Reason: {reason_en}\r\n\
-             Found: {found}\r\n\
+             Found: {found_en}\r\n\
              Reference: {reference}\r\n\r\n\
              {next_en}\r\n",
             date = quoted(&self.date, 64),
@@ -264,7 +268,10 @@ mod tests {
                 "社外秘の情報は社外に送信できません".into(),
                 "Confidential content may not leave the company".into(),
             ),
-            found: vec!["label-confidential x1".into()],
+            found: (
+                vec!["「社外秘」の表示（2 件）".into()],
+                vec!["the marking 社外秘 (2 times)".into()],
+            ),
             queue_id: Some("4XyZ12".into()),
             event_id: Some("01a2-ev".into()),
             held_back: 0,
@@ -311,7 +318,8 @@ mod tests {
             "宛先: buyer@partner.example",
             "機密区分: 社外秘",
             "理由: 社外秘の情報は社外に送信できません",
-            "検出: label-confidential x1",
+            "検出: 「社外秘」の表示（2 件）",
+            "Found: the marking 社外秘 (2 times)",
             "参照番号: 4XyZ12 / 01a2-ev",
             "Level: Confidential",
             "Reference: 4XyZ12 / 01a2-ev",

@@ -322,6 +322,46 @@ impl UninspectableReason {
             UninspectableReason::ParserFailure(_) => "parser_failure",
         }
     }
+
+    /// What the reason means, for the person whose upload, mail or print job it stopped: a
+    /// noun phrase that follows "検査できない内容:" / "Could not inspect:", with no parser
+    /// names or other internals (those are in [`fmt::Display`] and the journal).
+    pub fn describe(&self) -> Bilingual {
+        let (ja, en) = match self {
+            UninspectableReason::Encrypted => ("暗号化された内容", "encrypted content"),
+            UninspectableReason::Corrupt(_) => (
+                "壊れているか形式が正しくない内容",
+                "damaged or malformed content",
+            ),
+            UninspectableReason::NoTextLayer => (
+                "文字情報のない PDF や画像（スキャンなど）",
+                "a PDF or image without text (a scan, for example)",
+            ),
+            UninspectableReason::TooLarge => (
+                "検査できる大きさを超えた内容",
+                "content too large to inspect",
+            ),
+            UninspectableReason::TooDeep => {
+                ("入れ子が深すぎる圧縮ファイル", "archives nested too deeply")
+            }
+            UninspectableReason::ExpansionLimit | UninspectableReason::TooManyEntries => (
+                "展開すると大きすぎる圧縮ファイル",
+                "an archive too large once unpacked",
+            ),
+            UninspectableReason::CompressionRatio => (
+                "圧縮率が異常な圧縮ファイル（圧縮爆弾の疑い）",
+                "an archive with an abnormal compression ratio (a possible zip bomb)",
+            ),
+            UninspectableReason::Timeout => (
+                "時間内に検査を終えられなかった内容",
+                "content whose inspection did not finish in time",
+            ),
+            UninspectableReason::ParserFailure(_) => {
+                ("読み取りに失敗した内容", "content that could not be read")
+            }
+        };
+        Bilingual::new(ja, en)
+    }
 }
 
 impl fmt::Display for UninspectableReason {

@@ -10,7 +10,7 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mamori_gateway::{Gatekeeper, GatewayError, Judgement, Part};
+use mamori_gateway::{Gatekeeper, GatewayError, Judgement, Lang, Part};
 use mamori_journal::{Event, EventId, Operation, Transfer, User};
 use mamori_model::{Action, Bilingual, Channel, Location, Uninspectable, UninspectableReason};
 use mamori_policy::{Destination, Principal};
@@ -149,22 +149,26 @@ impl Verdict {
     /// found and, for `justify`, how to give a reason. Never a raw secret.
     pub fn message(&self) -> Bilingual {
         let decision = &self.judgement.decision;
-        let found = self.judgement.detector_summary();
-        let unreadable: Vec<&str> = self
-            .judgement
-            .uninspectable
-            .iter()
-            .map(|u| u.reason.kind())
-            .collect();
+        let found = &self.judgement.found;
+        let mut unreadable: Vec<Bilingual> = Vec::new();
+        for u in &self.judgement.uninspectable {
+            let described = u.reason.describe();
+            if !unreadable.contains(&described) {
+                unreadable.push(described);
+            }
+        }
         let mut ja = decision.reason.ja.clone();
         let mut en = decision.reason.en.clone();
         if !found.is_empty() {
-            ja.push_str(&format!(" 検出: {}。", found.join(", ")));
-            en.push_str(&format!(". Found: {}", found.join(", ")));
+            let list = |lang| found.iter().map(|f| f.text(lang)).collect::<Vec<_>>();
+            ja.push_str(&format!(" 検出: {}。", list(Lang::Ja).join("、")));
+            en.push_str(&format!(". Found: {}", list(Lang::En).join("; ")));
         }
         if !unreadable.is_empty() {
-            ja.push_str(&format!(" 検査できない内容: {}。", unreadable.join(", ")));
-            en.push_str(&format!(". Could not inspect: {}", unreadable.join(", ")));
+            let ja_list: Vec<&str> = unreadable.iter().map(|u| u.ja.as_str()).collect();
+            let en_list: Vec<&str> = unreadable.iter().map(|u| u.en.as_str()).collect();
+            ja.push_str(&format!(" 検査できない内容: {}。", ja_list.join("、")));
+            en.push_str(&format!(". Could not inspect: {}", en_list.join("; ")));
         }
         if decision.action == Action::Justify && self.outcome == Outcome::Refuse {
             ja.push_str(&format!(
@@ -462,7 +466,18 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(v.outcome, Outcome::Refuse);
-        assert!(v.message().ja.contains("label.gokuhi"), "{:?}", v.message());
+        assert!(
+            v.message().ja.contains("検出: 「極秘」の表示。"),
+            "{:?}",
+            v.message()
+        );
+        assert!(
+            v.message()
+                .en
+                .contains("Found: the marking 極秘 (top secret)"),
+            "{:?}",
+            v.message()
+        );
         assert!(
             v.message().en.contains("top-secret-never-leaves"),
             "{:?}",
@@ -514,7 +529,12 @@ mod tests {
         });
         let v = control.check(&job).unwrap();
         assert_eq!(v.judgement.level, "internal");
-        assert!(v.message().en.contains("corrupt"), "{:?}", v.message());
+        let message = v.message();
+        assert!(message.en.contains("damaged or malformed"), "{message:?}");
+        assert!(
+            message.ja.contains("壊れているか形式が正しくない"),
+            "{message:?}"
+        );
     }
 
     #[test]

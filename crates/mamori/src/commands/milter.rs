@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mamori_gateway::{Gatekeeper, Judgement, Part};
+use mamori_gateway::{Gatekeeper, Judgement, Lang, Part};
 use mamori_journal::{Item, Operation, Transfer};
 use mamori_milter::{
     Config, Envelope, FailAction, Failure, Filter, Incomplete, Message, NoticeConfig, Outcome,
@@ -346,11 +346,10 @@ impl Notices {
                 judgement.decision.reason.ja.clone(),
                 judgement.decision.reason.en.clone(),
             ),
-            found: judgement
-                .detector_summary()
-                .iter()
-                .map(|f| f.replace('×', "x"))
-                .collect(),
+            found: (
+                judgement.found.iter().map(|f| f.text(Lang::Ja)).collect(),
+                judgement.found.iter().map(|f| f.text(Lang::En)).collect(),
+            ),
             queue_id: message.envelope.queue_id().map(str::to_owned),
             event_id,
             held_back,
@@ -699,6 +698,7 @@ mod tests {
             reasons: Vec::new(),
             parts: Vec::new(),
             destination: Default::default(),
+            found: Vec::new(),
         }
     }
 

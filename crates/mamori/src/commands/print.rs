@@ -208,12 +208,13 @@ fn backend(args: BackendArgs) -> ExitCode {
     say(
         "DEBUG",
         &format!(
-            "mamori: job {} user {} printer {printer}: level {} action {} rule {}",
+            "mamori: job {} user {} printer {printer}: level {} action {} rule {} found [{}]",
             job.id,
             job.principal.user,
             verdict.judgement.level,
             decision.action,
-            decision.rules.first().map_or("-", String::as_str)
+            decision.rules.first().map_or("-", String::as_str),
+            verdict.judgement.detector_summary().join(", ")
         ),
     );
     match verdict.outcome {
