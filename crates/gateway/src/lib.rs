@@ -45,7 +45,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use mamori_inspect::Inspector;
 use mamori_journal::{Event, EventId, Item, Journal, JournalError, Operation};
-use mamori_model::{Action, Bilingual, Channel, Decision, Finding, Location, Uninspectable};
+use mamori_model::{
+    Action, Bilingual, Channel, Confidence, Decision, Finding, Location, Uninspectable,
+};
 use mamori_policy::{ClassifyInput, DecideInput, Destination, LevelId, Policy, Principal};
 
 /// What can go wrong when recording.
@@ -173,7 +175,7 @@ pub struct Judgement {
     pub parts: Vec<PartLevel>,
     /// Where the content was going, as the journal records it.
     pub destination: mamori_journal::Destination,
-    /// What was found, described for a person, most frequent first (see [`Found`]).
+    /// What was found, described for a person, surest and most frequent first (see [`Found`]).
     pub found: Vec<Found>,
 }
 
@@ -206,19 +208,23 @@ impl Found {
 }
 
 /// Groups `findings` by detector (and, for fingerprints, by registered document), described
-/// with `describe(detector id)`; most frequent first, then by id.
+/// with `describe(detector id)`; the surest first (a label before an e-mail address), then the
+/// most frequent, then by id.
 fn found_for_people(
     findings: &[Finding],
     describe: impl Fn(&str) -> Option<Bilingual>,
 ) -> Vec<Found> {
-    let mut found: Vec<(Option<&str>, Found)> = Vec::new();
+    let mut found: Vec<(Option<&str>, Confidence, Found)> = Vec::new();
     for f in findings {
         let document = f.document.as_ref().map(|d| d.document.as_str());
         match found
             .iter_mut()
-            .find(|(doc, x)| x.detector == f.detector && *doc == document)
+            .find(|(doc, _, x)| x.detector == f.detector && *doc == document)
         {
-            Some((_, x)) => x.count += u64::from(f.count),
+            Some((_, confidence, x)) => {
+                x.count += u64::from(f.count);
+                *confidence = (*confidence).max(f.confidence);
+            }
             None => {
                 let description = match document {
                     Some(name) => Bilingual::new(
@@ -230,6 +236,7 @@ fn found_for_people(
                 };
                 found.push((
                     document,
+                    f.confidence,
                     Found {
                         detector: f.detector.clone(),
                         description,
@@ -239,13 +246,12 @@ fn found_for_people(
             }
         }
     }
-    let mut found: Vec<Found> = found.into_iter().map(|(_, x)| x).collect();
-    found.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
+    found.sort_by(|(_, ca, a), (_, cb, b)| {
+        cb.cmp(ca)
+            .then(b.count.cmp(&a.count))
             .then_with(|| a.detector.cmp(&b.detector))
     });
-    found
+    found.into_iter().map(|(_, _, x)| x).collect()
 }
 
 impl Judgement {

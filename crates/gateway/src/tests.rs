@@ -165,7 +165,7 @@ fn messages_say_what_was_found_in_the_persons_language() {
     let ids: Vec<&str> = j.found.iter().map(|f| f.detector.as_str()).collect();
     assert_eq!(
         ids[0], "label.shagaihi",
-        "most frequent first: {:?}",
+        "surest, then most frequent first: {:?}",
         j.found
     );
     assert_eq!(j.found[0].count, 2);
@@ -207,7 +207,7 @@ fn a_fingerprint_is_described_by_its_registered_document() {
     let mut other = finding.clone();
     other.count = 3;
     other.document.as_mut().unwrap().document = "見積基準".into();
-    let found = found_for_people(&[finding.clone(), other, finding], |_| None);
+    let found = found_for_people(&[finding.clone(), other, finding.clone()], |_| None);
     assert_eq!(found.len(), 2, "one entry per document: {found:?}");
     assert_eq!(found[0].count, 14);
     assert_eq!(
@@ -218,6 +218,15 @@ fn a_fingerprint_is_described_by_its_registered_document() {
         found[1].text(Lang::En),
         "text of the registered document \"見積基準\" (3 times)"
     );
+    // A sure finding comes before a more frequent unsure one.
+    let mut mail = Finding::new(
+        "contact.email",
+        Category::Contact,
+        mamori_model::Confidence::Low,
+    );
+    mail.count = 30;
+    let found = found_for_people(&[mail, finding], |_| None);
+    assert_eq!(found[0].detector, "fingerprint.document", "{found:?}");
     // A detector nobody describes is named by its id rather than left out.
     let unknown = Finding::new(
         "custom.rule",

@@ -792,7 +792,7 @@ fn postfix_with_the_milter_blocks_holds_marks_and_passes() {
     for expected in [
         "送信されませんでした",
         "宛先: someone@partner.example",
-        "検出: 「社外秘」の表示",
+        "検出: 「社外秘」の表示、メールアドレス（3 件）",
         "Found: the marking 社外秘",
         "was refused by the data-leak prevention policy",
         blocked["transfer"]["reference"].as_str().unwrap(),

@@ -935,7 +935,8 @@ fn cups_end_to_end() {
         "a public PDF arrives unchanged"
     );
     let caught = cups.completed(&job_my_number);
-    assert!(caught.contains("jp.my_number"), "{caught}");
+    assert!(caught.contains("検出: マイナンバー"), "{caught}");
+    assert!(caught.contains("Found: My Number"), "{caught}");
     assert!(
         !cups
             .path(&format!("out/office/job-{}", id(&job_my_number)))
@@ -997,7 +998,8 @@ fn cups_end_to_end() {
         let job = cups.lp(&user, &["-d", "office", &path]).unwrap();
         cups.wait_idle();
         let block = cups.completed(&job);
-        assert!(block.contains("no_text_layer"), "{block}");
+        assert!(block.contains("文字情報のない PDF"), "{block}");
+        assert!(block.contains("a PDF or image without text"), "{block}");
         assert!(!cups.path(&format!("out/office/job-{}", id(&job))).exists());
         Some(job)
     } else {
