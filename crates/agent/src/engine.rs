@@ -1863,7 +1863,7 @@ impl Shared {
                 format!(
                     "Copying {} content to {} is forbidden by policy: {path}",
                     level.en,
-                    channel.as_str()
+                    channel_en(channel)
                 ),
             ),
             Ground::Access { .. } => (
@@ -2624,6 +2624,15 @@ fn channel_ja(channel: Channel) -> &'static str {
         Channel::RemovableMedia => "USBメモリなどの外部媒体",
         Channel::NetworkShare => "共有フォルダ",
         _ => "外部",
+    }
+}
+
+/// [`channel_ja`] in English: what the person reads in a pop-up, not the policy's channel id.
+fn channel_en(channel: Channel) -> &'static str {
+    match channel {
+        Channel::RemovableMedia => "a USB stick or other removable media",
+        Channel::NetworkShare => "a network share",
+        _ => "outside",
     }
 }
 

@@ -1216,6 +1216,11 @@ fn a_refusal_pops_up_on_the_persons_desktop_once_per_burst() {
     assert_eq!(popup.urgency, Some(2), "a refusal is critical");
     assert!(popup.body.contains("禁止されています"), "{popup:?}");
     assert!(popup.body.contains("forbidden by policy"), "{popup:?}");
+    assert!(
+        popup.body.contains("USBメモリなどの外部媒体")
+            && popup.body.contains("to a USB stick or other removable media"),
+        "the destination in words, not a channel id: {popup:?}"
+    );
     assert!(popup.body.contains(&f.u("a.txt")), "{popup:?}");
     // A burst right after: told on the terminal and in the journal, not in more pop-ups.
     for name in ["b.txt", "c.txt", "d.txt"] {
