@@ -1218,7 +1218,9 @@ fn a_refusal_pops_up_on_the_persons_desktop_once_per_burst() {
     assert!(popup.body.contains("forbidden by policy"), "{popup:?}");
     assert!(
         popup.body.contains("USBメモリなどの外部媒体")
-            && popup.body.contains("to a USB stick or other removable media"),
+            && popup
+                .body
+                .contains("to a USB stick or other removable media"),
         "the destination in words, not a channel id: {popup:?}"
     );
     assert!(popup.body.contains(&f.u("a.txt")), "{popup:?}");
