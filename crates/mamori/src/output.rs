@@ -6,7 +6,9 @@
 
 use std::io::{self, Write};
 
-use mamori_model::{Finding, Uninspectable};
+use std::collections::HashMap;
+
+use mamori_model::{Bilingual, Finding, Uninspectable};
 use serde::Serialize;
 
 use crate::i18n::Lang;
@@ -100,21 +102,42 @@ pub trait ResultWriter {
     fn finish(&mut self, totals: &Totals) -> io::Result<()>;
 }
 
+/// What each detector finds, for a person (from [`mamori_inspect::Inspector::detectors`]),
+/// by detector id. The readable report and SARIF's rule descriptions use it; JSON and CSV keep
+/// the ids alone.
+pub type DetectorNames = HashMap<String, Bilingual>;
+
+/// The descriptions of every detector `inspector` runs.
+pub fn detector_names(inspector: &mamori_inspect::Inspector) -> DetectorNames {
+    inspector
+        .detectors()
+        .iter()
+        .map(|d| (d.id.clone(), d.description.clone()))
+        .collect()
+}
+
 /// Creates the writer for a format.
 pub fn writer<'a>(
     format: Format,
     out: Box<dyn Write + 'a>,
     lang: Lang,
     all: bool,
+    names: DetectorNames,
 ) -> Box<dyn ResultWriter + 'a> {
     match format {
-        Format::Text => Box::new(TextWriter { out, lang, all }),
+        Format::Text => Box::new(TextWriter {
+            out,
+            lang,
+            all,
+            names,
+        }),
         Format::Json => Box::new(JsonWriter { out, all }),
         Format::Csv => Box::new(CsvWriter::new(out, all)),
         Format::Sarif => Box::new(SarifWriter {
             out,
             results: Vec::new(),
             rules: Default::default(),
+            names,
         }),
     }
 }
@@ -123,6 +146,7 @@ struct TextWriter<'a> {
     out: Box<dyn Write + 'a>,
     lang: Lang,
     all: bool,
+    names: DetectorNames,
 }
 
 impl ResultWriter for TextWriter<'_> {
@@ -155,7 +179,16 @@ impl ResultWriter for TextWriter<'_> {
                 (Lang::Ja, mamori_model::Confidence::Low) => "確度:低",
                 (Lang::En, c) => c.as_str(),
             };
-            write!(self.out, "  [{confidence}] {} ({})", f.detector, f.category)?;
+            // What it is in words, the id after it for rules files and the JSON output.
+            match self.names.get(&f.detector) {
+                Some(name) => write!(
+                    self.out,
+                    "  [{confidence}] {} [{}]",
+                    self.lang.pick(&name.ja, &name.en),
+                    f.detector
+                )?,
+                None => write!(self.out, "  [{confidence}] {} ({})", f.detector, f.category)?,
+            }
             if f.count > 1 {
                 write!(self.out, " x{}", f.count)?;
             }
@@ -180,10 +213,21 @@ impl ResultWriter for TextWriter<'_> {
             writeln!(self.out)?;
         }
         for u in &r.uninspectable {
+            let described = u.reason.describe();
+            write!(
+                self.out,
+                "  [{}] ",
+                self.lang.pick("検査不能", "uninspectable")
+            )?;
+            if !u.location.is_root() {
+                write!(self.out, "{}: ", u.location)?;
+            }
+            // The reason in words, then as the journal and JSON say it (with what broke).
             writeln!(
                 self.out,
-                "  [{}] {u}",
-                self.lang.pick("検査不能", "uninspectable")
+                "{} [{}]",
+                self.lang.pick(&described.ja, &described.en),
+                u.reason
             )?;
         }
         Ok(())
@@ -386,6 +430,7 @@ struct SarifWriter<'a> {
     out: Box<dyn Write + 'a>,
     results: Vec<serde_json::Value>,
     rules: std::collections::BTreeMap<String, mamori_model::Category>,
+    names: DetectorNames,
 }
 
 impl ResultWriter for SarifWriter<'_> {
@@ -432,8 +477,13 @@ impl ResultWriter for SarifWriter<'_> {
         let rules: Vec<_> = self
             .rules
             .iter()
-            .map(|(id, category)| {
-                serde_json::json!({ "id": id, "properties": { "category": category } })
+            .map(|(id, category)| match self.names.get(id) {
+                Some(name) => serde_json::json!({
+                    "id": id,
+                    "shortDescription": { "text": name.en },
+                    "properties": { "category": category, "description_ja": name.ja }
+                }),
+                None => serde_json::json!({ "id": id, "properties": { "category": category } }),
             })
             .collect();
         let log = serde_json::json!({
@@ -503,7 +553,11 @@ mod tests {
     fn render(format: Format, lang: Lang) -> String {
         let mut buf = Vec::new();
         {
-            let mut w = writer(format, Box::new(&mut buf), lang, false);
+            let names = DetectorNames::from([(
+                "label.shagaihi".to_string(),
+                Bilingual::new("「社外秘」の表示", "the marking 社外秘"),
+            )]);
+            let mut w = writer(format, Box::new(&mut buf), lang, false, names);
             w.result(&sample()).unwrap();
             w.finish(&Totals {
                 files: 1,
@@ -550,6 +604,10 @@ mod tests {
         let results = v["runs"][0]["results"].as_array().unwrap();
         assert_eq!(results.len(), 2);
         assert_eq!(results[0]["ruleId"], "label.shagaihi");
+        let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+        let rule = rules.iter().find(|r| r["id"] == "label.shagaihi").unwrap();
+        assert_eq!(rule["shortDescription"]["text"], "the marking 社外秘");
+        assert_eq!(rule["properties"]["description_ja"], "「社外秘」の表示");
         assert_eq!(
             results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
             "file:///srv/%E8%A8%AD%E8%A8%88/a%20b.docx"
@@ -559,10 +617,23 @@ mod tests {
     #[test]
     fn text_report_speaks_both_languages() {
         let ja = render(Format::Text, Lang::Ja);
-        assert!(ja.contains("確度:高") && ja.contains("検査不能"), "{ja}");
+        assert!(
+            ja.contains(
+                "  [確度:高] 「社外秘」の表示 [label.shagaihi]  @ word/header1.xml  社外秘\n"
+            ),
+            "{ja}"
+        );
+        assert!(
+            ja.contains("  [検査不能] x.zip: 暗号化された内容 [encrypted]\n"),
+            "{ja}"
+        );
         let en = render(Format::Text, Lang::En);
         assert!(
-            en.contains("[high]") && en.contains("uninspectable"),
+            en.contains("  [high] the marking 社外秘 [label.shagaihi]  @ word/header1.xml"),
+            "{en}"
+        );
+        assert!(
+            en.contains("  [uninspectable] x.zip: encrypted content [encrypted]\n"),
             "{en}"
         );
     }

@@ -59,6 +59,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         Box::new(io::stdout().lock()),
         lang,
         args.options.all,
+        output::detector_names(&inspector),
     );
     match result {
         Ok(result) => {

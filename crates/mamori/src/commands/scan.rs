@@ -198,6 +198,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         Box::new(io::BufWriter::new(stdout)),
         lang,
         args.options.all,
+        output::detector_names(&inspector),
     );
     let mut totals = Totals::default();
     let mut last_draw = Instant::now();
