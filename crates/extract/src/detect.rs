@@ -137,11 +137,24 @@ const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 /// assert_eq!(detect(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), ContentKind::Binary("image/png"));
 /// ```
 pub fn detect(bytes: &[u8]) -> ContentKind {
+    detect_with_text(bytes).0
+}
+
+/// [`detect`], and for plain UTF-8 text no longer than the encoding sniff's sample, the text
+/// the sniff already validated.
+pub(crate) fn detect_with_text(bytes: &[u8]) -> (ContentKind, Option<&str>) {
     match detect_magic(bytes) {
-        Magic::Zip => zip_kind(bytes),
-        Magic::Ole => ole_kind(bytes),
-        Magic::Known(kind) => kind,
-        Magic::None => detect_text(bytes, true),
+        Magic::Zip => (zip_kind(bytes), None),
+        Magic::Ole => (ole_kind(bytes), None),
+        Magic::Known(kind) => (kind, None),
+        Magic::None => {
+            let (kind, text) = detect_text_and_validated(bytes, true);
+            let whole = text.filter(|t| t.len() == bytes.len());
+            match kind {
+                ContentKind::Text(_) => (kind, whole),
+                _ => (kind, None),
+            }
+        }
     }
 }
 
@@ -219,9 +232,19 @@ fn detect_magic(b: &[u8]) -> Magic {
 
 /// Text, and which kind of text.
 fn detect_text(sample: &[u8], complete: bool) -> ContentKind {
-    let Some(encoding) = text::sniff_encoding(sample, complete) else {
-        return ContentKind::Unknown;
+    detect_text_and_validated(sample, complete).0
+}
+
+/// [`detect_text`], and the sample as text when the sniff validated all of it as UTF-8.
+fn detect_text_and_validated(sample: &[u8], complete: bool) -> (ContentKind, Option<&str>) {
+    let (encoding, validated) = text::sniff_encoding_and_text(sample, complete);
+    let Some(encoding) = encoding else {
+        return (ContentKind::Unknown, None);
     };
+    (detect_text_kind(sample, encoding), validated)
+}
+
+fn detect_text_kind(sample: &[u8], encoding: &'static encoding_rs::Encoding) -> ContentKind {
     let head = &sample[..sample.len().min(4096)];
     let head = text::decode(head, encoding);
     let trimmed = head.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);

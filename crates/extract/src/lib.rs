@@ -158,13 +158,16 @@ impl Extractor {
     pub fn extract_bytes(&self, bytes: &[u8], sink: &mut dyn TextSink) -> Summary {
         let mut run = Run::new(&self.limits, sink);
         let root = Location::root();
-        let kind = detect::detect(bytes);
+        // Plain UTF-8 text up to the sniff's sample size was validated by the sniff: it is
+        // handed on as it is, not validated a second time (a tenth of an ICAP server's time on
+        // 64 KiB uploads went to the two validations).
+        let (kind, validated) = detect::detect_with_text(bytes);
         run.content_type = Some(kind.content_type());
         if bytes.len() as u64 > self.limits.max_input_bytes && !matches!(kind, ContentKind::Text(_))
         {
             run.report(&root, UninspectableReason::TooLarge);
         } else {
-            let _ = dispatch_kind(&mut run, bytes, kind, &root, 0, true);
+            let _ = dispatch_kind(&mut run, bytes, kind, &root, 0, Some(validated));
         }
         summary(run, bytes.len() as u64)
     }
@@ -262,7 +265,7 @@ pub(crate) fn dispatch(
 ) -> Result<(), Halt> {
     run.tick(location)?;
     let kind = detect::detect(bytes);
-    dispatch_kind(run, bytes, kind, location, depth, false)
+    dispatch_kind(run, bytes, kind, location, depth, None)
 }
 
 /// Extracts content found inside a container, skipping blobs already read in this input.
@@ -278,13 +281,15 @@ pub(crate) fn dispatch_inner(
     dispatch(run, bytes, location, depth)
 }
 
+/// `top` is `Some` for the input itself (not something found inside it), with the input as
+/// text when the encoding sniff already validated all of it as UTF-8.
 fn dispatch_kind(
     run: &mut Run<'_>,
     bytes: &[u8],
     kind: ContentKind,
     location: &Location,
     depth: usize,
-    top: bool,
+    top: Option<Option<&str>>,
 ) -> Result<(), Halt> {
     if kind.is_container() && depth >= run.limits.max_depth.min(MAX_DEPTH_CEILING) {
         run.report(location, UninspectableReason::TooDeep);
@@ -292,17 +297,21 @@ fn dispatch_kind(
     }
     match kind {
         ContentKind::Text(encoding) => {
-            if top {
+            if let Some(validated) = top {
                 // The input itself: streamed in chunks, not counted against the text limit.
                 let deadline = run.deadline;
                 let mut timed_out = false;
                 run.stream_begin(location);
                 {
                     let mut emit = |s: &str| run.stream_text(s);
-                    text::decode_chunks(bytes, encoding, &mut emit, &mut || {
+                    let mut keep_going = || {
                         timed_out = deadline.expired();
                         !timed_out
-                    });
+                    };
+                    match validated {
+                        Some(text) => text::emit_chunks(text, &mut emit, &mut keep_going),
+                        None => text::decode_chunks(bytes, encoding, &mut emit, &mut keep_going),
+                    }
                 }
                 run.stream_end();
                 if timed_out {

@@ -19,32 +19,46 @@ pub(crate) const CHUNK_BYTES: usize = 1 << 20;
 
 /// Detects the encoding of text from a sample of its first bytes, or `None` if the bytes do not
 /// look like text. `complete` says whether the sample is the whole content.
+#[cfg(test)]
 pub(crate) fn sniff_encoding(sample: &[u8], complete: bool) -> Option<&'static Encoding> {
+    sniff_encoding_and_text(sample, complete).0
+}
+
+/// [`sniff_encoding`], and the sample as text when it was judged UTF-8 and is valid UTF-8 to
+/// its last byte (validated once here: the caller need not validate it again).
+pub(crate) fn sniff_encoding_and_text(
+    sample: &[u8],
+    complete: bool,
+) -> (Option<&'static Encoding>, Option<&str>) {
     let sample = &sample[..sample.len().min(SAMPLE_BYTES)];
     let complete = complete && sample.len() < SAMPLE_BYTES;
     if let Some((encoding, _)) = Encoding::for_bom(sample) {
-        return Some(encoding);
+        return (Some(encoding), None);
     }
     if sample.is_empty() {
-        return Some(UTF_8);
+        return (Some(UTF_8), None);
     }
     // UTF-16 without a byte-order mark has NUL bytes (see `sniff_utf16`); other text has none.
     if memchr::memchr(0, sample).is_some() {
-        return sniff_utf16(sample);
+        return (sniff_utf16(sample), None);
     }
     let encoding = if let Some(valid) = utf8_prefix(sample) {
         if sample.is_ascii() && has_iso2022_escape(sample) {
             ISO_2022_JP
         } else {
             // Valid UTF-8 (but for a cut-off last character) needs no decoding to be judged.
-            return looks_like_utf8_text(sample, valid).then_some(UTF_8);
+            return if looks_like_utf8_text(sample, valid) {
+                (Some(UTF_8), (valid.len() == sample.len()).then_some(valid))
+            } else {
+                (None, None)
+            };
         }
     } else {
         let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
         detector.feed(sample, complete);
         detector.guess(Some(b"jp"), chardetng::Utf8Detection::Allow)
     };
-    looks_like_text(sample, encoding).then_some(encoding)
+    (looks_like_text(sample, encoding).then_some(encoding), None)
 }
 
 /// The valid part of `sample` when the whole of it is UTF-8, except perhaps a character cut
@@ -417,6 +431,27 @@ fn stream_with(
     }
 }
 
+/// Hands already validated text to `emit` in pieces of about [`CHUNK_BYTES`], as
+/// [`decode_chunks`] would have handed the same bytes in UTF-8 (without a byte-order mark).
+pub(crate) fn emit_chunks(
+    text: &str,
+    emit: &mut dyn FnMut(&str),
+    keep_going: &mut dyn FnMut() -> bool,
+) {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(CHUNK_BYTES);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        emit(&rest[..cut]);
+        rest = &rest[cut..];
+        if !rest.is_empty() && !keep_going() {
+            return;
+        }
+    }
+}
+
 /// Decodes in-memory bytes chunk by chunk (no copy for UTF-8).
 pub(crate) fn decode_chunks(
     bytes: &[u8],
@@ -460,6 +495,30 @@ mod tests {
             decoder.feed(c, last, &mut |s| out.push_str(s));
         }
         out
+    }
+
+    #[test]
+    fn emit_chunks_cuts_at_character_boundaries_and_stops_when_told() {
+        let text = "社外秘".repeat(CHUNK_BYTES / 9 + 1);
+        let mut pieces = Vec::new();
+        emit_chunks(&text, &mut |t| pieces.push(t.len()), &mut || true);
+        assert_eq!(pieces.len(), 2, "{pieces:?}");
+        assert!(pieces[0] <= CHUNK_BYTES && pieces[0] % 3 == 0);
+        assert_eq!(pieces.iter().sum::<usize>(), text.len());
+        let mut calls = 0;
+        emit_chunks(&text, &mut |_| calls += 1, &mut || false);
+        assert_eq!(calls, 1, "the deadline stops the stream between chunks");
+        // A sample cut inside a character, or bigger than the sample, gives no text.
+        let long = "あ".repeat(SAMPLE_BYTES);
+        assert_eq!(sniff_encoding_and_text(long.as_bytes(), true).1, None);
+        assert_eq!(
+            sniff_encoding_and_text(&"あい".as_bytes()[..4], true).1,
+            None
+        );
+        assert_eq!(
+            sniff_encoding_and_text("あい".as_bytes(), true).1,
+            Some("あい")
+        );
     }
 
     #[test]
@@ -623,6 +682,27 @@ mod tests {
                     Err(_) => None,
                 };
                 prop_assert_eq!(utf8_prefix(input).map(str::len), expected);
+            }
+        }
+
+        #[test]
+        fn a_sample_validated_by_the_sniff_is_the_decoded_text(
+            s in "\\PC{1,300}|[a-z 社外秘0-9\n]{1,300}",
+            bytes in proptest::collection::vec(any::<u8>(), 1..64),
+        ) {
+            for input in [s.as_bytes(), &bytes[..]] {
+                let (encoding, validated) = sniff_encoding_and_text(input, true);
+                prop_assert_eq!(encoding, sniff_encoding(input, true));
+                if let Some(text) = validated {
+                    // Only when judged UTF-8, and only for the whole input.
+                    prop_assert_eq!(encoding, Some(UTF_8));
+                    prop_assert_eq!(text.as_bytes(), input);
+                    let mut emitted = String::new();
+                    emit_chunks(text, &mut |t| emitted.push_str(t), &mut || true);
+                    let mut decoded = String::new();
+                    decode_chunks(input, UTF_8, &mut |t| decoded.push_str(t), &mut || true);
+                    prop_assert_eq!(emitted, decoded);
+                }
             }
         }
 
