@@ -1,5 +1,6 @@
 //! Differential target for the engine's fast paths (the keyword anchor prefilter, the
-//! vectorised normaliser scans): the default engine and the reference engine
+//! vectorised normaliser scans, the credential rules searched from their literals): the default
+//! engine and the reference engine
 //! (`reference_engine(true)`, every fast path off) must report identical findings: detector,
 //! confidence, count, offsets and sample. Each input byte picks a piece of adversarial text
 //! (labels split by zero-width characters or spaces, full-width digits, every dash, `㊙`,
@@ -21,6 +22,9 @@ const PIECES: &[&str] = &[
     "T", "4111", "03", "AKIA", "IOSFODNN7EXAMPLE", "ghp_", "abcdefghijklmnopqrstuvwxyz0123456789",
     "-----BEGIN RSA PRIVATE KEY-----", "@", "taro", "example.co.jp", "ｶﾞ", "か\u{3099}",
     "e\u{0301}", "𠮷", "、", "。", "資料", "の", "a", "TK", "AB", "CD", "0", "7",
+    // The literals the credential rules are searched from (`patterns::Prefixed`).
+    "ASIA", "ghr_", "github_pat_", "xox", "xoxb-", "AIza", "eyJ", ".eyJ", "-----BEGIN ", "PGP ",
+    "PRIVATE KEY", " BLOCK", "-----", "_",
 ];
 
 fn engines() -> &'static (Inspector, Inspector) {

@@ -20,7 +20,9 @@ use crate::identifiers::{Candidate, IdKind, classify_run};
 use crate::keywords::{KeywordHit, KeywordMatcher, KeywordSet};
 use crate::mask::{MaskStyle, mask};
 use crate::normalize::{Normalized, is_format_char, normalize_with};
-use crate::patterns::{ContextHits, ContextMatcher, RegexHit, RegexMatcher, window_around};
+use crate::patterns::{
+    ContextHits, ContextMatcher, PatternSpec, RegexHit, RegexMatcher, window_around,
+};
 use crate::rules::{Position, Rules};
 use crate::{BuildError, DocumentDetector, DocumentScan};
 
@@ -155,7 +157,12 @@ impl Compiled {
                 r.context.clone(),
                 r.origin.as_ref(),
             )?;
-            patterns.push((index, r.pattern.as_str(), r.anchor));
+            patterns.push(PatternSpec {
+                detector: index,
+                pattern: r.pattern.as_str(),
+                anchor: r.anchor,
+                prefixes: r.prefixes,
+            });
         }
         for addition in &rules.context {
             match seen.get(&addition.detector) {
@@ -176,10 +183,11 @@ impl Compiled {
         }
         let keywords = KeywordMatcher::new(&sets, fast_paths)
             .map_err(|e| BuildError::Automaton(e.to_string()))?;
-        let regexes = RegexMatcher::new(&patterns).map_err(|(d, e)| BuildError::Regex {
-            id: detectors[d].id.clone(),
-            message: e.to_string(),
-        })?;
+        let regexes =
+            RegexMatcher::new(&patterns, fast_paths).map_err(|(d, e)| BuildError::Regex {
+                id: detectors[d].id.clone(),
+                message: e.to_string(),
+            })?;
         let context =
             ContextMatcher::new(&context).map_err(|e| BuildError::Automaton(e.to_string()))?;
         Ok(Compiled {

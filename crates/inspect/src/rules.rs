@@ -95,6 +95,9 @@ pub(crate) struct RegexRule {
     pub origin: Option<Position>,
     /// An ASCII byte every match contains, with no whitespace in a match (built-in rules only).
     pub anchor: Option<u8>,
+    /// Literals one of which every match starts with (built-in rules only): the regex then runs
+    /// only where one of them occurs (see `patterns::RegexMatcher`).
+    pub prefixes: &'static [&'static str],
 }
 
 #[derive(Debug, Clone)]
@@ -777,6 +780,7 @@ impl Loader<'_> {
                 description: Bilingual::new(r.description_ja.unwrap_or_else(|| en.clone()), en),
                 examples: self.examples(r.examples),
                 anchor: None,
+                prefixes: &[],
             });
         }
         let known: HashSet<String> = builtin_ids()
