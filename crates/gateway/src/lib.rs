@@ -195,12 +195,9 @@ pub struct Found {
 impl Found {
     /// `description ×count`, in `lang`.
     pub fn text(&self, lang: Lang) -> String {
-        let description = match lang {
-            Lang::Ja => &self.description.ja,
-            Lang::En => &self.description.en,
-        };
+        let description = lang.pick(&self.description);
         match (self.count, lang) {
-            (0 | 1, _) => description.clone(),
+            (0 | 1, _) => description.to_owned(),
             (n, Lang::Ja) => format!("{description}（{n} 件）"),
             (n, Lang::En) => format!("{description} ({n} times)"),
         }
@@ -305,21 +302,32 @@ impl Judgement {
             .collect()
     }
 
+    /// What was found, for a person, in `lang`: one [`Found::text`] per kind.
+    pub fn found_text(&self, lang: Lang) -> Vec<String> {
+        self.found.iter().map(|f| f.text(lang)).collect()
+    }
+
+    /// What could not be inspected, for a person ([`UninspectableReason::describe`]), each
+    /// reason once, in the order met.
+    ///
+    /// [`UninspectableReason::describe`]: mamori_model::UninspectableReason::describe
+    pub fn unreadable(&self) -> Vec<Bilingual> {
+        let mut out: Vec<Bilingual> = Vec::new();
+        for u in &self.uninspectable {
+            let described = u.reason.describe();
+            if !out.contains(&described) {
+                out.push(described);
+            }
+        }
+        out
+    }
+
     /// A message for the person whose action was decided: what was found, the level, the
     /// deciding rule and the policy's reason. Never contains a raw secret (samples are left out).
     pub fn message(&self, lang: Lang) -> String {
-        let found: Vec<String> = self.found.iter().map(|f| f.text(lang)).collect();
-        let mut unreadable: Vec<String> = Vec::new();
-        for u in &self.uninspectable {
-            let described = u.reason.describe();
-            let text = match lang {
-                Lang::Ja => described.ja,
-                Lang::En => described.en,
-            };
-            if !unreadable.contains(&text) {
-                unreadable.push(text);
-            }
-        }
+        let found = self.found_text(lang);
+        let described = self.unreadable();
+        let unreadable: Vec<&str> = described.iter().map(|u| lang.pick(u)).collect();
         let ids = self.detector_summary();
         let rule = self.decision.rules.first().map(String::as_str);
         let mut out = String::new();

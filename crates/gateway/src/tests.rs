@@ -9,6 +9,16 @@ fn gatekeeper() -> Gatekeeper {
     Gatekeeper::new(inspector, Policy::default_policy())
 }
 
+/// One part uploaded to a web site by an ordinary user.
+fn upload(g: &Gatekeeper, part: Part) -> Judgement {
+    g.judge(
+        &[part],
+        Channel::WebUpload,
+        &Principal::new("a"),
+        &Destination::Url("https://u.example/".into()),
+    )
+}
+
 fn mail(to: &[&str]) -> Destination {
     Destination::Mail(to.iter().map(|s| s.to_string()).collect())
 }
@@ -128,12 +138,7 @@ fn encrypted_content_is_uninspectable_and_classified() {
             reason: mamori_model::UninspectableReason::Encrypted,
         }],
     };
-    let j = g.judge(
-        &[part],
-        Channel::WebUpload,
-        &Principal::new("a"),
-        &Destination::Url("https://u.example/".into()),
-    );
+    let j = upload(&g, part);
     assert_eq!(j.level, "secret");
     assert!(j.stops());
     assert_eq!(
@@ -156,12 +161,7 @@ fn messages_say_what_was_found_in_the_persons_language() {
         Some("plan.txt"),
         "社外秘\n社外秘\nConfidential\n個人番号 123456789018".as_bytes(),
     );
-    let j = g.judge(
-        &[part],
-        Channel::WebUpload,
-        &Principal::new("a"),
-        &Destination::Url("https://u.example/".into()),
-    );
+    let j = upload(&g, part);
     let ids: Vec<&str> = j.found.iter().map(|f| f.detector.as_str()).collect();
     assert_eq!(
         ids[0], "label.shagaihi",
@@ -244,12 +244,7 @@ fn messages_name_detectors_and_rule_but_never_the_secret() {
         Some("list.txt"),
         "個人番号 123456789018\n個人番号 983205673214\n極秘".as_bytes(),
     );
-    let j = g.judge(
-        &[part],
-        Channel::WebUpload,
-        &Principal::new("a"),
-        &Destination::Url("https://u.example/".into()),
-    );
+    let j = upload(&g, part);
     let en = j.message(Lang::En);
     assert!(en.contains("jp.my_number"), "{en}");
     assert!(en.contains("Rule: top-secret-never-leaves"), "{en}");

@@ -190,9 +190,9 @@ impl InspectorBuilder {
         self
     }
     /// Turns the fast paths off (the anchor prefilter of the keyword automaton, the vectorised
-    /// scans of the normaliser, the credential rules searched from their literals): the plain, slower passes give the reference findings that
-    /// tests and the differential fuzz target `inspect_prefilter` compare the fast paths with.
-    /// Findings are the same either way.
+    /// scans of the normaliser, the credential rules searched from their literals): the plain,
+    /// slower passes give the reference findings that tests and the differential fuzz target
+    /// `inspect_prefilter` compare the fast paths with. Findings are the same either way.
     #[doc(hidden)]
     pub fn reference_engine(mut self, yes: bool) -> Self {
         self.reference = yes;

@@ -89,8 +89,7 @@ impl RegexMatcher {
                     a,
                 ));
             } else if fast_paths && !r.prefixes.is_empty() {
-                // Checked with the `regex` crate first, for the same errors and limits.
-                compile(r.pattern).map_err(|e| (r.detector, e))?;
+                // The same limits as `compile`, on the engine under `regex`.
                 let re = regex_automata::meta::Regex::builder()
                     .configure(
                         regex_automata::meta::Config::new()

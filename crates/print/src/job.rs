@@ -149,26 +149,30 @@ impl Verdict {
     /// found and, for `justify`, how to give a reason. Never a raw secret.
     pub fn message(&self) -> Bilingual {
         let decision = &self.judgement.decision;
-        let found = &self.judgement.found;
-        let mut unreadable: Vec<Bilingual> = Vec::new();
-        for u in &self.judgement.uninspectable {
-            let described = u.reason.describe();
-            if !unreadable.contains(&described) {
-                unreadable.push(described);
-            }
-        }
+        let judgement = &self.judgement;
+        let unreadable = judgement.unreadable();
         let mut ja = decision.reason.ja.clone();
         let mut en = decision.reason.en.clone();
-        if !found.is_empty() {
-            let list = |lang| found.iter().map(|f| f.text(lang)).collect::<Vec<_>>();
-            ja.push_str(&format!(" 検出: {}。", list(Lang::Ja).join("、")));
-            en.push_str(&format!(". Found: {}", list(Lang::En).join("; ")));
+        if !judgement.found.is_empty() {
+            ja.push_str(&format!(
+                " 検出: {}。",
+                judgement.found_text(Lang::Ja).join("、")
+            ));
+            en.push_str(&format!(
+                ". Found: {}",
+                judgement.found_text(Lang::En).join("; ")
+            ));
         }
         if !unreadable.is_empty() {
-            let ja_list: Vec<&str> = unreadable.iter().map(|u| u.ja.as_str()).collect();
-            let en_list: Vec<&str> = unreadable.iter().map(|u| u.en.as_str()).collect();
-            ja.push_str(&format!(" 検査できない内容: {}。", ja_list.join("、")));
-            en.push_str(&format!(". Could not inspect: {}", en_list.join("; ")));
+            let list = |lang: Lang| unreadable.iter().map(|u| lang.pick(u)).collect::<Vec<_>>();
+            ja.push_str(&format!(
+                " 検査できない内容: {}。",
+                list(Lang::Ja).join("、")
+            ));
+            en.push_str(&format!(
+                ". Could not inspect: {}",
+                list(Lang::En).join("; ")
+            ));
         }
         if decision.action == Action::Justify && self.outcome == Outcome::Refuse {
             ja.push_str(&format!(

@@ -347,8 +347,8 @@ impl Notices {
                 judgement.decision.reason.en.clone(),
             ),
             found: (
-                judgement.found.iter().map(|f| f.text(Lang::Ja)).collect(),
-                judgement.found.iter().map(|f| f.text(Lang::En)).collect(),
+                judgement.found_text(Lang::Ja),
+                judgement.found_text(Lang::En),
             ),
             queue_id: message.envelope.queue_id().map(str::to_owned),
             event_id,
