@@ -59,9 +59,9 @@ pub(crate) fn parse_file<'a, T>(
     bytes: &'a [u8],
     path: &Path,
     magic: &[u8; 8],
-    supported: u32,
+    supported: std::ops::RangeInclusive<u32>,
     what: &'static str,
-    parse_body: impl FnOnce(&mut Reader<'a>) -> ReadResult<T>,
+    parse_body: impl FnOnce(&mut Reader<'a>, u32) -> ReadResult<T>,
 ) -> Result<T> {
     let corrupt = |reason: String| Error::Corrupt {
         path: path.to_owned(),
@@ -69,14 +69,14 @@ pub(crate) fn parse_file<'a, T>(
         reason,
     };
     let (mut reader, version) = Reader::open(bytes, magic).map_err(corrupt)?;
-    if version != supported {
+    if !supported.contains(&version) {
         return Err(Error::UnsupportedVersion {
             path: path.to_owned(),
             found: version,
-            supported,
+            supported: *supported.end(),
         });
     }
-    parse_body(&mut reader).map_err(corrupt)
+    parse_body(&mut reader, version).map_err(corrupt)
 }
 
 impl<'a> Reader<'a> {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use mamori_inspect::{DocumentDetector, DocumentScan};
 use mamori_model::{Category, Confidence, DocumentMatch, Finding};
 
+use crate::anchor::for_each_anchor;
 use crate::index::{FingerprintIndex, MatchRule, Tally};
 use crate::normalize::for_each_char_of_engine_text;
 use crate::winnow::Winnower;
@@ -69,17 +70,43 @@ impl FingerprintDetector {
 
 impl DocumentDetector for FingerprintDetector {
     fn start(&self) -> Box<dyn DocumentScan> {
+        let gated = self.index.anchors_complete();
         Box::new(FingerprintScan {
             winnower: Winnower::new(self.index.winnow_params()),
             index: Arc::clone(&self.index),
             min_shared: self.rule.min_shared.max(1),
             tally: Tally::new(&self.index, self.rule),
             batch: Vec::new(),
+            gated,
+            live: !gated,
+            region_base: 0,
+            position: 0,
+            previous_hot: false,
+            tail: String::new(),
+            hot: Vec::new(),
+            anchors: Vec::new(),
         })
     }
 }
 
+/// Bytes of engine text per block: the anchors decide block by block what is winnowed. A
+/// block with a registered anchor is winnowed with the blocks on either side of it, so a
+/// copied passage (a paragraph is well under a block) is winnowed whole, with context.
+const BLOCK: usize = 16 << 10;
+/// Bytes at the end of a piece kept in case the next piece's first block has a registered
+/// anchor: they are winnowed first, as the block before it.
+const TAIL: usize = 4 << 10;
+
 /// One document being matched against the index.
+///
+/// With an index whose documents all have anchors ([`crate::anchor`]), text is winnowed only
+/// in and around the blocks of [`BLOCK`] bytes holding a registered anchor; elsewhere nothing
+/// registered can be (short of every anchor of a copied passage being edited), and the cost
+/// is one pass over the bytes. Each winnowed stretch starts a fresh winnower; positions keep
+/// growing across skipped text (by its length in bytes, at least its length in characters),
+/// so no run of matches spans skipped text. Skipped text counts towards the text's
+/// fingerprints (the denominator of a hit's coverage) by an estimate of one per `window + 1`
+/// bytes.
 #[derive(Debug)]
 struct FingerprintScan {
     index: Arc<FingerprintIndex>,
@@ -88,35 +115,148 @@ struct FingerprintScan {
     tally: Tally,
     /// Fingerprints (hash, start) of the piece being fed.
     batch: Vec<(u64, u64)>,
+    /// Winnow only around registered anchors (the index has every document's anchors).
+    gated: bool,
+    /// The winnower holds a stretch of text in progress.
+    live: bool,
+    /// Position of the winnower's first character.
+    region_base: u64,
+    /// Position reached before the current stretch (or overall, when none is live).
+    position: u64,
+    /// The last block of the previous piece held a registered anchor.
+    previous_hot: bool,
+    /// The end of the previous piece, when it was not winnowed.
+    tail: String,
+    /// Scratch: which blocks of the piece hold a registered anchor, and the piece's anchors.
+    hot: Vec<bool>,
+    anchors: Vec<(usize, u64)>,
+}
+
+impl FingerprintScan {
+    /// Winnows `text` as the continuation of the live stretch.
+    fn winnow(&mut self, text: &str) {
+        let FingerprintScan {
+            index,
+            winnower,
+            tally,
+            batch,
+            region_base,
+            ..
+        } = self;
+        let base = *region_base;
+        batch.clear();
+        for_each_char_of_engine_text(text, &mut |c| {
+            winnower.push_at(c, &mut |hash, start| batch.push((hash, base + start)));
+        });
+        tally.record_batch(index, batch);
+    }
+
+    fn start_stretch(&mut self) {
+        if self.winnower.pushed() > 0 {
+            self.winnower = Winnower::new(self.index.winnow_params());
+        }
+        self.region_base = self.position;
+        self.live = true;
+    }
+
+    fn end_stretch(&mut self) {
+        if !self.live {
+            return;
+        }
+        let winnower = std::mem::replace(
+            &mut self.winnower,
+            Winnower::new(self.index.winnow_params()),
+        );
+        let base = self.region_base;
+        self.position = base + winnower.pushed();
+        let (index, tally) = (&self.index, &mut self.tally);
+        winnower.finish_at(&mut |h, at| tally.record(index, h, base + at));
+        self.live = false;
+    }
+
+    fn skip(&mut self, text: &str) {
+        self.end_stretch();
+        let per = u64::from(self.index.winnow_params().window) + 1;
+        self.tally.total += text.len() as u64 / per;
+        self.position += text.len() as u64;
+    }
+}
+
+/// The first character boundary of `text` at or after `at`.
+fn boundary_at_or_after(text: &str, mut at: usize) -> usize {
+    while at < text.len() && !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at.min(text.len())
 }
 
 impl DocumentScan for FingerprintScan {
     /// `normalised` is the engine's text (`mamori_inspect::normalize`); what registration
     /// does on top of it (letters and digits only, lower case) is done here on the fly.
     fn feed(&mut self, normalised: &str) {
-        let FingerprintScan {
-            index,
-            winnower,
-            tally,
-            batch,
-            ..
-        } = self;
-        batch.clear();
-        for_each_char_of_engine_text(normalised, &mut |c| {
-            winnower.push_at(c, &mut |hash, start| batch.push((hash, start)));
-        });
-        tally.record_batch(index, batch);
+        if !self.gated {
+            self.winnow(normalised);
+            return;
+        }
+        let blocks = normalised.len().div_ceil(BLOCK).max(1);
+        let mut hot = std::mem::take(&mut self.hot);
+        let mut anchors = std::mem::take(&mut self.anchors);
+        hot.clear();
+        hot.resize(blocks, false);
+        anchors.clear();
+        for_each_anchor(
+            normalised.as_bytes(),
+            self.index.winnow_params().seed,
+            |p, h| anchors.push((p, h)),
+        );
+        for &(p, h) in &anchors {
+            if self.index.is_registered_anchor(h) {
+                hot[p / BLOCK] = true;
+            }
+        }
+        for b in 0..blocks {
+            let from = boundary_at_or_after(normalised, b * BLOCK);
+            let to = boundary_at_or_after(normalised, (b + 1) * BLOCK);
+            let before = if b == 0 {
+                self.previous_hot
+            } else {
+                hot[b - 1]
+            };
+            let after = hot.get(b + 1).copied().unwrap_or(false);
+            let block = &normalised[from..to];
+            if hot[b] || before || after {
+                if !self.live {
+                    self.start_stretch();
+                    if b == 0 && !self.tail.is_empty() {
+                        let tail = std::mem::take(&mut self.tail);
+                        self.winnow(&tail);
+                        self.tail = tail;
+                    }
+                }
+                self.winnow(block);
+            } else {
+                self.skip(block);
+            }
+        }
+        self.previous_hot = hot[blocks - 1];
+        self.tail.clear();
+        if !self.live {
+            let from = boundary_at_or_after(normalised, normalised.len().saturating_sub(TAIL));
+            self.tail.push_str(&normalised[from..]);
+        }
+        self.hot = hot;
+        self.anchors = anchors;
     }
 
     fn finish(self: Box<Self>) -> Vec<Finding> {
+        let mut scan = *self;
+        scan.end_stretch();
         let FingerprintScan {
             index,
-            winnower,
             min_shared,
-            mut tally,
+            tally,
             ..
-        } = *self;
-        winnower.finish_at(&mut |h, at| tally.record(&index, h, at));
+        } = scan;
         tally
             .hits(&index)
             .into_iter()

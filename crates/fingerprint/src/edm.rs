@@ -453,7 +453,14 @@ impl EdmTable {
 
     /// Parses table file bytes; every inconsistency is an [`Error::Corrupt`] naming `path`.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<EdmTable> {
-        codec::parse_file(bytes, path, MAGIC, VERSION, "EDM table", Self::parse_body)
+        codec::parse_file(
+            bytes,
+            path,
+            MAGIC,
+            VERSION..=VERSION,
+            "EDM table",
+            |r, _| Self::parse_body(r),
+        )
     }
 
     fn parse_body(r: &mut Reader<'_>) -> codec::ReadResult<EdmTable> {

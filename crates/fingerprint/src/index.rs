@@ -10,26 +10,39 @@
 //! in `stop_df` or more registered documents (3 by default), or in the user's "common text", is
 //! moved to a stop list and never counts towards a match.
 //!
-//! # File format (version 1, little endian)
+//! Besides the winnowed fingerprints, the index keeps each document's *anchors*
+//! ([`crate::anchor`]): hashes of short byte windows at a few byte values, which let a scan skip
+//! winnowing where no registered text can be. Anchors found in `stop_df` or more documents, or
+//! in common text, are dropped the same way.
+//!
+//! # File format (version 2, little endian)
 //! ```text
 //! "MAMORIFP" | version u32 | k u32 | window u32 | stop_df u32 | seed u64
 //! | document count u32 | per document: name str | level str | fingerprints u32
 //! |                                    text_bytes u64 | added_unix u64
 //! | posting count u64 | hashes u64 × n | document ids u32 × n     (sorted by hash, then id)
 //! | stop count u64 | stop hashes u64 × m                           (sorted, distinct)
+//! | anchors complete u32 (1: every document has its anchors)
+//! | anchor count u64 | hashes u64 × a | document ids u32 × a      (sorted by hash, then id)
+//! | anchor stop count u64 | hashes u64 × s                         (sorted, distinct)
 //! | crc32 of everything before
 //! ```
+//! Version 1 (written before anchors existed) is the same without the anchor part; it is read
+//! with anchors marked incomplete, so scans winnow everything as before.
 //! Loading is one read, a checksum, and a few array conversions; no allocation per posting.
 
 use std::path::Path;
 
+use crate::anchor::anchors_of;
 use crate::codec::{self, Reader, Writer};
 use crate::error::{Error, Result};
 use crate::normalize::normalize_into;
 use crate::winnow::{WinnowParams, Winnower};
 
 const MAGIC: &[u8; 8] = b"MAMORIFP";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// The oldest file version still read.
+const OLDEST_VERSION: u32 = 1;
 
 /// Characters per k-gram. Ten normalised characters is a short Japanese phrase and two English
 /// words; shorter k-grams made unrelated Japanese text share fingerprints (field notes, §8).
@@ -104,6 +117,11 @@ pub struct IndexStats {
     pub window: u32,
     /// Boilerplate document frequency.
     pub stop_df: u32,
+    /// (anchor hash, document) pairs (see the module documentation).
+    pub anchors: usize,
+    /// Every document has its anchors; false for an index written by a version before
+    /// anchors, whose scans winnow all text (re-register the documents to speed them up).
+    pub anchors_complete: bool,
 }
 
 /// A document fingerprint index.
@@ -143,6 +161,29 @@ pub struct FingerprintIndex {
     /// Postings and common-text hashes added since the last [`FingerprintIndex::commit`].
     pending: Vec<(u64, u32)>,
     pending_stop: Vec<u64>,
+    /// Anchors of the registered documents (see [`crate::anchor`]).
+    anchors: Anchors,
+}
+
+/// The anchors of an index: postings like the fingerprints', and what a scan looks them up
+/// in.
+#[derive(Clone, Default)]
+struct Anchors {
+    /// Every registered document has its anchors (false for an index read from a version 1
+    /// file: then a scan cannot rely on them and winnows everything).
+    complete: bool,
+    /// Anchor hashes, sorted (ties by document id), and the document of each.
+    hashes: Vec<u64>,
+    doc_ids: Vec<u32>,
+    /// Boilerplate anchors, sorted and distinct.
+    stop: Vec<u64>,
+    /// The distinct hashes of `hashes`, for lookups.
+    distinct: Vec<u64>,
+    /// A bit filter over `distinct`, as for the fingerprints.
+    filter: Vec<u64>,
+    /// Added since the last commit.
+    pending: Vec<(u64, u32)>,
+    pending_stop: Vec<u64>,
 }
 
 impl std::fmt::Debug for FingerprintIndex {
@@ -155,6 +196,8 @@ impl std::fmt::Debug for FingerprintIndex {
             .field("postings", &self.hashes.len())
             .field("stopped", &self.stop.len())
             .field("pending", &self.pending.len())
+            .field("anchors", &self.anchors.distinct.len())
+            .field("anchors_complete", &self.anchors.complete)
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +262,10 @@ impl FingerprintIndex {
             filter: Vec::new(),
             pending: Vec::new(),
             pending_stop: Vec::new(),
+            anchors: Anchors {
+                complete: true,
+                ..Anchors::default()
+            },
         };
         index.rebuild_buckets();
         index
@@ -262,6 +309,11 @@ impl FingerprintIndex {
         })?;
         let fps = self.fingerprints_of(text);
         self.pending.extend(fps.iter().map(|&h| (h, id)));
+        let engine_text = mamori_inspect::normalize(text);
+        let anchors = anchors_of(engine_text.as_str(), self.winnow.seed);
+        self.anchors
+            .pending
+            .extend(anchors.into_iter().map(|h| (h, id)));
         self.documents.push(DocumentInfo {
             name: name.to_owned(),
             level: level.to_owned(),
@@ -278,6 +330,9 @@ impl FingerprintIndex {
         let fps = self.fingerprints_of(text);
         let n = fps.len();
         self.pending_stop.extend(fps);
+        let engine_text = mamori_inspect::normalize(text);
+        let anchors = anchors_of(engine_text.as_str(), self.winnow.seed);
+        self.anchors.pending_stop.extend(anchors);
         n
     }
 
@@ -302,6 +357,7 @@ impl FingerprintIndex {
         }
         self.hashes = hashes;
         self.doc_ids = doc_ids;
+        self.anchors.remove_document(id);
         self.rebuild_buckets();
         Ok(removed)
     }
@@ -310,7 +366,11 @@ impl FingerprintIndex {
     /// `stop_df` or more documents (or in common text) to the stop list, and recounts each
     /// document's fingerprints.
     pub fn commit(&mut self) {
-        if self.pending.is_empty() && self.pending_stop.is_empty() {
+        if self.pending.is_empty()
+            && self.pending_stop.is_empty()
+            && self.anchors.pending.is_empty()
+            && self.anchors.pending_stop.is_empty()
+        {
             return;
         }
         let mut stop = std::mem::take(&mut self.stop);
@@ -374,6 +434,7 @@ impl FingerprintIndex {
                 doc.fingerprints += 1;
             }
         }
+        self.anchors.merge(&family, self.stop_df);
         self.rebuild_buckets();
     }
 
@@ -401,6 +462,18 @@ impl FingerprintIndex {
     fn maybe_known(&self, hash: u64) -> bool {
         let (word, bits) = filter_probe(hash, self.filter.len());
         self.filter[word] & bits == bits
+    }
+
+    /// Whether every registered document has its anchors, so that a scan may winnow only
+    /// around registered anchors (see [`crate::anchor`]).
+    pub(crate) fn anchors_complete(&self) -> bool {
+        self.anchors.complete
+    }
+
+    /// Whether `hash` is an anchor of a registered document (not boilerplate).
+    #[inline]
+    pub(crate) fn is_registered_anchor(&self, hash: u64) -> bool {
+        self.anchors.contains(hash)
     }
 
     /// Document ids registered under `hash` (empty for unknown or boilerplate hashes).
@@ -468,6 +541,8 @@ impl FingerprintIndex {
             k: self.winnow.k,
             window: self.winnow.window,
             stop_df: self.stop_df,
+            anchors: self.anchors.hashes.len() + self.anchors.pending.len(),
+            anchors_complete: self.anchors.complete,
         }
     }
 
@@ -478,7 +553,20 @@ impl FingerprintIndex {
             .map(|d| 8 + d.name.len() as u64 + d.level.len() as u64 + 20)
             .sum();
         let postings = (self.hashes.len() + self.pending.len()) as u64;
-        12 + 20 + 4 + docs + 8 + postings * 12 + 8 + self.stop.len() as u64 * 8 + 4
+        let anchors = (self.anchors.hashes.len() + self.anchors.pending.len()) as u64;
+        12 + 20
+            + 4
+            + docs
+            + 8
+            + postings * 12
+            + 8
+            + self.stop.len() as u64 * 8
+            + 4
+            + 8
+            + anchors * 12
+            + 8
+            + self.anchors.stop.len() as u64 * 8
+            + 4
     }
 
     /// The index as file bytes (commits first).
@@ -510,6 +598,21 @@ impl FingerprintIndex {
         for &h in &self.stop {
             w.u64(h);
         }
+        let anchors = &self.anchors;
+        w.u32(u32::from(anchors.complete));
+        w.u64(anchors.hashes.len() as u64);
+        w.bytes
+            .reserve(anchors.hashes.len() * 12 + anchors.stop.len() * 8 + 16);
+        for &h in &anchors.hashes {
+            w.u64(h);
+        }
+        for &d in &anchors.doc_ids {
+            w.u32(d);
+        }
+        w.u64(anchors.stop.len() as u64);
+        for &h in &anchors.stop {
+            w.u64(h);
+        }
         w.finish()
     }
 
@@ -519,13 +622,13 @@ impl FingerprintIndex {
             bytes,
             path,
             MAGIC,
-            VERSION,
+            OLDEST_VERSION..=VERSION,
             "fingerprint index",
             Self::parse_body,
         )
     }
 
-    fn parse_body(r: &mut Reader<'_>) -> codec::ReadResult<FingerprintIndex> {
+    fn parse_body(r: &mut Reader<'_>, version: u32) -> codec::ReadResult<FingerprintIndex> {
         let k = r.u32()?;
         let window = r.u32()?;
         let stop_df = r.u32()?;
@@ -563,6 +666,11 @@ impl FingerprintIndex {
         let doc_ids = r.u32_array(posting_count, "posting documents")?;
         let stop_count = r.u64()?;
         let stop = r.u64_array(stop_count, "stop list")?;
+        let anchors = if version >= 2 {
+            Anchors::parse(r, documents.len())?
+        } else {
+            Anchors::default()
+        };
         r.expect_end()?;
 
         let mut counts = vec![0u32; documents.len()];
@@ -600,6 +708,7 @@ impl FingerprintIndex {
             filter: Vec::new(),
             pending: Vec::new(),
             pending_stop: Vec::new(),
+            anchors,
         };
         index.rebuild_buckets();
         Ok(index)
@@ -615,6 +724,140 @@ impl FingerprintIndex {
     pub fn save(&mut self, path: &Path) -> Result<()> {
         let bytes = self.to_bytes();
         codec::write_atomic(path, &bytes)
+    }
+}
+
+impl Anchors {
+    /// Merges the pending anchors as [`FingerprintIndex::commit`] does the fingerprints:
+    /// anchors in `stop_df` or more document families, or in common text, are dropped.
+    fn merge(&mut self, family: &[u32], stop_df: u32) {
+        let mut stop = std::mem::take(&mut self.stop);
+        stop.append(&mut self.pending_stop);
+        stop.sort_unstable();
+        stop.dedup();
+        let mut all: Vec<(u64, u32)> = Vec::with_capacity(self.hashes.len() + self.pending.len());
+        all.extend(
+            self.hashes
+                .iter()
+                .copied()
+                .zip(self.doc_ids.iter().copied()),
+        );
+        all.append(&mut self.pending);
+        all.sort_unstable();
+        all.dedup();
+        let (mut hashes, mut doc_ids) =
+            (Vec::with_capacity(all.len()), Vec::with_capacity(all.len()));
+        let mut families_seen: Vec<u32> = Vec::new();
+        let mut start = 0;
+        while start < all.len() {
+            let hash = all[start].0;
+            let mut end = start + 1;
+            while end < all.len() && all[end].0 == hash {
+                end += 1;
+            }
+            families_seen.clear();
+            families_seen.extend(
+                all[start..end]
+                    .iter()
+                    .map(|&(_, d)| family.get(d as usize).copied().unwrap_or(d)),
+            );
+            families_seen.sort_unstable();
+            families_seen.dedup();
+            if stop.binary_search(&hash).is_ok() {
+                // already boilerplate
+            } else if families_seen.len() as u32 >= stop_df {
+                stop.push(hash);
+            } else {
+                for &(h, d) in &all[start..end] {
+                    hashes.push(h);
+                    doc_ids.push(d);
+                }
+            }
+            start = end;
+        }
+        stop.sort_unstable();
+        stop.dedup();
+        self.stop = stop;
+        self.hashes = hashes;
+        self.doc_ids = doc_ids;
+        self.rebuild();
+    }
+
+    /// Drops the anchors of document `id` and renumbers the ones after it.
+    fn remove_document(&mut self, id: u32) {
+        let mut hashes = Vec::with_capacity(self.hashes.len());
+        let mut doc_ids = Vec::with_capacity(self.doc_ids.len());
+        for (&h, &d) in self.hashes.iter().zip(&self.doc_ids) {
+            if d != id {
+                hashes.push(h);
+                doc_ids.push(if d > id { d - 1 } else { d });
+            }
+        }
+        self.hashes = hashes;
+        self.doc_ids = doc_ids;
+        self.rebuild();
+    }
+
+    fn rebuild(&mut self) {
+        let mut distinct = self.hashes.clone();
+        distinct.dedup();
+        let bits = (distinct.len() * 16)
+            .next_power_of_two()
+            .clamp(1 << 12, 1 << 30);
+        let mut filter = vec![0u64; bits / 64];
+        for &h in &distinct {
+            let (word, bits) = filter_probe(h, filter.len());
+            filter[word] |= bits;
+        }
+        self.distinct = distinct;
+        self.filter = filter;
+    }
+
+    #[inline]
+    fn contains(&self, hash: u64) -> bool {
+        if self.filter.is_empty() {
+            return false;
+        }
+        let (word, bits) = filter_probe(hash, self.filter.len());
+        self.filter[word] & bits == bits && self.distinct.binary_search(&hash).is_ok()
+    }
+
+    /// Reads the anchor part of a version 2 file.
+    fn parse(r: &mut Reader<'_>, documents: usize) -> codec::ReadResult<Anchors> {
+        let complete = match r.u32()? {
+            0 => false,
+            1 => true,
+            other => return Err(format!("anchors complete flag is {other}, not 0 or 1")),
+        };
+        let count = r.u64()?;
+        r.check_room(count, 12, "anchors")?;
+        let hashes = r.u64_array(count, "anchor hashes")?;
+        let doc_ids = r.u32_array(count, "anchor documents")?;
+        let stop_count = r.u64()?;
+        let stop = r.u64_array(stop_count, "anchor stop list")?;
+        for i in 0..hashes.len() {
+            if doc_ids[i] as usize >= documents {
+                return Err(format!(
+                    "anchor {i} names document {}, which does not exist",
+                    doc_ids[i]
+                ));
+            }
+            if i > 0 && (hashes[i - 1], doc_ids[i - 1]) >= (hashes[i], doc_ids[i]) {
+                return Err(format!("anchors are not sorted at entry {i}"));
+            }
+        }
+        if stop.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("anchor stop list is not sorted".into());
+        }
+        let mut anchors = Anchors {
+            complete,
+            hashes,
+            doc_ids,
+            stop,
+            ..Anchors::default()
+        };
+        anchors.rebuild();
+        Ok(anchors)
     }
 }
 

@@ -116,6 +116,11 @@ impl Winnower {
         self.params
     }
 
+    /// Characters pushed so far.
+    pub fn pushed(&self) -> u64 {
+        self.chars
+    }
+
     /// Feeds one normalised character; calls `emit(hash)` for each new fingerprint.
     #[inline]
     pub fn push(&mut self, c: char, emit: &mut impl FnMut(u64)) {

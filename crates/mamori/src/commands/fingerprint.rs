@@ -384,7 +384,8 @@ fn stats(index_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             json!({"index": index_path, "documents": s.documents, "postings": s.postings,
                    "stopped": s.stopped, "text_bytes": s.text_bytes, "file_bytes": s.file_bytes,
                    "bytes_per_text_mb": s.bytes_per_text_mb, "k": s.k, "window": s.window,
-                   "stop_df": s.stop_df, "load_ms": load_ms})
+                   "stop_df": s.stop_df, "anchors": s.anchors,
+                   "anchors_complete": s.anchors_complete, "load_ms": load_ms})
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -392,6 +393,13 @@ fn stats(index_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     println!("登録文書 / documents:            {}", s.documents);
     println!("指紋 / fingerprints (postings):  {}", s.postings);
     println!("定型として無視 / boilerplate:    {}", s.stopped);
+    println!("アンカー / anchors:              {}", s.anchors);
+    if !s.anchors_complete {
+        println!(
+            "  旧版の索引: 文書を登録し直すと検査が速くなります / \
+             index from an older version: re-add the documents to speed up scans"
+        );
+    }
     println!("登録テキスト / registered text:  {} bytes", s.text_bytes);
     println!("ファイル / file size:            {} bytes", s.file_bytes);
     println!(
