@@ -9,6 +9,8 @@ use std::io::Write as _;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::section::{MappedFile, Section};
+use std::sync::Arc;
 
 /// Builds a file body.
 #[derive(Debug, Default)]
@@ -36,6 +38,13 @@ impl Writer {
         self.u32(s.len() as u32);
         self.bytes.extend_from_slice(s.as_bytes());
     }
+    /// Pads with zero bytes up to a multiple of `to` bytes from the start of the file, so
+    /// that the array written next can be read in place from a mapping.
+    pub(crate) fn align(&mut self, to: usize) {
+        while !self.bytes.len().is_multiple_of(to) {
+            self.bytes.push(0);
+        }
+    }
     /// Appends the checksum and returns the finished file.
     pub(crate) fn finish(mut self) -> Vec<u8> {
         let crc = crc32fast::hash(&self.bytes);
@@ -49,6 +58,8 @@ impl Writer {
 pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// The mapped file `bytes` comes from, if any: arrays are then viewed in place.
+    mapped: Option<Arc<MappedFile>>,
 }
 
 pub(crate) type ReadResult<T> = std::result::Result<T, String>;
@@ -57,6 +68,7 @@ pub(crate) type ReadResult<T> = std::result::Result<T, String>;
 /// checked, then `parse_body`; every problem is an error naming `path`.
 pub(crate) fn parse_file<'a, T>(
     bytes: &'a [u8],
+    mapped: Option<&Arc<MappedFile>>,
     path: &Path,
     magic: &[u8; 8],
     supported: std::ops::RangeInclusive<u32>,
@@ -69,6 +81,7 @@ pub(crate) fn parse_file<'a, T>(
         reason,
     };
     let (mut reader, version) = Reader::open(bytes, magic).map_err(corrupt)?;
+    reader.mapped = mapped.filter(|m| std::ptr::eq(m.bytes(), bytes)).cloned();
     if !supported.contains(&version) {
         return Err(Error::UnsupportedVersion {
             path: path.to_owned(),
@@ -94,6 +107,7 @@ impl<'a> Reader<'a> {
         let mut reader = Reader {
             bytes: body,
             pos: 8,
+            mapped: None,
         };
         let version = reader.u32()?;
         if crc32fast::hash(body) != stored {
@@ -160,6 +174,46 @@ impl<'a> Reader<'a> {
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
+    }
+
+    /// Skips the zero padding [`Writer::align`] wrote.
+    pub(crate) fn align(&mut self, to: usize, what: &str) -> ReadResult<()> {
+        let padding = (to - self.pos % to) % to;
+        if self.take(padding, what)?.iter().any(|&b| b != 0) {
+            return Err(format!(
+                "{what}: padding before byte {} is not zero",
+                self.pos
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Reader::u64_array`], viewed in place when the file is mapped and the array aligned.
+    pub(crate) fn u64_section(&mut self, count: u64, what: &str) -> ReadResult<Section<u64>> {
+        let n = self.check_room(count, 8, what)?;
+        if let Some(section) = self
+            .mapped
+            .as_ref()
+            .and_then(|file| Section::mapped(file, self.pos, n))
+        {
+            self.pos += n * 8;
+            return Ok(section);
+        }
+        self.u64_array(count, what).map(Section::from)
+    }
+
+    /// [`Reader::u32_array`], viewed in place when the file is mapped and the array aligned.
+    pub(crate) fn u32_section(&mut self, count: u64, what: &str) -> ReadResult<Section<u32>> {
+        let n = self.check_room(count, 4, what)?;
+        if let Some(section) = self
+            .mapped
+            .as_ref()
+            .and_then(|file| Section::mapped(file, self.pos, n))
+        {
+            self.pos += n * 4;
+            return Ok(section);
+        }
+        self.u32_array(count, what).map(Section::from)
     }
 
     pub(crate) fn u8_array(&mut self, count: u64, what: &str) -> ReadResult<Vec<u8>> {

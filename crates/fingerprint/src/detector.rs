@@ -84,7 +84,6 @@ impl DocumentDetector for FingerprintDetector {
             previous_hot: false,
             tail: String::new(),
             hot: Vec::new(),
-            anchors: Vec::new(),
         })
     }
 }
@@ -127,9 +126,8 @@ struct FingerprintScan {
     previous_hot: bool,
     /// The end of the previous piece, when it was not winnowed.
     tail: String,
-    /// Scratch: which blocks of the piece hold a registered anchor, and the piece's anchors.
+    /// Scratch: which blocks of the piece hold a registered anchor.
     hot: Vec<bool>,
-    anchors: Vec<(usize, u64)>,
 }
 
 impl FingerprintScan {
@@ -182,6 +180,36 @@ impl FingerprintScan {
     }
 }
 
+/// Marks the blocks of `text` (`hot[i]` for bytes `i * BLOCK..`) that hold a registered
+/// anchor. Anchors are looked up in batches: first every filter probe of the batch, which do
+/// not wait for one another (the filter of a large index is megabytes, and a probe is often
+/// a cache miss), then the exact lookups of the rare hashes that pass.
+fn mark_hot_blocks(index: &FingerprintIndex, text: &[u8], hot: &mut [bool]) {
+    const BATCH: usize = 64;
+    let mut batch = [(0usize, 0u64); BATCH];
+    let mut len = 0;
+    let flush = |batch: &[(usize, u64)], hot: &mut [bool]| {
+        let mut maybe = [false; BATCH];
+        for (m, &(_, h)) in maybe.iter_mut().zip(batch) {
+            *m = index.may_be_registered_anchor(h);
+        }
+        for (&m, &(p, h)) in maybe.iter().zip(batch) {
+            if m && index.is_registered_anchor(h) {
+                hot[p / BLOCK] = true;
+            }
+        }
+    };
+    for_each_anchor(text, index.winnow_params().seed, |p, h| {
+        batch[len] = (p, h);
+        len += 1;
+        if len == BATCH {
+            flush(&batch, hot);
+            len = 0;
+        }
+    });
+    flush(&batch[..len], hot);
+}
+
 /// The first character boundary of `text` at or after `at`.
 fn boundary_at_or_after(text: &str, mut at: usize) -> usize {
     while at < text.len() && !text.is_char_boundary(at) {
@@ -200,20 +228,9 @@ impl DocumentScan for FingerprintScan {
         }
         let blocks = normalised.len().div_ceil(BLOCK).max(1);
         let mut hot = std::mem::take(&mut self.hot);
-        let mut anchors = std::mem::take(&mut self.anchors);
         hot.clear();
         hot.resize(blocks, false);
-        anchors.clear();
-        for_each_anchor(
-            normalised.as_bytes(),
-            self.index.winnow_params().seed,
-            |p, h| anchors.push((p, h)),
-        );
-        for &(p, h) in &anchors {
-            if self.index.is_registered_anchor(h) {
-                hot[p / BLOCK] = true;
-            }
-        }
+        mark_hot_blocks(&self.index, normalised.as_bytes(), &mut hot);
         for b in 0..blocks {
             let from = boundary_at_or_after(normalised, b * BLOCK);
             let to = boundary_at_or_after(normalised, (b + 1) * BLOCK);
@@ -245,7 +262,6 @@ impl DocumentScan for FingerprintScan {
             self.tail.push_str(&normalised[from..]);
         }
         self.hot = hot;
-        self.anchors = anchors;
     }
 
     fn finish(self: Box<Self>) -> Vec<Finding> {

@@ -455,6 +455,7 @@ impl EdmTable {
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<EdmTable> {
         codec::parse_file(
             bytes,
+            None,
             path,
             MAGIC,
             VERSION..=VERSION,

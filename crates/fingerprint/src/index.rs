@@ -37,6 +37,7 @@ use crate::anchor::anchors_of;
 use crate::codec::{self, Reader, Writer};
 use crate::error::{Error, Result};
 use crate::normalize::normalize_into;
+use crate::section::{MappedFile, Section};
 use crate::winnow::{WinnowParams, Winnower};
 
 const MAGIC: &[u8; 8] = b"MAMORIFP";
@@ -147,17 +148,14 @@ pub struct FingerprintIndex {
     stop_df: u32,
     documents: Vec<DocumentInfo>,
     /// Posting hashes, sorted (ties by document id).
-    hashes: Vec<u64>,
+    hashes: Section<u64>,
     /// Document id of each posting.
-    doc_ids: Vec<u32>,
+    doc_ids: Section<u32>,
     /// Boilerplate hashes, sorted and distinct.
-    stop: Vec<u64>,
-    /// `buckets[b]..buckets[b + 1]` is the range of postings whose hash has top 16 bits `b`.
-    buckets: Vec<u32>,
-    /// A one-probe bit filter over posting and stop hashes (low bits), about 16 bits per
-    /// hash: most hashes of scanned text are in no registered document, and this answers them
-    /// from a small array instead of two cache misses in the postings.
-    filter: Vec<u64>,
+    stop: Section<u64>,
+    /// The postings' lookup tables, built when first needed: a scan gated by anchors may
+    /// never winnow, and building them is most of what loading a large index costs.
+    tables: std::sync::OnceLock<PostingTables>,
     /// Postings and common-text hashes added since the last [`FingerprintIndex::commit`].
     pending: Vec<(u64, u32)>,
     pending_stop: Vec<u64>,
@@ -173,13 +171,15 @@ struct Anchors {
     /// file: then a scan cannot rely on them and winnows everything).
     complete: bool,
     /// Anchor hashes, sorted (ties by document id), and the document of each.
-    hashes: Vec<u64>,
-    doc_ids: Vec<u32>,
+    hashes: Section<u64>,
+    doc_ids: Section<u32>,
     /// Boilerplate anchors, sorted and distinct.
-    stop: Vec<u64>,
-    /// The distinct hashes of `hashes`, for lookups.
-    distinct: Vec<u64>,
-    /// A bit filter over `distinct`, as for the fingerprints.
+    stop: Section<u64>,
+    /// `buckets[b]..buckets[b + 1]` is the range of `hashes` whose top 16 bits are `b`:
+    /// a lookup searches a few entries instead of a binary search over megabytes, each step
+    /// a cache miss.
+    buckets: Vec<u32>,
+    /// A bit filter over `hashes`, as for the fingerprints.
     filter: Vec<u64>,
     /// Added since the last commit.
     pending: Vec<(u64, u32)>,
@@ -196,7 +196,7 @@ impl std::fmt::Debug for FingerprintIndex {
             .field("postings", &self.hashes.len())
             .field("stopped", &self.stop.len())
             .field("pending", &self.pending.len())
-            .field("anchors", &self.anchors.distinct.len())
+            .field("anchors", &self.anchors.hashes.len())
             .field("anchors_complete", &self.anchors.complete)
             .finish_non_exhaustive()
     }
@@ -255,11 +255,10 @@ impl FingerprintIndex {
             },
             stop_df: params.stop_df.max(2),
             documents: Vec::new(),
-            hashes: Vec::new(),
-            doc_ids: Vec::new(),
-            stop: Vec::new(),
-            buckets: Vec::new(),
-            filter: Vec::new(),
+            hashes: Section::default(),
+            doc_ids: Section::default(),
+            stop: Section::default(),
+            tables: std::sync::OnceLock::new(),
             pending: Vec::new(),
             pending_stop: Vec::new(),
             anchors: Anchors {
@@ -348,15 +347,15 @@ impl FingerprintIndex {
         let id = position as u32;
         let mut hashes = Vec::with_capacity(self.hashes.len());
         let mut doc_ids = Vec::with_capacity(self.doc_ids.len());
-        for (&h, &d) in self.hashes.iter().zip(&self.doc_ids) {
+        for (&h, &d) in self.hashes.iter().zip(self.doc_ids.iter()) {
             if d == id {
                 continue;
             }
             hashes.push(h);
             doc_ids.push(if d > id { d - 1 } else { d });
         }
-        self.hashes = hashes;
-        self.doc_ids = doc_ids;
+        self.hashes = hashes.into();
+        self.doc_ids = doc_ids.into();
         self.anchors.remove_document(id);
         self.rebuild_buckets();
         Ok(removed)
@@ -373,7 +372,7 @@ impl FingerprintIndex {
         {
             return;
         }
-        let mut stop = std::mem::take(&mut self.stop);
+        let mut stop = std::mem::take(&mut self.stop).into_vec();
         stop.append(&mut self.pending_stop);
         stop.sort_unstable();
         stop.dedup();
@@ -423,13 +422,13 @@ impl FingerprintIndex {
         stop.extend(new_stop);
         stop.sort_unstable();
         stop.dedup();
-        self.stop = stop;
-        self.hashes = hashes;
-        self.doc_ids = doc_ids;
+        self.stop = stop.into();
+        self.hashes = hashes.into();
+        self.doc_ids = doc_ids.into();
         for doc in &mut self.documents {
             doc.fingerprints = 0;
         }
-        for &d in &self.doc_ids {
+        for &d in self.doc_ids.iter() {
             if let Some(doc) = self.documents.get_mut(d as usize) {
                 doc.fingerprints += 1;
             }
@@ -438,30 +437,40 @@ impl FingerprintIndex {
         self.rebuild_buckets();
     }
 
+    /// Drops the lookup tables after a change (they are rebuilt when next needed).
     fn rebuild_buckets(&mut self) {
-        let mut buckets = vec![0u32; (1 << 16) + 1];
-        for &h in &self.hashes {
-            buckets[(h >> 48) as usize + 1] += 1;
-        }
-        for i in 1..buckets.len() {
-            buckets[i] += buckets[i - 1];
-        }
-        self.buckets = buckets;
-        let hashes = self.hashes.len() + self.stop.len();
-        let bits = (hashes * 16).next_power_of_two().clamp(1 << 12, 1 << 30);
-        let mut filter = vec![0u64; bits / 64];
-        for &h in self.hashes.iter().chain(&self.stop) {
-            let (word, bits) = filter_probe(h, filter.len());
-            filter[word] |= bits;
-        }
-        self.filter = filter;
+        self.tables = std::sync::OnceLock::new();
+    }
+
+    fn tables(&self) -> &PostingTables {
+        self.tables.get_or_init(|| {
+            let hashes: &[u64] = &self.hashes;
+            let stop: &[u64] = &self.stop;
+            let mut buckets = vec![0u32; (1 << 16) + 1];
+            for &h in hashes {
+                buckets[(h >> 48) as usize + 1] += 1;
+            }
+            for i in 1..buckets.len() {
+                buckets[i] += buckets[i - 1];
+            }
+            let bits = ((hashes.len() + stop.len()) * 16)
+                .next_power_of_two()
+                .clamp(1 << 12, 1 << 30);
+            let mut filter = vec![0u64; bits / 64];
+            for &h in hashes.iter().chain(stop) {
+                let (word, bits) = filter_probe(h, filter.len());
+                filter[word] |= bits;
+            }
+            PostingTables { buckets, filter }
+        })
     }
 
     /// False when `hash` is certainly neither registered nor boilerplate.
     #[inline]
     fn maybe_known(&self, hash: u64) -> bool {
-        let (word, bits) = filter_probe(hash, self.filter.len());
-        self.filter[word] & bits == bits
+        let filter = &self.tables().filter;
+        let (word, bits) = filter_probe(hash, filter.len());
+        filter[word] & bits == bits
     }
 
     /// Whether every registered document has its anchors, so that a scan may winnow only
@@ -473,14 +482,22 @@ impl FingerprintIndex {
     /// Whether `hash` is an anchor of a registered document (not boilerplate).
     #[inline]
     pub(crate) fn is_registered_anchor(&self, hash: u64) -> bool {
-        self.anchors.contains(hash)
+        self.anchors.maybe_contains(hash) && self.anchors.contains(hash)
+    }
+
+    /// False when `hash` is certainly not a registered anchor; true when it may be (then
+    /// ask [`FingerprintIndex::is_registered_anchor`]). One probe of a small bit filter.
+    #[inline]
+    pub(crate) fn may_be_registered_anchor(&self, hash: u64) -> bool {
+        self.anchors.maybe_contains(hash)
     }
 
     /// Document ids registered under `hash` (empty for unknown or boilerplate hashes).
     #[inline]
     pub fn lookup(&self, hash: u64) -> &[u32] {
         let b = (hash >> 48) as usize;
-        let (lo, hi) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
+        let buckets = &self.tables().buckets;
+        let (lo, hi) = (buckets[b] as usize, buckets[b + 1] as usize);
         let slice = &self.hashes[lo..hi];
         let first = slice.partition_point(|&h| h < hash);
         let last = first + slice[first..].partition_point(|&h| h == hash);
@@ -554,19 +571,14 @@ impl FingerprintIndex {
             .sum();
         let postings = (self.hashes.len() + self.pending.len()) as u64;
         let anchors = (self.anchors.hashes.len() + self.anchors.pending.len()) as u64;
-        12 + 20
-            + 4
-            + docs
-            + 8
-            + postings * 12
-            + 8
-            + self.stop.len() as u64 * 8
-            + 4
-            + 8
-            + anchors * 12
-            + 8
-            + self.anchors.stop.len() as u64 * 8
-            + 4
+        // As `to_bytes` writes it: arrays start at multiples of 8 bytes.
+        let align = |n: u64| n.div_ceil(8) * 8;
+        let mut n = 12 + 20 + 4 + docs;
+        n = align(n + 8) + postings * 12;
+        n = align(n + 8) + self.stop.len() as u64 * 8;
+        n = align(n + 4 + 8) + anchors * 12;
+        n = align(n + 8) + self.anchors.stop.len() as u64 * 8;
+        n + 4
     }
 
     /// The index as file bytes (commits first).
@@ -587,30 +599,34 @@ impl FingerprintIndex {
         }
         w.u64(self.hashes.len() as u64);
         w.bytes
-            .reserve(self.hashes.len() * 12 + self.stop.len() * 8 + 16);
-        for &h in &self.hashes {
+            .reserve(self.hashes.len() * 12 + self.stop.len() * 8 + 32);
+        w.align(8);
+        for &h in self.hashes.iter() {
             w.u64(h);
         }
-        for &d in &self.doc_ids {
+        for &d in self.doc_ids.iter() {
             w.u32(d);
         }
         w.u64(self.stop.len() as u64);
-        for &h in &self.stop {
+        w.align(8);
+        for &h in self.stop.iter() {
             w.u64(h);
         }
         let anchors = &self.anchors;
         w.u32(u32::from(anchors.complete));
         w.u64(anchors.hashes.len() as u64);
         w.bytes
-            .reserve(anchors.hashes.len() * 12 + anchors.stop.len() * 8 + 16);
-        for &h in &anchors.hashes {
+            .reserve(anchors.hashes.len() * 12 + anchors.stop.len() * 8 + 32);
+        w.align(8);
+        for &h in anchors.hashes.iter() {
             w.u64(h);
         }
-        for &d in &anchors.doc_ids {
+        for &d in anchors.doc_ids.iter() {
             w.u32(d);
         }
         w.u64(anchors.stop.len() as u64);
-        for &h in &anchors.stop {
+        w.align(8);
+        for &h in anchors.stop.iter() {
             w.u64(h);
         }
         w.finish()
@@ -618,8 +634,17 @@ impl FingerprintIndex {
 
     /// Parses index file bytes; every inconsistency is an [`Error::Corrupt`] naming `path`.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<FingerprintIndex> {
+        FingerprintIndex::parse(bytes, None, path)
+    }
+
+    fn parse(
+        bytes: &[u8],
+        mapped: Option<&std::sync::Arc<MappedFile>>,
+        path: &Path,
+    ) -> Result<FingerprintIndex> {
         codec::parse_file(
             bytes,
+            mapped,
             path,
             MAGIC,
             OLDEST_VERSION..=VERSION,
@@ -660,12 +685,19 @@ impl FingerprintIndex {
                 added_unix,
             });
         }
+        let aligned = version >= 2;
         let posting_count = r.u64()?;
+        if aligned {
+            r.align(8, "postings")?;
+        }
         r.check_room(posting_count, 12, "postings")?;
-        let hashes = r.u64_array(posting_count, "posting hashes")?;
-        let doc_ids = r.u32_array(posting_count, "posting documents")?;
+        let hashes = r.u64_section(posting_count, "posting hashes")?;
+        let doc_ids = r.u32_section(posting_count, "posting documents")?;
         let stop_count = r.u64()?;
-        let stop = r.u64_array(stop_count, "stop list")?;
+        if aligned {
+            r.align(8, "stop list")?;
+        }
+        let stop = r.u64_section(stop_count, "stop list")?;
         let anchors = if version >= 2 {
             Anchors::parse(r, documents.len())?
         } else {
@@ -674,15 +706,16 @@ impl FingerprintIndex {
         r.expect_end()?;
 
         let mut counts = vec![0u32; documents.len()];
-        for i in 0..hashes.len() {
-            let d = doc_ids[i] as usize;
+        let (hash_at, doc_at): (&[u64], &[u32]) = (&hashes, &doc_ids);
+        for i in 0..hash_at.len() {
+            let d = doc_at[i] as usize;
             if d >= documents.len() {
                 return Err(format!(
                     "posting {i} names document {d}, which does not exist"
                 ));
             }
             counts[d] += 1;
-            if i > 0 && (hashes[i - 1], doc_ids[i - 1]) >= (hashes[i], doc_ids[i]) {
+            if i > 0 && (hash_at[i - 1], doc_at[i - 1]) >= (hash_at[i], doc_at[i]) {
                 return Err(format!("postings are not sorted at entry {i}"));
             }
         }
@@ -704,8 +737,7 @@ impl FingerprintIndex {
             hashes,
             doc_ids,
             stop,
-            buckets: Vec::new(),
-            filter: Vec::new(),
+            tables: std::sync::OnceLock::new(),
             pending: Vec::new(),
             pending_stop: Vec::new(),
             anchors,
@@ -714,8 +746,22 @@ impl FingerprintIndex {
         Ok(index)
     }
 
-    /// Loads an index file.
+    /// Loads an index file. A large one is mapped and its arrays used in place (see
+    /// [`crate::section`]); a small one, or one that cannot be mapped, is read.
     pub fn load(path: &Path) -> Result<FingerprintIndex> {
+        FingerprintIndex::load_mapping_from(path, 1 << 20)
+    }
+
+    /// [`FingerprintIndex::load`], mapping files of `map_from_bytes` or more.
+    fn load_mapping_from(path: &Path, map_from_bytes: u64) -> Result<FingerprintIndex> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if len >= map_from_bytes
+            && let Ok(mapped) = MappedFile::map(&file)
+        {
+            let mapped = std::sync::Arc::new(mapped);
+            return FingerprintIndex::parse(mapped.bytes(), Some(&mapped), path);
+        }
         let bytes = codec::read_file(path)?;
         FingerprintIndex::from_bytes(&bytes, path)
     }
@@ -727,11 +773,22 @@ impl FingerprintIndex {
     }
 }
 
+/// What looking up a fingerprint needs besides the postings.
+#[derive(Debug, Clone)]
+struct PostingTables {
+    /// `buckets[b]..buckets[b + 1]` is the range of postings whose hash has top 16 bits `b`.
+    buckets: Vec<u32>,
+    /// A one-probe bit filter over posting and stop hashes (low bits), about 16 bits per
+    /// hash: most hashes of scanned text are in no registered document, and this answers them
+    /// from a small array instead of two cache misses in the postings.
+    filter: Vec<u64>,
+}
+
 impl Anchors {
     /// Merges the pending anchors as [`FingerprintIndex::commit`] does the fingerprints:
     /// anchors in `stop_df` or more document families, or in common text, are dropped.
     fn merge(&mut self, family: &[u32], stop_df: u32) {
-        let mut stop = std::mem::take(&mut self.stop);
+        let mut stop = std::mem::take(&mut self.stop).into_vec();
         stop.append(&mut self.pending_stop);
         stop.sort_unstable();
         stop.dedup();
@@ -777,9 +834,9 @@ impl Anchors {
         }
         stop.sort_unstable();
         stop.dedup();
-        self.stop = stop;
-        self.hashes = hashes;
-        self.doc_ids = doc_ids;
+        self.stop = stop.into();
+        self.hashes = hashes.into();
+        self.doc_ids = doc_ids.into();
         self.rebuild();
     }
 
@@ -787,39 +844,57 @@ impl Anchors {
     fn remove_document(&mut self, id: u32) {
         let mut hashes = Vec::with_capacity(self.hashes.len());
         let mut doc_ids = Vec::with_capacity(self.doc_ids.len());
-        for (&h, &d) in self.hashes.iter().zip(&self.doc_ids) {
+        for (&h, &d) in self.hashes.iter().zip(self.doc_ids.iter()) {
             if d != id {
                 hashes.push(h);
                 doc_ids.push(if d > id { d - 1 } else { d });
             }
         }
-        self.hashes = hashes;
-        self.doc_ids = doc_ids;
+        self.hashes = hashes.into();
+        self.doc_ids = doc_ids.into();
         self.rebuild();
     }
 
     fn rebuild(&mut self) {
-        let mut distinct = self.hashes.clone();
-        distinct.dedup();
-        let bits = (distinct.len() * 16)
+        let bits = (self.hashes.len() * 16)
             .next_power_of_two()
             .clamp(1 << 12, 1 << 30);
         let mut filter = vec![0u64; bits / 64];
-        for &h in &distinct {
+        for &h in self.hashes.iter() {
             let (word, bits) = filter_probe(h, filter.len());
             filter[word] |= bits;
         }
-        self.distinct = distinct;
+        let mut buckets = vec![0u32; (1 << 16) + 1];
+        for &h in self.hashes.iter() {
+            buckets[(h >> 48) as usize + 1] += 1;
+        }
+        for i in 1..buckets.len() {
+            buckets[i] += buckets[i - 1];
+        }
         self.filter = filter;
+        self.buckets = buckets;
     }
 
+    /// False when `hash` is certainly not a registered anchor (one probe of the filter).
     #[inline]
-    fn contains(&self, hash: u64) -> bool {
+    fn maybe_contains(&self, hash: u64) -> bool {
         if self.filter.is_empty() {
             return false;
         }
         let (word, bits) = filter_probe(hash, self.filter.len());
-        self.filter[word] & bits == bits && self.distinct.binary_search(&hash).is_ok()
+        self.filter[word] & bits == bits
+    }
+
+    /// Whether `hash` is a registered anchor (after [`Anchors::maybe_contains`]).
+    #[inline]
+    fn contains(&self, hash: u64) -> bool {
+        let b = (hash >> 48) as usize;
+        match (self.buckets.get(b), self.buckets.get(b + 1)) {
+            (Some(&lo), Some(&hi)) => self.hashes[lo as usize..hi as usize]
+                .binary_search(&hash)
+                .is_ok(),
+            _ => false,
+        }
     }
 
     /// Reads the anchor part of a version 2 file.
@@ -830,19 +905,22 @@ impl Anchors {
             other => return Err(format!("anchors complete flag is {other}, not 0 or 1")),
         };
         let count = r.u64()?;
+        r.align(8, "anchors")?;
         r.check_room(count, 12, "anchors")?;
-        let hashes = r.u64_array(count, "anchor hashes")?;
-        let doc_ids = r.u32_array(count, "anchor documents")?;
+        let hashes = r.u64_section(count, "anchor hashes")?;
+        let doc_ids = r.u32_section(count, "anchor documents")?;
         let stop_count = r.u64()?;
-        let stop = r.u64_array(stop_count, "anchor stop list")?;
-        for i in 0..hashes.len() {
-            if doc_ids[i] as usize >= documents {
+        r.align(8, "anchor stop list")?;
+        let stop = r.u64_section(stop_count, "anchor stop list")?;
+        let (hash_at, doc_at): (&[u64], &[u32]) = (&hashes, &doc_ids);
+        for i in 0..hash_at.len() {
+            if doc_at[i] as usize >= documents {
                 return Err(format!(
                     "anchor {i} names document {}, which does not exist",
-                    doc_ids[i]
+                    doc_at[i]
                 ));
             }
-            if i > 0 && (hashes[i - 1], doc_ids[i - 1]) >= (hashes[i], doc_ids[i]) {
+            if i > 0 && (hash_at[i - 1], doc_at[i - 1]) >= (hash_at[i], doc_at[i]) {
                 return Err(format!("anchors are not sorted at entry {i}"));
             }
         }
@@ -1294,6 +1372,35 @@ mod tests {
     }
 
     #[test]
+    fn a_mapped_index_reads_in_place_and_finds_the_same() {
+        let doc = format!("{}\n\n{}", para(1, 400), para(2, 400));
+        let mut index = index_with(&[("spec", doc.clone()), ("other", para(9, 1500))]);
+        index.add_common_text(&para(3, 200));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("documents.idx");
+        index.save(&path).unwrap();
+        let mapped = FingerprintIndex::load_mapping_from(&path, 0).unwrap();
+        let read = FingerprintIndex::load_mapping_from(&path, u64::MAX).unwrap();
+        assert!(mapped.hashes.is_mapped() && mapped.doc_ids.is_mapped());
+        assert!(mapped.anchors.hashes.is_mapped() && mapped.anchors.doc_ids.is_mapped());
+        assert!(!read.hashes.is_mapped());
+        assert_eq!(&*mapped.hashes, &*read.hashes);
+        assert_eq!(&*mapped.anchors.hashes, &*read.anchors.hashes);
+        let excerpt: String = doc.chars().skip(100).take(400).collect();
+        let text = format!("前置き{excerpt}後書き");
+        assert_eq!(mapped.scan_text(&text), read.scan_text(&text));
+        assert_eq!(mapped.scan_text(&text)[0].document.name, "spec");
+        // A mapped index can still be changed (its arrays are copied first) and saved.
+        let mut changed = mapped;
+        changed.add_document("third", "hi", &para(4, 600)).unwrap();
+        changed.remove_document("other").unwrap();
+        changed.save(&path).unwrap();
+        let again = FingerprintIndex::load_mapping_from(&path, 0).unwrap();
+        let names: Vec<_> = again.documents().iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["spec", "third"]);
+    }
+
+    #[test]
     fn finds_whole_document_and_paragraph_not_unrelated() {
         let doc = format!("{}\n\n{}\n\n{}", para(1, 400), para(2, 400), para(3, 400));
         let index = index_with(&[("spec", doc.clone()), ("other", para(9, 1500))]);
@@ -1533,7 +1640,7 @@ mod tests {
         let path = Path::new("idx");
         let loaded = FingerprintIndex::from_bytes(&bytes, path).unwrap();
         assert_eq!(loaded.documents(), index.documents());
-        assert_eq!(loaded.hashes, index.hashes);
+        assert_eq!(&*loaded.hashes, &*index.hashes);
         assert_eq!(loaded.stats().file_bytes, bytes.len() as u64);
         assert_eq!(loaded.scan_text(&para(2, 800))[0].document.name, "b");
 
