@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use mamori_fingerprint::{EdmKey, EdmTable, FingerprintIndex, MatchRule};
+use mamori_fingerprint::{EdmKey, EdmTable, FingerprintDetector, FingerprintIndex, MatchRule};
+use mamori_inspect::DocumentDetector;
 
 fuzz_target!(|data: &[u8]| {
     load(data);
@@ -30,6 +31,11 @@ fn load(data: &[u8]) {
         );
         let again = index.to_bytes();
         assert!(FingerprintIndex::from_bytes(&again, path).is_ok());
+        // The streaming scan, gated by the index's anchors when it has them all.
+        let mut scan = FingerprintDetector::new(index).start();
+        scan.feed("社外秘の設計書の本文です。The Mamori module, もうひとつの文が続きます。");
+        scan.feed(&"本文が続く。".repeat(40));
+        let _ = scan.finish();
     }
     if let Ok(table) = EdmTable::from_bytes(data, path) {
         let key = EdmKey::from_bytes([0; 16]);

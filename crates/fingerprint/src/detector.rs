@@ -302,3 +302,109 @@ impl DocumentScan for FingerprintScan {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::IndexParams;
+
+    /// Deterministic pseudo-Japanese with some English: kanji, hiragana (が among them, an
+    /// anchor byte) and ASCII words drawn from a hash sequence.
+    fn text(seed: u64, chars: usize) -> String {
+        let mut out = String::new();
+        for i in 0..chars as u64 {
+            let x = crate::winnow::mix64(seed.wrapping_mul(1_000_003).wrapping_add(i));
+            match x % 10 {
+                0..=2 => out.push(char::from_u32(0x3042 + (x >> 8) as u32 % 80).unwrap()),
+                3 => out.push_str(["module ", "time ", "the ", "cost "][(x >> 8) as usize % 4]),
+                _ => out.push(char::from_u32(0x4E00 + (x >> 8) as u32 % 3000).unwrap()),
+            }
+        }
+        out
+    }
+
+    fn found(detector: &FingerprintDetector, pieces: &[&str]) -> Vec<String> {
+        let mut scan = detector.start();
+        for piece in pieces {
+            scan.feed(piece);
+        }
+        scan.finish()
+            .into_iter()
+            .filter_map(|f| f.document.map(|d| d.document))
+            .collect()
+    }
+
+    /// Splits `s` into pieces of about `size` bytes on character boundaries.
+    fn pieces(s: &str, size: usize) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        while !rest.is_empty() {
+            let cut = boundary_at_or_after(rest, size.min(rest.len()));
+            let (a, b) = rest.split_at(cut);
+            out.push(a);
+            rest = b;
+        }
+        out
+    }
+
+    #[test]
+    fn a_paragraph_anywhere_in_a_long_text_is_found_with_the_anchors() {
+        let secret = text(1, 3000);
+        let mut index = FingerprintIndex::with_seed(IndexParams::default(), 5);
+        index.add_document("secret", "gokuhi", &secret).unwrap();
+        index
+            .add_document("other", "gokuhi", &text(2, 3000))
+            .unwrap();
+        let detector = FingerprintDetector::new(index);
+        assert!(detector.index().anchors_complete());
+        let paragraph: String = secret.chars().skip(1000).take(260).collect();
+        let filler = text(3, 200_000);
+        // Deep inside, right across a block boundary, at the very start and at the very end.
+        let across = boundary_at_or_after(&filler, 5 * BLOCK - 200);
+        for at in [filler.len() / 2, across, 0, filler.len()] {
+            let at = boundary_at_or_after(&filler, at);
+            let mixed = format!("{}{paragraph}{}", &filler[..at], &filler[at..]);
+            for size in [usize::MAX, 64 << 10, 5000] {
+                assert_eq!(
+                    found(&detector, &pieces(&mixed, size)),
+                    ["secret"],
+                    "paragraph at {at}, pieces of {size}"
+                );
+            }
+            assert_eq!(
+                detector.index().scan_text(&mixed)[0].document.name,
+                "secret"
+            );
+        }
+        assert!(found(&detector, &pieces(&filler, 64 << 10)).is_empty());
+    }
+
+    #[test]
+    fn a_paragraph_split_between_two_pieces_is_found_from_the_kept_tail() {
+        let has_anchor = |c: &char| {
+            c.to_string()
+                .bytes()
+                .any(|b| crate::anchor::ANCHOR_BYTES.contains(&b))
+        };
+        // A 240-character paragraph whose first half has no anchor at all: the first piece
+        // ends with that half, so nothing in it is hot, and only the tail kept from it lets
+        // the run of matches cover the whole paragraph (the second half alone is too short
+        // for the default rule).
+        let head: String = text(13, 600)
+            .chars()
+            .filter(|c| c.is_alphanumeric() && !has_anchor(c))
+            .take(120)
+            .collect();
+        let rest: String = text(14, 120).chars().take(120).collect();
+        assert!(rest.chars().any(|c| has_anchor(&c)));
+        let secret = format!("{}{head}{rest}{}", text(11, 1000), text(15, 1000));
+        let mut index = FingerprintIndex::with_seed(IndexParams::default(), 6);
+        index.add_document("secret", "gokuhi", &secret).unwrap();
+        let detector = FingerprintDetector::new(index);
+        let filler = text(12, 60_000);
+        let first = format!("{filler}{head}");
+        let second = format!("{rest}{filler}");
+        assert_eq!(found(&detector, &[&first, &second]), ["secret"]);
+        assert!(found(&detector, &[&filler, &second]).is_empty());
+    }
+}

@@ -1400,6 +1400,52 @@ mod tests {
         assert_eq!(names, ["spec", "third"]);
     }
 
+    /// The file an index was saved as before anchors (version 1).
+    fn version_1_bytes(index: &mut FingerprintIndex) -> Vec<u8> {
+        index.commit();
+        let mut w = Writer::new(MAGIC, 1);
+        w.u32(index.winnow.k);
+        w.u32(index.winnow.window);
+        w.u32(index.stop_df);
+        w.u64(index.winnow.seed);
+        w.u32(index.documents.len() as u32);
+        for d in &index.documents {
+            w.str(&d.name);
+            w.str(&d.level);
+            w.u32(d.fingerprints);
+            w.u64(d.text_bytes);
+            w.u64(d.added_unix);
+        }
+        w.u64(index.hashes.len() as u64);
+        index.hashes.iter().for_each(|&h| w.u64(h));
+        index.doc_ids.iter().for_each(|&d| w.u32(d));
+        w.u64(index.stop.len() as u64);
+        index.stop.iter().for_each(|&h| w.u64(h));
+        w.finish()
+    }
+
+    #[test]
+    fn a_version_1_index_is_read_and_scanned_without_anchors() {
+        let doc = para(1, 1200);
+        let mut index = index_with(&[("spec", doc.clone()), ("other", para(9, 1500))]);
+        let old =
+            FingerprintIndex::from_bytes(&version_1_bytes(&mut index), Path::new("v1")).unwrap();
+        assert!(!old.anchors_complete() && old.stats().anchors == 0);
+        assert!(!old.stats().anchors_complete);
+        assert_eq!(&*old.hashes, &*index.hashes);
+        let excerpt: String = doc.chars().skip(300).take(300).collect();
+        let detector = crate::FingerprintDetector::new(old.clone());
+        let mut scan = mamori_inspect::DocumentDetector::start(&detector);
+        scan.feed(&excerpt);
+        assert_eq!(scan.finish().len(), 1);
+        // Documents added later get anchors, but the index stays incomplete (saved as such),
+        // so scans go on winnowing everything.
+        let mut old = old;
+        old.add_document("new", "hi", &para(4, 600)).unwrap();
+        let again = FingerprintIndex::from_bytes(&old.to_bytes(), Path::new("v2")).unwrap();
+        assert!(!again.anchors_complete() && again.stats().anchors > 0);
+    }
+
     #[test]
     fn finds_whole_document_and_paragraph_not_unrelated() {
         let doc = format!("{}\n\n{}\n\n{}", para(1, 400), para(2, 400), para(3, 400));
