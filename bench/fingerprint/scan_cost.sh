@@ -45,7 +45,8 @@ print("| corpus | index | threads | wall without (s) | wall with (s) | wall + | 
 print("|---|---|---|---|---|---|---|---|---|")
 for corpus in ["text", "man"]:
     size = mb(os.path.join(out, corpus))
-    for data, label in [("data-10k", "10,000 docs / 100 MB"), ("data-man", "676 ja man pages")]:
+    ja_pages = len(os.listdir(os.path.join(out, "man", "ja")))
+    for data, label in [("data-10k", "10,000 docs / 100 MB"), ("data-man", f"{ja_pages} ja man pages")]:
         for j in ["", "-j1"]:
             r = {x["command"]: x for x in json.load(open(f"{out}/{corpus}-{data}{j}.json"))["results"]}
             wo, wi = r["without"], r["with"]
