@@ -59,5 +59,5 @@ mod spool;
 pub use error::{Error, ErrorKind};
 pub use head::{HeadLimits, Headers, Method, RequestHead};
 pub use http::{HttpRequestHead, HttpResponse, HttpResponseHead};
-pub use server::{Adapter, Request, Server, ServerConfig, Verdict};
+pub use server::{Adapter, DEFAULT_PREVIEW, Request, Server, ServerConfig, Verdict};
 pub use spool::{Body, Spool};

@@ -150,7 +150,7 @@ async fn options_without_encapsulated_as_squid_sends_it() {
     assert_eq!(r.headers.get("Transfer-Preview"), Some("*"));
     assert_eq!(r.headers.get("Allow"), Some("204"));
     assert_eq!(r.headers.get("ISTag"), Some("\"test-1\""));
-    assert_eq!(r.headers.get("Preview"), Some("4096"));
+    assert_eq!(r.headers.get("Preview"), Some("32768"));
     assert!(r.headers.get("Max-Connections").is_some());
     assert!(r.headers.get("Options-TTL").is_some());
     // Keep-alive: the same connection serves a REQMOD next.
