@@ -70,8 +70,14 @@ impl FingerprintDetector {
 
 impl DocumentDetector for FingerprintDetector {
     fn start(&self) -> Box<dyn DocumentScan> {
+        Box::new(self.scan())
+    }
+}
+
+impl FingerprintDetector {
+    fn scan(&self) -> FingerprintScan {
         let gated = self.index.anchors_complete();
-        Box::new(FingerprintScan {
+        FingerprintScan {
             winnower: Winnower::new(self.index.winnow_params()),
             index: Arc::clone(&self.index),
             min_shared: self.rule.min_shared.max(1),
@@ -81,31 +87,35 @@ impl DocumentDetector for FingerprintDetector {
             live: !gated,
             region_base: 0,
             position: 0,
-            previous_hot: false,
+            hot_until: 0,
             tail: String::new(),
-            hot: Vec::new(),
-        })
+            carry: Vec::new(),
+            hits: Vec::new(),
+            #[cfg(test)]
+            winnowed_bytes: 0,
+        }
     }
 }
 
-/// Bytes of engine text per block: the anchors decide block by block what is winnowed. A
-/// block with a registered anchor is winnowed with the blocks on either side of it, so a
-/// copied passage (a paragraph is well under a block) is winnowed whole, with context.
-const BLOCK: usize = 16 << 10;
-/// Bytes at the end of a piece kept in case the next piece's first block has a registered
-/// anchor: they are winnowed first, as the block before it.
+/// Bytes of engine text winnowed on each side of a registered anchor: a copied passage (a
+/// paragraph is well under this) is winnowed whole, with context, wherever its anchors are.
+const MARGIN: usize = 16 << 10;
+/// Bytes of skipped text kept in case the next piece has a registered anchor near its start:
+/// they are winnowed first, as the text before it.
 const TAIL: usize = 4 << 10;
 
 /// One document being matched against the index.
 ///
 /// With an index whose documents all have anchors ([`crate::anchor`]), text is winnowed only
-/// in and around the blocks of [`BLOCK`] bytes holding a registered anchor; elsewhere nothing
-/// registered can be (short of every anchor of a copied passage being edited), and the cost
-/// is one pass over the bytes. Each winnowed stretch starts a fresh winnower; positions keep
-/// growing across skipped text (by its length in bytes, at least its length in characters),
-/// so no run of matches spans skipped text. Skipped text counts towards the text's
-/// fingerprints (the denominator of a hit's coverage) by an estimate of one per `window + 1`
-/// bytes.
+/// within [`MARGIN`] bytes of a registered anchor (across pieces: the span after an anchor
+/// carries into the next piece, and the last [`TAIL`] skipped bytes are replayed before a
+/// piece that starts hot); elsewhere a registered passage can only be if every one of its
+/// anchors was edited or its text is shorter than the anchors' spacing, and the cost is one
+/// pass over the bytes. Each winnowed stretch starts a fresh winnower; positions grow across
+/// skipped text by its length in characters (at least what the winnower would have counted),
+/// so a run of matches does not continue across more than a gap's worth of skipped text.
+/// Skipped text counts towards the text's fingerprints (the denominator of a hit's coverage)
+/// by the winnowing density, `2 / (window + 1)` per character.
 #[derive(Debug)]
 struct FingerprintScan {
     index: Arc<FingerprintIndex>,
@@ -122,12 +132,17 @@ struct FingerprintScan {
     region_base: u64,
     /// Position reached before the current stretch (or overall, when none is live).
     position: u64,
-    /// The last block of the previous piece held a registered anchor.
-    previous_hot: bool,
-    /// The end of the previous piece, when it was not winnowed.
+    /// Bytes at the start of the next piece still within [`MARGIN`] of a registered anchor.
+    hot_until: usize,
+    /// The last skipped text (at most [`TAIL`] bytes, after the last winnowed stretch).
     tail: String,
-    /// Scratch: which blocks of the piece hold a registered anchor.
-    hot: Vec<bool>,
+    /// The last bytes of the previous pieces, for anchors whose window crosses into the next.
+    carry: Vec<u8>,
+    /// Scratch: positions of the piece's registered anchors.
+    hits: Vec<usize>,
+    /// Bytes of engine text winnowed so far (tests check that the gate skips).
+    #[cfg(test)]
+    winnowed_bytes: usize,
 }
 
 impl FingerprintScan {
@@ -142,6 +157,10 @@ impl FingerprintScan {
             ..
         } = self;
         let base = *region_base;
+        #[cfg(test)]
+        {
+            self.winnowed_bytes += text.len();
+        }
         batch.clear();
         for_each_char_of_engine_text(text, &mut |c| {
             winnower.push_at(c, &mut |hash, start| batch.push((hash, base + start)));
@@ -149,12 +168,21 @@ impl FingerprintScan {
         tally.record_batch(index, batch);
     }
 
+    /// Starts a stretch, with the skipped text just before it first.
     fn start_stretch(&mut self) {
         if self.winnower.pushed() > 0 {
             self.winnower = Winnower::new(self.index.winnow_params());
         }
         self.region_base = self.position;
         self.live = true;
+        let tail = std::mem::take(&mut self.tail);
+        if !tail.is_empty() {
+            // Counted by estimate when skipped; counted for real now.
+            let per = u64::from(self.index.winnow_params().window) + 1;
+            let estimate = tail.chars().count() as u64 * 2 / per;
+            self.tally.total = self.tally.total.saturating_sub(estimate);
+            self.winnow(&tail);
+        }
     }
 
     fn end_stretch(&mut self) {
@@ -174,28 +202,35 @@ impl FingerprintScan {
 
     fn skip(&mut self, text: &str) {
         self.end_stretch();
+        let chars = text.chars().count() as u64;
         let per = u64::from(self.index.winnow_params().window) + 1;
-        self.tally.total += text.len() as u64 / per;
-        self.position += text.len() as u64;
+        self.tally.total += chars * 2 / per;
+        self.position += chars;
+        // The rolling tail: the last TAIL bytes of skipped text, on a character boundary.
+        self.tail.push_str(text);
+        if self.tail.len() > TAIL {
+            let cut = boundary_at_or_after(&self.tail, self.tail.len() - TAIL);
+            self.tail.drain(..cut);
+        }
     }
 }
 
-/// Marks the blocks of `text` (`hot[i]` for bytes `i * BLOCK..`) that hold a registered
-/// anchor. Anchors are looked up in batches: first every filter probe of the batch, which do
-/// not wait for one another (the filter of a large index is megabytes, and a probe is often
-/// a cache miss), then the exact lookups of the rare hashes that pass.
-fn mark_hot_blocks(index: &FingerprintIndex, text: &[u8], hot: &mut [bool]) {
+/// Appends to `hits` the positions of the registered anchors of `text`, in order. Anchors
+/// are looked up in batches: first every filter probe of the batch, which do not wait for one
+/// another (the filter of a large index is megabytes, and a probe is often a cache miss), then
+/// the exact lookups of the rare hashes that pass.
+fn mark_registered_anchors(index: &FingerprintIndex, text: &[u8], hits: &mut Vec<usize>) {
     const BATCH: usize = 64;
     let mut batch = [(0usize, 0u64); BATCH];
     let mut len = 0;
-    let flush = |batch: &[(usize, u64)], hot: &mut [bool]| {
+    let flush = |batch: &[(usize, u64)], hits: &mut Vec<usize>| {
         let mut maybe = [false; BATCH];
         for (m, &(_, h)) in maybe.iter_mut().zip(batch) {
             *m = index.may_be_registered_anchor(h);
         }
         for (&m, &(p, h)) in maybe.iter().zip(batch) {
             if m && index.is_registered_anchor(h) {
-                hot[p / BLOCK] = true;
+                hits.push(p);
             }
         }
     };
@@ -203,11 +238,11 @@ fn mark_hot_blocks(index: &FingerprintIndex, text: &[u8], hot: &mut [bool]) {
         batch[len] = (p, h);
         len += 1;
         if len == BATCH {
-            flush(&batch, hot);
+            flush(&batch, hits);
             len = 0;
         }
     });
-    flush(&batch[..len], hot);
+    flush(&batch[..len], hits);
 }
 
 /// The first character boundary of `text` at or after `at`.
@@ -226,42 +261,72 @@ impl DocumentScan for FingerprintScan {
             self.winnow(normalised);
             return;
         }
-        let blocks = normalised.len().div_ceil(BLOCK).max(1);
-        let mut hot = std::mem::take(&mut self.hot);
-        hot.clear();
-        hot.resize(blocks, false);
-        mark_hot_blocks(&self.index, normalised.as_bytes(), &mut hot);
-        for b in 0..blocks {
-            let from = boundary_at_or_after(normalised, b * BLOCK);
-            let to = boundary_at_or_after(normalised, (b + 1) * BLOCK);
-            let before = if b == 0 {
-                self.previous_hot
-            } else {
-                hot[b - 1]
-            };
-            let after = hot.get(b + 1).copied().unwrap_or(false);
-            let block = &normalised[from..to];
-            if hot[b] || before || after {
-                if !self.live {
-                    self.start_stretch();
-                    if b == 0 && !self.tail.is_empty() {
-                        let tail = std::mem::take(&mut self.tail);
-                        self.winnow(&tail);
-                        self.tail = tail;
-                    }
-                }
-                self.winnow(block);
-            } else {
-                self.skip(block);
+        if normalised.is_empty() {
+            return;
+        }
+        let bytes = normalised.as_bytes();
+        let mut hits = std::mem::take(&mut self.hits);
+        hits.clear();
+        // Anchors that start in the previous pieces' last bytes and end in this one.
+        if !self.carry.is_empty() {
+            let mut joint = std::mem::take(&mut self.carry);
+            let carried = joint.len();
+            joint.extend_from_slice(&bytes[..bytes.len().min(crate::anchor::ANCHOR_REACH)]);
+            let mut crossing = false;
+            for_each_anchor(&joint, self.index.winnow_params().seed, |p, h| {
+                crossing |= p < carried && self.index.is_registered_anchor(h);
+            });
+            if crossing {
+                hits.push(0);
             }
         }
-        self.previous_hot = hot[blocks - 1];
-        self.tail.clear();
-        if !self.live {
-            let from = boundary_at_or_after(normalised, normalised.len().saturating_sub(TAIL));
-            self.tail.push_str(&normalised[from..]);
+        mark_registered_anchors(&self.index, bytes, &mut hits);
+        // Winnow [p - MARGIN, p + MARGIN) around each hit, and what the previous piece's last
+        // hit still covers; skip the rest.
+        let mut cursor = 0;
+        let mut ranges = hits.iter().map(|&p| (p.saturating_sub(MARGIN), p + MARGIN));
+        let carried = (self.hot_until > 0).then_some((0, self.hot_until));
+        let mut next = carried.or_else(|| ranges.next());
+        while let Some((from, mut to)) = next {
+            // Merge overlapping ranges.
+            next = ranges.next();
+            while let Some((f, t)) = next
+                && f <= to
+            {
+                to = to.max(t);
+                next = ranges.next();
+            }
+            let from = boundary_at_or_after(normalised, from.max(cursor));
+            let to = boundary_at_or_after(normalised, to);
+            if from > cursor {
+                self.skip(&normalised[cursor..from]);
+            }
+            if to > from {
+                if !self.live {
+                    self.start_stretch();
+                }
+                self.winnow(&normalised[from..to]);
+            }
+            cursor = cursor.max(to);
         }
-        self.hot = hot;
+        self.hot_until = hits
+            .last()
+            .map_or(0, |&p| (p + MARGIN).saturating_sub(bytes.len()))
+            .max(self.hot_until.saturating_sub(bytes.len()));
+        if cursor < bytes.len() {
+            self.skip(&normalised[cursor..]);
+        }
+        // The carry for anchors crossing into the next piece.
+        let keep = crate::anchor::ANCHOR_REACH;
+        if bytes.len() >= keep {
+            self.carry.clear();
+        }
+        self.carry
+            .extend_from_slice(&bytes[bytes.len().saturating_sub(keep)..]);
+        if self.carry.len() > keep {
+            self.carry.drain(..self.carry.len() - keep);
+        }
+        self.hits = hits;
     }
 
     fn finish(self: Box<Self>) -> Vec<Finding> {
@@ -359,8 +424,8 @@ mod tests {
         assert!(detector.index().anchors_complete());
         let paragraph: String = secret.chars().skip(1000).take(260).collect();
         let filler = text(3, 200_000);
-        // Deep inside, right across a block boundary, at the very start and at the very end.
-        let across = boundary_at_or_after(&filler, 5 * BLOCK - 200);
+        // Deep inside, at the very start and at the very end, and anywhere across pieces.
+        let across = boundary_at_or_after(&filler, 5 * MARGIN - 200);
         for at in [filler.len() / 2, across, 0, filler.len()] {
             let at = boundary_at_or_after(&filler, at);
             let mixed = format!("{}{paragraph}{}", &filler[..at], &filler[at..]);
@@ -406,5 +471,105 @@ mod tests {
         let second = format!("{rest}{filler}");
         assert_eq!(found(&detector, &[&first, &second]), ["secret"]);
         assert!(found(&detector, &[&filler, &second]).is_empty());
+    }
+
+    #[test]
+    fn text_far_from_registered_anchors_is_not_winnowed() {
+        let mut index = FingerprintIndex::with_seed(IndexParams::default(), 8);
+        index
+            .add_document("secret", "gokuhi", &text(21, 3000))
+            .unwrap();
+        let detector = FingerprintDetector::new(index);
+        let filler = text(22, 100_000);
+        let mut scan = detector.scan();
+        for piece in pieces(&filler, 64 << 10) {
+            scan.feed(piece);
+        }
+        assert_eq!(scan.winnowed_bytes, 0);
+        // With a paragraph in the middle, about two margins around it are winnowed.
+        let paragraph: String = text(21, 3000).chars().skip(500).take(260).collect();
+        let mid = boundary_at_or_after(&filler, filler.len() / 2);
+        let mixed = format!("{}{paragraph}{}", &filler[..mid], &filler[mid..]);
+        let mut scan = detector.scan();
+        for piece in pieces(&mixed, 64 << 10) {
+            scan.feed(piece);
+        }
+        assert!(scan.winnowed_bytes >= 2 * MARGIN && scan.winnowed_bytes <= 3 * MARGIN);
+        assert_eq!(
+            Box::new(scan)
+                .finish()
+                .into_iter()
+                .filter_map(|f| f.document.map(|d| d.document))
+                .collect::<Vec<_>>(),
+            ["secret"]
+        );
+    }
+
+    #[test]
+    fn a_document_without_anchors_turns_the_gate_off() {
+        // No m, M or 0x8C: this document has no anchor, so anchors cannot lead to a copy of
+        // it; the scan winnows everything rather than miss it.
+        let secret = "The launch price is forty-eight thousand yen per unit, the release date is \
+                      October first, and the first production run is two thousand units.";
+        let mut index = FingerprintIndex::with_seed(IndexParams::default(), 9);
+        index.add_document("price", "gokuhi", secret).unwrap();
+        let detector = FingerprintDetector::new(index);
+        assert!(!detector.index().anchors_complete());
+        let mail = format!("{}\n{secret}\n{}", text(23, 2000), text(24, 2000));
+        assert_eq!(found(&detector, &pieces(&mail, 1000)), ["price"]);
+    }
+
+    /// Letters and digits of generated text with no anchor byte in them.
+    fn without_anchors(seed: u64, chars: usize) -> String {
+        text(seed, chars * 6)
+            .chars()
+            .filter(|c| {
+                c.is_alphanumeric()
+                    && !c
+                        .to_string()
+                        .bytes()
+                        .any(|b| crate::anchor::ANCHOR_BYTES.contains(&b))
+            })
+            .take(chars)
+            .collect()
+    }
+
+    /// Registers `before + head + rest + after`, then scans `filler + head` and `rest + filler`
+    /// as two pieces (with empty pieces around them).
+    fn split_copy_found(head: &str, rest: &str) -> Vec<String> {
+        let secret = format!("{}{head}{rest}{}", text(33, 1000), text(34, 1000));
+        let mut index = FingerprintIndex::with_seed(IndexParams::default(), 10);
+        index.add_document("secret", "gokuhi", &secret).unwrap();
+        let detector = FingerprintDetector::new(index);
+        let filler = text(35, 60_000);
+        let first = format!("{filler}{head}");
+        let second = format!("{rest}{filler}");
+        found(&detector, &["", &first, "", &second, ""])
+    }
+
+    #[test]
+    fn the_text_after_an_anchor_is_winnowed_into_the_next_piece() {
+        // The paragraph's anchors are all in its first 60 characters, far from the cut: the
+        // second piece has none, and only the span carried after them winnows its start.
+        let head = format!("{}{}", text(31, 60), without_anchors(36, 60));
+        assert!(
+            head.bytes()
+                .any(|b| crate::anchor::ANCHOR_BYTES.contains(&b))
+        );
+        assert_eq!(
+            split_copy_found(&head, &without_anchors(32, 120)),
+            ["secret"]
+        );
+    }
+
+    #[test]
+    fn an_anchor_across_two_pieces_is_found() {
+        // The paragraph's only anchor is its 120th character, cut right after it: its window
+        // is in the second piece, which has no anchor of its own.
+        let head = format!("{}m", without_anchors(37, 119));
+        assert_eq!(
+            split_copy_found(&head, &without_anchors(38, 120)),
+            ["secret"]
+        );
     }
 }

@@ -23,14 +23,14 @@
 //! |                                    text_bytes u64 | added_unix u64
 //! | posting count u64 | hashes u64 × n | document ids u32 × n     (sorted by hash, then id)
 //! | stop count u64 | stop hashes u64 × m                           (sorted, distinct)
-//! | anchors complete u32 (1: every document has its anchors)
 //! | anchor count u64 | hashes u64 × a | document ids u32 × a      (sorted by hash, then id)
 //! | anchor stop count u64 | hashes u64 × s                         (sorted, distinct)
 //! | anchor filter words u64 | bucket bits u32 | filter u64 × f | buckets u32 × (2^bits + 1)
 //! | crc32 of everything before
 //! ```
 //! Version 1 (written before anchors existed) is the same without the anchor part; it is read
-//! with anchors marked incomplete, so scans winnow everything as before.
+//! without anchors: its documents count as having none, so scans winnow everything as before
+//! until they are removed and registered again.
 //! Loading is one read, a checksum, and a few array conversions; no allocation per posting.
 
 use std::path::Path;
@@ -122,9 +122,10 @@ pub struct IndexStats {
     pub stop_df: u32,
     /// (anchor hash, document) pairs (see the module documentation).
     pub anchors: usize,
-    /// Every document has its anchors; false for an index written by a version before
-    /// anchors, whose scans winnow all text (re-register the documents to speed them up).
-    pub anchors_complete: bool,
+    /// Documents without any anchor: too short to hold one, or registered by a version
+    /// before anchors. While there is one, scans winnow all text (the anchors could not lead
+    /// to it); remove and register such documents again to speed scans up.
+    pub documents_without_anchors: usize,
 }
 
 /// A document fingerprint index.
@@ -169,9 +170,9 @@ pub struct FingerprintIndex {
 /// in.
 #[derive(Clone, Default)]
 struct Anchors {
-    /// Every registered document has its anchors (false for an index read from a version 1
-    /// file: then a scan cannot rely on them and winnows everything).
-    complete: bool,
+    /// Registered documents with no anchor here (recounted whenever the anchors change):
+    /// while there is one, a scan cannot rely on anchors and winnows everything.
+    documents_without: usize,
     /// Anchor hashes, sorted (ties by document id), and the document of each.
     hashes: Section<u64>,
     doc_ids: Section<u32>,
@@ -204,7 +205,7 @@ impl std::fmt::Debug for FingerprintIndex {
             .field("stopped", &self.stop.len())
             .field("pending", &self.pending.len())
             .field("anchors", &self.anchors.hashes.len())
-            .field("anchors_complete", &self.anchors.complete)
+            .field("documents_without_anchors", &self.anchors.documents_without)
             .finish_non_exhaustive()
     }
 }
@@ -268,10 +269,7 @@ impl FingerprintIndex {
             tables: std::sync::OnceLock::new(),
             pending: Vec::new(),
             pending_stop: Vec::new(),
-            anchors: Anchors {
-                complete: true,
-                ..Anchors::default()
-            },
+            anchors: Anchors::default(),
         };
         index.rebuild_buckets();
         index
@@ -363,7 +361,7 @@ impl FingerprintIndex {
         }
         self.hashes = hashes.into();
         self.doc_ids = doc_ids.into();
-        self.anchors.remove_document(id);
+        self.anchors.remove_document(id, self.documents.len());
         self.rebuild_buckets();
         Ok(removed)
     }
@@ -440,7 +438,8 @@ impl FingerprintIndex {
                 doc.fingerprints += 1;
             }
         }
-        self.anchors.merge(&family, self.stop_df);
+        self.anchors
+            .merge(&family, self.stop_df, self.documents.len());
         self.rebuild_buckets();
     }
 
@@ -483,7 +482,7 @@ impl FingerprintIndex {
     /// Whether every registered document has its anchors, so that a scan may winnow only
     /// around registered anchors (see [`crate::anchor`]).
     pub(crate) fn anchors_complete(&self) -> bool {
-        self.anchors.complete
+        self.anchors.documents_without == 0
     }
 
     /// Whether `hash` is an anchor of a registered document (not boilerplate).
@@ -566,7 +565,7 @@ impl FingerprintIndex {
             window: self.winnow.window,
             stop_df: self.stop_df,
             anchors: self.anchors.hashes.len() + self.anchors.pending.len(),
-            anchors_complete: self.anchors.complete,
+            documents_without_anchors: self.anchors.documents_without,
         }
     }
 
@@ -583,7 +582,7 @@ impl FingerprintIndex {
         let mut n = 12 + 20 + 4 + docs;
         n = align(n + 8) + postings * 12;
         n = align(n + 8) + self.stop.len() as u64 * 8;
-        n = align(n + 4 + 8) + anchors * 12;
+        n = align(n + 8) + anchors * 12;
         n = align(n + 8) + self.anchors.stop.len() as u64 * 8;
         let anchor_buckets = (1u64 << anchor_bucket_bits(anchors as usize)) + 1;
         let anchor_filter = (anchors * 16).next_power_of_two().clamp(1 << 12, 1 << 30) / 64;
@@ -627,7 +626,6 @@ impl FingerprintIndex {
             self.anchors.rebuild();
         }
         let anchors = &self.anchors;
-        w.u32(u32::from(anchors.complete));
         w.u64(anchors.hashes.len() as u64);
         w.bytes
             .reserve(anchors.hashes.len() * 12 + anchors.stop.len() * 8 + 32);
@@ -724,7 +722,10 @@ impl FingerprintIndex {
         let anchors = if version >= 2 {
             Anchors::parse(r, documents.len())?
         } else {
-            Anchors::default()
+            Anchors {
+                documents_without: documents.len(),
+                ..Anchors::default()
+            }
         };
         r.expect_end()?;
 
@@ -796,6 +797,17 @@ impl FingerprintIndex {
     }
 }
 
+/// How many of `documents` documents have no anchor in `doc_ids`.
+fn documents_without_anchors(doc_ids: &[u32], documents: usize) -> usize {
+    let mut has = vec![false; documents];
+    for &d in doc_ids {
+        if let Some(h) = has.get_mut(d as usize) {
+            *h = true;
+        }
+    }
+    has.iter().filter(|h| !**h).count()
+}
+
 /// How many top bits of an anchor hash pick its bucket: about eight anchors per bucket, at
 /// most 16 bits (a table of 65,537 entries, 256 KiB), so that a small index stays small.
 fn anchor_bucket_bits(anchors: usize) -> u32 {
@@ -822,7 +834,7 @@ struct PostingTables {
 impl Anchors {
     /// Merges the pending anchors as [`FingerprintIndex::commit`] does the fingerprints:
     /// anchors in `stop_df` or more document families, or in common text, are dropped.
-    fn merge(&mut self, family: &[u32], stop_df: u32) {
+    fn merge(&mut self, family: &[u32], stop_df: u32, documents: usize) {
         let mut stop = std::mem::take(&mut self.stop).into_vec();
         stop.append(&mut self.pending_stop);
         stop.sort_unstable();
@@ -872,11 +884,12 @@ impl Anchors {
         self.stop = stop.into();
         self.hashes = hashes.into();
         self.doc_ids = doc_ids.into();
+        self.documents_without = documents_without_anchors(&self.doc_ids, documents);
         self.rebuild();
     }
 
     /// Drops the anchors of document `id` and renumbers the ones after it.
-    fn remove_document(&mut self, id: u32) {
+    fn remove_document(&mut self, id: u32, documents: usize) {
         let mut hashes = Vec::with_capacity(self.hashes.len());
         let mut doc_ids = Vec::with_capacity(self.doc_ids.len());
         for (&h, &d) in self.hashes.iter().zip(self.doc_ids.iter()) {
@@ -887,6 +900,7 @@ impl Anchors {
         }
         self.hashes = hashes.into();
         self.doc_ids = doc_ids.into();
+        self.documents_without = documents_without_anchors(&self.doc_ids, documents);
         self.rebuild();
     }
 
@@ -937,11 +951,6 @@ impl Anchors {
 
     /// Reads the anchor part of a version 2 file.
     fn parse(r: &mut Reader<'_>, documents: usize) -> codec::ReadResult<Anchors> {
-        let complete = match r.u32()? {
-            0 => false,
-            1 => true,
-            other => return Err(format!("anchors complete flag is {other}, not 0 or 1")),
-        };
         let count = r.u64()?;
         r.align(8, "anchors")?;
         r.check_room(count, 12, "anchors")?;
@@ -999,7 +1008,7 @@ impl Anchors {
             }
         }
         Ok(Anchors {
-            complete,
+            documents_without: documents_without_anchors(&doc_ids, documents),
             hashes,
             doc_ids,
             stop,
@@ -1503,8 +1512,8 @@ mod tests {
         let old =
             FingerprintIndex::from_bytes(&version_1_bytes(&mut index), Path::new("v1")).unwrap();
         assert!(!old.anchors_complete() && old.stats().anchors == 0);
-        assert!(!old.stats().anchors_complete);
-        // Saved again as it is, it becomes a valid version 2 file, still incomplete.
+        assert_eq!(old.stats().documents_without_anchors, 2);
+        // Saved again as it is, it becomes a valid version 2 file, still without anchors.
         let resaved =
             FingerprintIndex::from_bytes(&old.clone().to_bytes(), Path::new("v2")).unwrap();
         assert!(!resaved.anchors_complete());
@@ -1514,12 +1523,19 @@ mod tests {
         let mut scan = mamori_inspect::DocumentDetector::start(&detector);
         scan.feed(&excerpt);
         assert_eq!(scan.finish().len(), 1);
-        // Documents added later get anchors, but the index stays incomplete (saved as such),
-        // so scans go on winnowing everything.
+        // Documents added later get anchors, but the old ones have none, so scans go on
+        // winnowing everything until they are registered again.
         let mut old = old;
         old.add_document("new", "hi", &para(4, 600)).unwrap();
-        let again = FingerprintIndex::from_bytes(&old.to_bytes(), Path::new("v2")).unwrap();
+        let mut again = FingerprintIndex::from_bytes(&old.to_bytes(), Path::new("v2")).unwrap();
         assert!(!again.anchors_complete() && again.stats().anchors > 0);
+        assert_eq!(again.stats().documents_without_anchors, 2);
+        again.remove_document("spec").unwrap();
+        again.remove_document("other").unwrap();
+        again.add_document("spec", "hi", &doc).unwrap();
+        let renewed = FingerprintIndex::from_bytes(&again.to_bytes(), Path::new("v2")).unwrap();
+        assert!(renewed.anchors_complete());
+        assert_eq!(renewed.stats().documents_without_anchors, 0);
     }
 
     #[test]

@@ -385,7 +385,8 @@ fn stats(index_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
                    "stopped": s.stopped, "text_bytes": s.text_bytes, "file_bytes": s.file_bytes,
                    "bytes_per_text_mb": s.bytes_per_text_mb, "k": s.k, "window": s.window,
                    "stop_df": s.stop_df, "anchors": s.anchors,
-                   "anchors_complete": s.anchors_complete, "load_ms": load_ms})
+                   "documents_without_anchors": s.documents_without_anchors,
+                   "load_ms": load_ms})
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -394,10 +395,12 @@ fn stats(index_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     println!("指紋 / fingerprints (postings):  {}", s.postings);
     println!("定型として無視 / boilerplate:    {}", s.stopped);
     println!("アンカー / anchors:              {}", s.anchors);
-    if !s.anchors_complete {
+    if s.documents_without_anchors > 0 {
         println!(
-            "  旧版の索引: 文書を登録し直すと検査が速くなります / \
-             index from an older version: re-add the documents to speed up scans"
+            "  アンカーのない文書 {n} 件: 検査は全文を照合します (短すぎる文書、または旧版で登録した文書。\
+             削除して登録し直すと速くなります) / {n} documents without anchors: scans winnow all text \
+             (documents too short, or registered by an older version: remove and add them again)",
+            n = s.documents_without_anchors
         );
     }
     println!("登録テキスト / registered text:  {} bytes", s.text_bytes);
