@@ -31,7 +31,9 @@
 //! Version 1 (written before anchors existed) is the same without the anchor part; it is read
 //! without anchors: its documents count as having none, so scans winnow everything as before
 //! until they are removed and registered again.
-//! Loading is one read, a checksum, and a few array conversions; no allocation per posting.
+//! Loading maps a large file and uses its arrays in place (a small one is read): a checksum
+//! and a check of the arrays' order, no allocation per posting; the postings' lookup tables
+//! are built when a scan first needs them.
 
 use std::path::Path;
 
@@ -271,7 +273,7 @@ impl FingerprintIndex {
             pending_stop: Vec::new(),
             anchors: Anchors::default(),
         };
-        index.rebuild_buckets();
+        index.invalidate_tables();
         index
     }
 
@@ -362,7 +364,7 @@ impl FingerprintIndex {
         self.hashes = hashes.into();
         self.doc_ids = doc_ids.into();
         self.anchors.remove_document(id, self.documents.len());
-        self.rebuild_buckets();
+        self.invalidate_tables();
         Ok(removed)
     }
 
@@ -440,11 +442,11 @@ impl FingerprintIndex {
         }
         self.anchors
             .merge(&family, self.stop_df, self.documents.len());
-        self.rebuild_buckets();
+        self.invalidate_tables();
     }
 
     /// Drops the lookup tables after a change (they are rebuilt when next needed).
-    fn rebuild_buckets(&mut self) {
+    fn invalidate_tables(&mut self) {
         self.tables = std::sync::OnceLock::new();
     }
 
@@ -766,7 +768,7 @@ impl FingerprintIndex {
             pending_stop: Vec::new(),
             anchors,
         };
-        index.rebuild_buckets();
+        index.invalidate_tables();
         Ok(index)
     }
 

@@ -23,13 +23,15 @@ impl MappedFile {
     #[allow(unsafe_code)]
     pub(crate) fn map(file: &File) -> std::io::Result<MappedFile> {
         // SAFETY: the mapping is only read, through `&[u8]`. What `memmap2` cannot rule out is
-        // another process changing or truncating the file while it is mapped. Mamori never
-        // does: every index is written to a temporary file and renamed over the old one
-        // (`codec::write_atomic`), which leaves an existing mapping on the old, unchanged
-        // inode. Someone truncating the index in place (outside Mamori, with write access to
-        // the data directory) would make a later read fault (SIGBUS), as for any program that
-        // maps its files, such as ripgrep; the checksum catches any change made before the
-        // file is mapped.
+        // another process changing or truncating the file while it is mapped: the bytes would
+        // then change under a `&[u8]` (undefined behaviour in Rust's model) or a read would
+        // fault (SIGBUS). Mamori's own commands never do that: every index is written to a
+        // temporary file and renamed over the old one (`codec::write_atomic`), which leaves an
+        // existing mapping on the old, unchanged inode. Writing the file in place (`cp` over
+        // it, `rsync --inplace`) while a gateway has it mapped would; the index lives in the
+        // data directory, mode 0600 and owned by the service, and the README says to replace
+        // it by rename only. The checksum and the order checks run on the mapping
+        // once, at load.
         let map = unsafe { memmap2::MmapOptions::new().populate().map(file)? };
         Ok(MappedFile(map))
     }

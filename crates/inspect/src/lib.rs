@@ -74,7 +74,7 @@ pub trait DocumentDetector: Send + Sync + std::fmt::Debug {
 pub trait DocumentScan {
     /// More normalised text of the document ([`normalize`]: NFKC, format characters dropped;
     /// case is *not* folded, the detector folds what it compares). Each byte of a part is fed
-    /// once, in order, in pieces of up to a few MiB.
+    /// once, in order, in pieces of up to the engine's window (512 KiB).
     fn feed(&mut self, normalised: &str);
     /// The document ended: what was found.
     fn finish(self: Box<Self>) -> Vec<Finding>;
@@ -177,7 +177,7 @@ impl InspectorBuilder {
     }
     /// Scans in windows of `window` bytes, keeping `carry` bytes of the previous window and
     /// reporting matches that end at least `lookahead` bytes before a window's end. For tests of
-    /// the window logic; the defaults (4 MiB, 8 KiB, 4 KiB) suit everything else.
+    /// the window logic; the defaults (512 KiB, 8 KiB, 4 KiB) suit everything else.
     #[doc(hidden)]
     pub fn window_sizes(mut self, window: usize, carry: usize, lookahead: usize) -> Self {
         let lookahead = lookahead.max(1);

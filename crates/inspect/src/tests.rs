@@ -421,7 +421,7 @@ fn streamed(inspector: &Inspector, chunks: &[&str]) -> Vec<Finding> {
 }
 
 #[test]
-fn label_straddling_the_real_4_mib_boundary_is_found_once() {
+fn label_straddling_the_real_window_boundary_is_found_once() {
     let inspector = builtin();
     let window = crate::engine::WINDOW;
     for shift in 0..3 {
