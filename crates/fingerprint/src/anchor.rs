@@ -22,19 +22,51 @@
 //! enough for its blocks to be winnowed, and winnowing then decides exactly as without
 //! anchors. Anchors are a filter, not evidence: a hash collision only costs a winnowed block.
 //!
-//! The window skips what the fingerprints' normalisation drops (ASCII spaces, line breaks and
-//! punctuation, CJK punctuation), so re-wrapped, re-spaced or quoted copies keep their anchors;
-//! the engine's normalisation has already folded full-width forms. What still breaks an anchor
-//! is an edit inside its window, or a change of case outside ASCII (the bytes of non-ASCII
-//! letters are compared as they are); the other anchors of the passage remain.
+//! The hash is over the raw bytes of the window, folded only where that costs a few
+//! instructions for eight bytes at once: ASCII letters lower-cased, and tabs, carriage returns
+//! and line feeds made spaces (a copy re-wrapped at another width keeps its anchors). The
+//! engine's normalisation has already folded full-width forms and joined line breaks between
+//! Japanese characters. What breaks an anchor is a change inside its window that changes its
+//! length: a doubled space, CRLF for LF, mail quoting, an inserted word. The other anchors of
+//! the passage remain, and one registered anchor is enough; but English text re-spaced
+//! throughout (every space doubled) loses them all, and is then found only when something else
+//! in the scanned text is hot. Making the window skip what the fingerprints skip was tried
+//! (2026-12-05): each way of writing it (branches, branch-free stores, a multiply per kept
+//! byte) cost 80-90 ns per anchor, against about 20 for all the rest, and tripled the scan's
+//! cost with an index (`docs/benchmarks.md`).
 
 use wide::u8x16;
 
 /// Bytes of text an anchor's hash covers, from the anchor byte on.
 pub(crate) const ANCHOR_WIDTH: usize = 24;
+/// Bytes from an anchor that its hash depends on: what must be carried into the next piece
+/// to find anchors that cross the boundary.
+pub(crate) const ANCHOR_REACH: usize = ANCHOR_WIDTH;
 
 /// The bytes that start an anchor (see the module documentation for why these).
 pub(crate) const ANCHOR_BYTES: [u8; 3] = [b'm', b'M', 0x8C];
+
+/// Folds eight bytes at once: ASCII capitals become small letters, and ASCII control
+/// bytes (tab, line feed, carriage return) become spaces; other bytes are left alone. Written
+/// as arithmetic on the whole word instead of eight branches.
+#[inline]
+fn fold(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x80 * ONES;
+    let low7 = x & (0x7F * ONES);
+    let ascii = !x & HIGH;
+    // High bit of each byte set when its low seven bits are >= 'A' (resp. > 'Z', >= 0x20);
+    // no carry crosses bytes since each sum stays below 0x100.
+    let at_least_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+    let above_z = low7 + (0x7F - u64::from(b'Z')) * ONES;
+    let printable = low7 + (0x80 - 0x20) * ONES;
+    let upper = at_least_a & !above_z & ascii;
+    let control = !printable & ascii & HIGH;
+    // A control byte becomes 0x20: clear it (its high bit, shifted down, selects the byte),
+    // then set bit 5.
+    let control_bytes = (control >> 7) * 0xFF;
+    ((x & !control_bytes) | (control >> 2)) | (upper >> 2)
+}
 
 /// The hash of one anchor's window (`window.len() == ANCHOR_WIDTH`).
 #[inline]
@@ -42,7 +74,7 @@ fn window_hash(window: &[u8; ANCHOR_WIDTH], seed: u64) -> u64 {
     let word = |i: usize| {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&window[i..i + 8]);
-        u64::from_le_bytes(bytes)
+        fold(u64::from_le_bytes(bytes))
     };
     // Three independent multiplications (a bijection of each word), combined, then the high
     // half folded into the low one and multiplied once more, so that every bit the lookups
@@ -55,47 +87,17 @@ fn window_hash(window: &[u8; ANCHOR_WIDTH], seed: u64) -> u64 {
     crate::winnow::mix64(x)
 }
 
-/// Bytes after an anchor within which its window must find its [`ANCHOR_WIDTH`] kept bytes.
-pub(crate) const ANCHOR_REACH: usize = 96;
-
-/// The window of the anchor at `p`: the first [`ANCHOR_WIDTH`] bytes from `p` on that the
-/// fingerprints would keep too, ASCII letters lower-cased. Left out, as the fingerprints'
-/// normalisation drops them: ASCII spaces, line breaks and punctuation, and the CJK symbols
-/// and punctuation of U+3000-U+303F (the ideographic space, 、 。 「 」). So a copy re-wrapped,
-/// re-spaced, with other line ends or mail quoting keeps its anchors. `None` when the text
-/// ends, or [`ANCHOR_REACH`] bytes pass, before the window is full.
-#[inline]
-fn window_at(text: &[u8], p: usize) -> Option<[u8; ANCHOR_WIDTH]> {
-    let mut window = [0u8; ANCHOR_WIDTH];
-    let mut kept = 0;
-    let mut i = p;
-    let reach = text.len().min(p + ANCHOR_REACH);
-    while kept < ANCHOR_WIDTH && i < reach {
-        let b = text[i];
-        if b < 0x80 {
-            if b.is_ascii_alphanumeric() {
-                window[kept] = b.to_ascii_lowercase();
-                kept += 1;
-            }
-            i += 1;
-        } else if b == 0xE3 && text.get(i + 1) == Some(&0x80) {
-            i += 3;
-        } else {
-            window[kept] = b;
-            kept += 1;
-            i += 1;
-        }
-    }
-    (kept == ANCHOR_WIDTH).then_some(window)
-}
-
-/// Calls `f(position, hash)` for every anchor of `text` whose window is complete inside it
-/// ([`window_at`]), in order. `seed` is the index's.
+/// Calls `f(position, hash)` for every anchor of `text` whose window lies inside it, in
+/// order. `seed` is the index's.
 #[inline]
 pub(crate) fn for_each_anchor(text: &[u8], seed: u64, mut f: impl FnMut(usize, u64)) {
+    // Anchors at positions before `end` have their whole window in the text.
+    let Some(end) = text.len().checked_sub(ANCHOR_WIDTH - 1) else {
+        return;
+    };
     let wanted = ANCHOR_BYTES.map(u8x16::splat);
     let mut at = 0;
-    while at < text.len() {
+    while at < end {
         let block = match text.get(at..at + 16) {
             Some(bytes) => <[u8; 16]>::try_from(bytes).unwrap_or_default(),
             None => {
@@ -108,15 +110,19 @@ pub(crate) fn for_each_anchor(text: &[u8], seed: u64, mut f: impl FnMut(usize, u
         let v = u8x16::from(block);
         let mut mask =
             (v.simd_eq(wanted[0]) | v.simd_eq(wanted[1]) | v.simd_eq(wanted[2])).to_bitmask();
+        if end - at < 16 {
+            mask &= (1u32 << (end - at)) - 1;
+        }
         while mask != 0 {
             let p = at + mask.trailing_zeros() as usize;
             mask &= mask - 1;
-            // The last byte of a CJK punctuation mark (「 is E3 80 8C) is no anchor: the
-            // mark is left out like the rest of the punctuation.
-            let in_punctuation = p >= 2 && text[p - 2] == 0xE3 && text[p - 1] == 0x80;
-            if !in_punctuation && let Some(window) = window_at(text, p) {
-                f(p, window_hash(&window, seed));
+            // The last byte of a CJK punctuation mark (「 is E3 80 8C) is no anchor.
+            if p >= 2 && text[p - 2] == 0xE3 && text[p - 1] == 0x80 {
+                continue;
             }
+            let mut window = [0u8; ANCHOR_WIDTH];
+            window.copy_from_slice(&text[p..p + ANCHOR_WIDTH]);
+            f(p, window_hash(&window, seed));
         }
         at += 16;
     }
@@ -136,28 +142,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The same anchors, found one byte at a time, the window built from the normalised
-    /// characters.
+    /// The same anchors, found one byte at a time with the plain lower-casing.
     fn reference(text: &[u8], seed: u64) -> Vec<(usize, u64)> {
         let mut out = Vec::new();
         for p in 0..text.len() {
-            if !ANCHOR_BYTES.contains(&text[p])
-                || (p >= 2 && text[p - 2] == 0xE3 && text[p - 1] == 0x80)
-            {
-                continue;
-            }
-            let mut window = Vec::new();
-            let mut i = p;
-            while window.len() < ANCHOR_WIDTH && i < text.len().min(p + ANCHOR_REACH) {
-                match text[i] {
-                    b if b.is_ascii_alphanumeric() => window.push(b.to_ascii_lowercase()),
-                    b if b.is_ascii() => {}
-                    0xE3 if text.get(i + 1) == Some(&0x80) => i += 2,
-                    b => window.push(b),
+            let in_mark = p >= 2 && text[p - 2] == 0xE3 && text[p - 1] == 0x80;
+            if ANCHOR_BYTES.contains(&text[p]) && p + ANCHOR_WIDTH <= text.len() && !in_mark {
+                let mut window = [0u8; ANCHOR_WIDTH];
+                for (w, &b) in window.iter_mut().zip(&text[p..]) {
+                    *w = if b < 0x20 {
+                        b' '
+                    } else {
+                        b.to_ascii_lowercase()
+                    };
                 }
-                i += 1;
-            }
-            if let Ok(window) = <[u8; ANCHOR_WIDTH]>::try_from(window) {
+                // Lower-cased already: the hash's own folding must change nothing more.
                 out.push((p, window_hash(&window, seed)));
             }
         }
@@ -171,35 +170,43 @@ mod tests {
     }
 
     #[test]
-    fn reflowing_respacing_and_line_ends_keep_the_anchors() {
-        let english = "The Mamori module measures 120 mm across and must remain confidential \
-                       until the product announcement planned for the third quarter.";
-        let japanese = "冷却板の流路は蛇行形状とし、入口温度が二十五度で最大発熱四百ワットを想定する。\
-                        筐体は「アルミダイカスト製」で、防水等級が目標となる。";
-        for original in [english, japanese] {
-            let mine = anchor_set(original.as_bytes());
-            assert!(mine.len() >= 3, "{}", mine.len());
-            let rewrapped: String = original
-                .split(' ')
-                .enumerate()
-                .map(|(i, w)| {
-                    if i % 5 == 4 {
-                        format!("{w}\r\n")
-                    } else {
-                        format!("{w}  ")
-                    }
-                })
-                .collect();
-            let quoted = format!("> {}", original.replace(' ', "\n> "));
-            let punctuated = original.replace('、', "。").replace('「', "『");
-            for copy in [rewrapped, quoted, punctuated, original.to_uppercase()] {
-                assert_eq!(anchor_set(copy.as_bytes()), mine, "{copy:?}");
+    fn folding_makes_capitals_small_and_control_bytes_spaces() {
+        let all: Vec<u8> = (0..=255).collect();
+        for chunk in all.chunks(8) {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap());
+            for (&b, f) in chunk.iter().zip(fold(word).to_le_bytes()) {
+                let expected = if b < 0x20 {
+                    b' '
+                } else {
+                    b.to_ascii_lowercase()
+                };
+                assert_eq!(f, expected, "{b:#x}");
             }
         }
     }
 
-    fn anchor_set(text: &[u8]) -> std::collections::BTreeSet<u64> {
-        found(text, 7).into_iter().map(|(_, h)| h).collect()
+    #[test]
+    fn rewrapping_keeps_the_anchors() {
+        let text = "The Mamori module measures 120 mm across and must remain confidential until \
+                    the product announcement planned for the third quarter of the year.";
+        let anchors = |t: &str| -> std::collections::BTreeSet<u64> {
+            found(t.as_bytes(), 7).into_iter().map(|(_, h)| h).collect()
+        };
+        let mine = anchors(text);
+        assert!(mine.len() >= 4, "{}", mine.len());
+        let rewrapped: String = text
+            .split(' ')
+            .enumerate()
+            .map(|(i, w)| {
+                if i % 4 == 3 {
+                    format!("{w}\n")
+                } else {
+                    format!("{w} ")
+                }
+            })
+            .collect();
+        assert_eq!(anchors(rewrapped.trim_end()), mine);
+        assert_eq!(anchors(&text.replace(' ', "\t")), mine);
     }
 
     #[test]
@@ -236,25 +243,16 @@ mod tests {
     }
 
     #[test]
-    fn an_anchor_needs_a_full_window_within_reach() {
+    fn short_text_has_no_anchor() {
         assert!(found(b"mmmmmmmmmmmmmmmmmmmmmmm", 1).is_empty());
         assert_eq!(found(b"mmmmmmmmmmmmmmmmmmmmmmmm", 1).len(), 1);
-        // Punctuation and spaces do not count towards the window.
-        assert!(found(b"m m m m m m m m m m m m m m m m m m m m m m m", 1).is_empty());
-        assert_eq!(
-            found(b"m m m m m m m m m m m m m m m m m m m m m m m m", 1).len(),
-            1
-        );
-        // Nor do more than ANCHOR_REACH bytes.
-        let far = format!("m{}{}", " ".repeat(ANCHOR_REACH), "a".repeat(30));
-        assert!(found(far.as_bytes(), 1).is_empty());
     }
 
     proptest! {
         #[test]
         fn block_search_agrees_with_byte_by_byte(
             text in proptest::collection::vec(
-                prop_oneof![Just(b'm'), Just(b'M'), Just(0x8Cu8), Just(b' '), Just(0xE3), Just(0x80), any::<u8>()],
+                prop_oneof![Just(b'm'), Just(b'M'), Just(0x8Cu8), Just(0xE3), Just(0x80), Just(b'\n'), any::<u8>()],
                 0..200,
             ),
             seed in any::<u64>(),

@@ -207,10 +207,16 @@ impl FingerprintScan {
         self.tally.total += chars * 2 / per;
         self.position += chars;
         // The rolling tail: the last TAIL bytes of skipped text, on a character boundary.
-        self.tail.push_str(text);
-        if self.tail.len() > TAIL {
-            let cut = boundary_at_or_after(&self.tail, self.tail.len() - TAIL);
-            self.tail.drain(..cut);
+        if text.len() >= TAIL {
+            self.tail.clear();
+            self.tail
+                .push_str(&text[boundary_at_or_after(text, text.len() - TAIL)..]);
+        } else {
+            self.tail.push_str(text);
+            if self.tail.len() > TAIL {
+                let cut = boundary_at_or_after(&self.tail, self.tail.len() - TAIL);
+                self.tail.drain(..cut);
+            }
         }
     }
 }
