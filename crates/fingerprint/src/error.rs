@@ -26,14 +26,14 @@ pub enum Error {
     },
     /// A file was written by a newer, incompatible version of Mamori.
     #[error(
-        "{path}: format version {found} is not supported (this build reads version {supported})"
+        "{path}: format version {found} is not supported (this build reads versions up to {supported}; a newer Mamori wrote it?)"
     )]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,
         /// The version in the file.
         found: u32,
-        /// The version this build reads.
+        /// The newest version this build reads.
         supported: u32,
     },
     /// A document of that name is already registered.

@@ -1473,6 +1473,18 @@ mod tests {
         let text = format!("前置き{excerpt}後書き");
         assert_eq!(mapped.scan_text(&text), read.scan_text(&text));
         assert_eq!(mapped.scan_text(&text)[0].document.name, "spec");
+        // The gated scan, with the anchors' arrays and tables read in place.
+        assert!(mapped.anchors.filter.is_mapped() && mapped.anchors.buckets.is_mapped());
+        assert!(mapped.anchors_complete());
+        let detector = crate::FingerprintDetector::new(mapped.clone());
+        let mut scan = mamori_inspect::DocumentDetector::start(&detector);
+        scan.feed(&format!("{}{text}{}", para(20, 20_000), para(21, 20_000)));
+        let names: Vec<_> = scan
+            .finish()
+            .into_iter()
+            .filter_map(|f| f.document.map(|d| d.document))
+            .collect();
+        assert_eq!(names, ["spec"]);
         // A mapped index can still be changed (its arrays are copied first) and saved.
         let mut changed = mapped;
         changed.add_document("third", "hi", &para(4, 600)).unwrap();
