@@ -406,30 +406,41 @@ fn quality(corpus: &Path) {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        // The streaming detector (`scan_text`, what `mamori scan` runs) and the offline
-        // decision on recorded runs must agree, document by document, for the default rule.
+        // The streaming detector (`FingerprintDetector`, what `mamori scan` runs: gated by
+        // anchors, fed the engine's normalised text) and the offline decision on recorded runs
+        // (every fingerprint, no gate) must agree, document by document, for the default rule.
         let rule = MatchRule::default();
-        let mut disagreements = 0;
-        for text in derived
-            .iter()
-            .map(|d| &d.2)
-            .chain(unrelated.iter().map(|u| &u.1))
-        {
-            let mut streamed: Vec<u32> = index
-                .scan_text(text)
+        let detector = mamori_fingerprint::FingerprintDetector::new(index.clone());
+        let position = |name: &str| {
+            index
+                .documents()
                 .iter()
-                .map(|h| {
-                    index
-                        .documents()
-                        .iter()
-                        .position(|d| d.name == h.document.name)
-                        .unwrap() as u32
-                })
+                .position(|d| d.name == name)
+                .unwrap() as u32
+        };
+        let mut disagreements = 0;
+        for (label, text) in derived
+            .iter()
+            .map(|d| ((d.0, d.1), &d.2))
+            .chain(unrelated.iter().map(|u| ((usize::MAX, 0), &u.1)))
+        {
+            let mut scan = detector.start();
+            scan.feed(mamori_inspect::normalize(text).as_str());
+            let mut streamed: Vec<u32> = scan
+                .finish()
+                .into_iter()
+                .filter_map(|f| f.document.map(|d| position(&d.document)))
                 .collect();
             streamed.sort_unstable();
             let runs = index.scan_runs(text, rule.gap_windows, rule.max_skipped);
             if streamed != flagged_documents(&runs, &fps, rule) {
                 disagreements += 1;
+                if std::env::var_os("FP_DIAG").is_some() {
+                    println!(
+                        "  disagreement (bucket, source) {label:?}: streamed {streamed:?}, offline {:?}",
+                        flagged_documents(&runs, &fps, rule)
+                    );
+                }
             }
         }
         println!(

@@ -37,6 +37,7 @@ pub const FINGERPRINT_DETECTOR: &str = "fingerprint.document";
 pub struct FingerprintDetector {
     index: Arc<FingerprintIndex>,
     rule: MatchRule,
+    thorough: bool,
 }
 
 impl FingerprintDetector {
@@ -46,7 +47,18 @@ impl FingerprintDetector {
         FingerprintDetector {
             index: Arc::new(index),
             rule: MatchRule::default(),
+            thorough: false,
         }
+    }
+
+    /// Winnow all text instead of only the text around registered anchors
+    /// ([`crate::anchor`]): several times slower on text that holds nothing registered, and
+    /// finds the copies whose every anchor was changed (English re-spaced throughout: in the
+    /// benchmark, 1 of 320 reformatted documents and 1 of 320 excerpts shorter than a
+    /// paragraph).
+    pub fn thorough(mut self, thorough: bool) -> FingerprintDetector {
+        self.thorough = thorough;
+        self
     }
 
     /// Distinct shared fingerprints needed for a finding (default
@@ -76,7 +88,7 @@ impl DocumentDetector for FingerprintDetector {
 
 impl FingerprintDetector {
     fn scan(&self) -> FingerprintScan {
-        let gated = self.index.anchors_complete();
+        let gated = !self.thorough && self.index.anchors_complete();
         FingerprintScan {
             winnower: Winnower::new(self.index.winnow_params()),
             index: Arc::clone(&self.index),
@@ -577,5 +589,29 @@ mod tests {
             split_copy_found(&head, &without_anchors(38, 120)),
             ["secret"]
         );
+    }
+
+    #[test]
+    fn thorough_scans_find_english_re_spaced_throughout() {
+        let secret = "The Mamori module measures one hundred and twenty millimetres across, \
+                      its firmware implements the monitoring mode, and the manufacturing \
+                      margin must remain confidential until the product announcement in May. \
+                      Samples come from the main plant in Kumamoto and the memory supplier \
+                      named in the maintenance plan.";
+        let mut index = FingerprintIndex::with_seed(IndexParams::default(), 12);
+        index.add_document("plan", "gokuhi", secret).unwrap();
+        let gated = FingerprintDetector::new(index.clone());
+        assert!(gated.index().anchors_complete());
+        let copy = format!(
+            "{}\n{}\n{}",
+            text(41, 3000),
+            secret.replace(' ', "  "),
+            text(42, 3000)
+        );
+        // Every anchor's window holds a doubled space: the anchors lead nowhere...
+        assert!(found(&gated, &[&copy]).is_empty());
+        // ...while the fingerprints, which drop spaces, match: a thorough scan finds it.
+        let thorough = FingerprintDetector::new(index).thorough(true);
+        assert_eq!(found(&thorough, &[&copy]), ["plan"]);
     }
 }

@@ -21,6 +21,7 @@ use crate::index::FingerprintIndex;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FingerprintStore {
     dir: PathBuf,
+    thorough: bool,
 }
 
 impl FingerprintStore {
@@ -28,12 +29,22 @@ impl FingerprintStore {
     pub fn in_data_dir(data_dir: &Path) -> FingerprintStore {
         FingerprintStore {
             dir: data_dir.join("fingerprints"),
+            thorough: false,
         }
     }
 
     /// A store in exactly this directory.
     pub fn at(dir: impl Into<PathBuf>) -> FingerprintStore {
-        FingerprintStore { dir: dir.into() }
+        FingerprintStore {
+            dir: dir.into(),
+            thorough: false,
+        }
+    }
+
+    /// Makes the document detector winnow all text ([`FingerprintDetector::thorough`]).
+    pub fn thorough(mut self, thorough: bool) -> FingerprintStore {
+        self.thorough = thorough;
+        self
     }
 
     /// The store's directory.
@@ -111,7 +122,9 @@ impl FingerprintStore {
         if index_path.exists() {
             let index = FingerprintIndex::load(&index_path)?;
             if !index.documents().is_empty() {
-                detectors.push(Arc::new(FingerprintDetector::new(index)));
+                detectors.push(Arc::new(
+                    FingerprintDetector::new(index).thorough(self.thorough),
+                ));
             }
         }
         if let Some((tables, key)) = self.load_edm_tables()? {

@@ -22,6 +22,11 @@ pub struct GatewayOptions {
     /// directory (used by default when present).
     #[arg(long)]
     pub no_fingerprints: bool,
+    /// Compare all text with the registered documents, not only the text around their
+    /// anchors: slower, and finds copies whose every anchor was changed (English with every
+    /// space doubled).
+    #[arg(long, conflicts_with = "no_fingerprints")]
+    pub thorough_fingerprints: bool,
     /// Do not record decisions in the journal (for trials; every decision is still logged to
     /// standard error).
     #[arg(long)]
@@ -55,7 +60,8 @@ impl GatewayOptions {
             .rules(crate::commands::scan::load_rules(&self.rules)?)
             .limits(limits);
         if !self.no_fingerprints {
-            let store = mamori_fingerprint::FingerprintStore::in_data_dir(&self.data_dir.resolve());
+            let store = mamori_fingerprint::FingerprintStore::in_data_dir(&self.data_dir.resolve())
+                .thorough(self.thorough_fingerprints);
             for detector in store
                 .load_detectors()
                 .context("cannot load the fingerprint index")?

@@ -41,6 +41,11 @@ pub struct InspectOptions {
     /// directory (used by default when present).
     #[arg(long)]
     pub no_fingerprints: bool,
+    /// Compare all text with the registered documents, not only the text around their
+    /// anchors: slower, and finds copies whose every anchor was changed (English with every
+    /// space doubled).
+    #[arg(long, conflicts_with = "no_fingerprints")]
+    pub thorough_fingerprints: bool,
     #[command(flatten)]
     pub data_dir: crate::data_dir::DataDirArg,
     /// Show the matched secrets unmasked in samples (for investigators; never in logs).
@@ -67,7 +72,8 @@ impl InspectOptions {
             .limits(limits)
             .raw_samples(self.show_secrets);
         if !self.no_fingerprints {
-            let store = mamori_fingerprint::FingerprintStore::in_data_dir(&self.data_dir.resolve());
+            let store = mamori_fingerprint::FingerprintStore::in_data_dir(&self.data_dir.resolve())
+                .thorough(self.thorough_fingerprints);
             for detector in store
                 .load_detectors()
                 .context("cannot load the fingerprint index")?
