@@ -342,3 +342,62 @@ fn edm_finds_a_record_but_not_a_common_surname() {
     let out = mamori(&data, &["edm", "check", mail.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+#[test]
+fn thorough_fingerprints_find_english_re_spaced_throughout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let plan = "The Mamori module measures one hundred and twenty millimetres across, its \
+                firmware implements the monitoring mode, and the manufacturing margin must \
+                remain confidential until the product announcement in May. Samples come from \
+                the main plant in Kumamoto and the memory supplier named in the maintenance plan.";
+    let source = tmp.path().join("plan.txt");
+    std::fs::write(&source, plan).unwrap();
+    let out = mamori(
+        &data,
+        &[
+            "fingerprint",
+            "add",
+            "--level",
+            "gokuhi",
+            "--name",
+            "plan",
+            source.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    // Every space doubled, inside a longer unrelated text: each anchor's window holds a
+    // doubled space, so the default scan (winnowing only around registered anchors) does not
+    // reach it; the thorough one winnows everything and finds it.
+    let copy = tmp.path().join("out").join("mail.txt");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::write(
+        &copy,
+        format!(
+            "{}\n{}\n{}",
+            prose(7, 3000),
+            plan.replace(' ', "  "),
+            prose(8, 3000)
+        ),
+    )
+    .unwrap();
+    let dir = copy.parent().unwrap().to_str().unwrap();
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--format", "json", "--no-progress"];
+        args.extend_from_slice(extra);
+        args.push(dir);
+        mamori(&data, &args)
+    };
+    let default = scan(&[]);
+    assert!(
+        !stdout(&default).contains("fingerprint.document"),
+        "{default:?}"
+    );
+    let thorough = scan(&["--thorough-fingerprints"]);
+    assert_eq!(thorough.status.code(), Some(1), "{thorough:?}");
+    assert!(
+        stdout(&thorough).contains("fingerprint.document"),
+        "{thorough:?}"
+    );
+    assert!(stdout(&thorough).contains("plan"), "{thorough:?}");
+}
