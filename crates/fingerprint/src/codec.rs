@@ -188,32 +188,35 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// [`Reader::u64_array`], viewed in place when the file is mapped and the array aligned.
-    pub(crate) fn u64_section(&mut self, count: u64, what: &str) -> ReadResult<Section<u64>> {
-        let n = self.check_room(count, 8, what)?;
+    /// `count` elements of `T` viewed in place when the file is mapped and they are aligned,
+    /// else read with `read` (one of the `*_array` methods).
+    fn section<T: bytemuck::Pod>(
+        &mut self,
+        count: u64,
+        what: &str,
+        read: impl FnOnce(&mut Self) -> ReadResult<Vec<T>>,
+    ) -> ReadResult<Section<T>> {
+        let size = size_of::<T>();
+        let n = self.check_room(count, size as u64, what)?;
         if let Some(section) = self
             .mapped
             .as_ref()
             .and_then(|file| Section::mapped(file, self.pos, n))
         {
-            self.pos += n * 8;
+            self.pos += n * size;
             return Ok(section);
         }
-        self.u64_array(count, what).map(Section::from)
+        read(self).map(Section::from)
+    }
+
+    /// [`Reader::u64_array`], viewed in place when the file is mapped and the array aligned.
+    pub(crate) fn u64_section(&mut self, count: u64, what: &str) -> ReadResult<Section<u64>> {
+        self.section(count, what, |r| r.u64_array(count, what))
     }
 
     /// [`Reader::u32_array`], viewed in place when the file is mapped and the array aligned.
     pub(crate) fn u32_section(&mut self, count: u64, what: &str) -> ReadResult<Section<u32>> {
-        let n = self.check_room(count, 4, what)?;
-        if let Some(section) = self
-            .mapped
-            .as_ref()
-            .and_then(|file| Section::mapped(file, self.pos, n))
-        {
-            self.pos += n * 4;
-            return Ok(section);
-        }
-        self.u32_array(count, what).map(Section::from)
+        self.section(count, what, |r| r.u32_array(count, what))
     }
 
     pub(crate) fn u8_array(&mut self, count: u64, what: &str) -> ReadResult<Vec<u8>> {

@@ -352,15 +352,7 @@ impl FingerprintIndex {
             .ok_or_else(|| Error::NotFound(name.to_owned()))?;
         let removed = self.documents.remove(position);
         let id = position as u32;
-        let mut hashes = Vec::with_capacity(self.hashes.len());
-        let mut doc_ids = Vec::with_capacity(self.doc_ids.len());
-        for (&h, &d) in self.hashes.iter().zip(self.doc_ids.iter()) {
-            if d == id {
-                continue;
-            }
-            hashes.push(h);
-            doc_ids.push(if d > id { d - 1 } else { d });
-        }
+        let (hashes, doc_ids) = without_document(&self.hashes, &self.doc_ids, id);
         self.hashes = hashes.into();
         self.doc_ids = doc_ids.into();
         self.anchors.remove_document(id, self.documents.len());
@@ -379,56 +371,10 @@ impl FingerprintIndex {
         {
             return;
         }
-        let mut stop = std::mem::take(&mut self.stop).into_vec();
-        stop.append(&mut self.pending_stop);
-        stop.sort_unstable();
-        stop.dedup();
-
-        let mut all: Vec<(u64, u32)> = Vec::with_capacity(self.hashes.len() + self.pending.len());
-        all.extend(
-            self.hashes
-                .iter()
-                .copied()
-                .zip(self.doc_ids.iter().copied()),
-        );
-        all.append(&mut self.pending);
-        all.sort_unstable();
-        all.dedup();
-
+        let stop = merged_stop(std::mem::take(&mut self.stop), &mut self.pending_stop);
+        let all = merged_postings(&self.hashes, &self.doc_ids, &mut self.pending);
         let family = document_families(&all, &stop, self.documents.len());
-        let mut hashes = Vec::with_capacity(all.len());
-        let mut doc_ids = Vec::with_capacity(all.len());
-        let mut new_stop = Vec::new();
-        let mut start = 0;
-        let mut families_seen: Vec<u32> = Vec::new();
-        while start < all.len() {
-            let hash = all[start].0;
-            let mut end = start + 1;
-            while end < all.len() && all[end].0 == hash {
-                end += 1;
-            }
-            let boilerplate = (end - start) as u32 >= self.stop_df && {
-                families_seen.clear();
-                families_seen.extend(all[start..end].iter().map(|&(_, d)| family[d as usize]));
-                families_seen.sort_unstable();
-                families_seen.dedup();
-                families_seen.len() as u32 >= self.stop_df
-            };
-            if stop.binary_search(&hash).is_ok() {
-                // already boilerplate
-            } else if boilerplate {
-                new_stop.push(hash);
-            } else {
-                for &(h, d) in &all[start..end] {
-                    hashes.push(h);
-                    doc_ids.push(d);
-                }
-            }
-            start = end;
-        }
-        stop.extend(new_stop);
-        stop.sort_unstable();
-        stop.dedup();
+        let (hashes, doc_ids, stop) = split_boilerplate(&all, stop, &family, self.stop_df);
         self.stop = stop.into();
         self.hashes = hashes.into();
         self.doc_ids = doc_ids.into();
@@ -608,41 +554,13 @@ impl FingerprintIndex {
             w.u64(d.text_bytes);
             w.u64(d.added_unix);
         }
-        w.u64(self.hashes.len() as u64);
-        w.bytes
-            .reserve(self.hashes.len() * 12 + self.stop.len() * 8 + 32);
-        w.align(8);
-        for &h in self.hashes.iter() {
-            w.u64(h);
-        }
-        for &d in self.doc_ids.iter() {
-            w.u32(d);
-        }
-        w.u64(self.stop.len() as u64);
-        w.align(8);
-        for &h in self.stop.iter() {
-            w.u64(h);
-        }
+        write_postings(&mut w, &self.hashes, &self.doc_ids, &self.stop);
         if self.anchors.buckets.is_empty() {
             // Read from a version 1 file: no tables yet.
             self.anchors.rebuild();
         }
         let anchors = &self.anchors;
-        w.u64(anchors.hashes.len() as u64);
-        w.bytes
-            .reserve(anchors.hashes.len() * 12 + anchors.stop.len() * 8 + 32);
-        w.align(8);
-        for &h in anchors.hashes.iter() {
-            w.u64(h);
-        }
-        for &d in anchors.doc_ids.iter() {
-            w.u32(d);
-        }
-        w.u64(anchors.stop.len() as u64);
-        w.align(8);
-        for &h in anchors.stop.iter() {
-            w.u64(h);
-        }
+        write_postings(&mut w, &anchors.hashes, &anchors.doc_ids, &anchors.stop);
         w.u64(anchors.filter.len() as u64);
         w.u32(anchors.bucket_bits);
         w.align(8);
@@ -708,19 +626,8 @@ impl FingerprintIndex {
                 added_unix,
             });
         }
-        let aligned = version >= 2;
-        let posting_count = r.u64()?;
-        if aligned {
-            r.align(8, "postings")?;
-        }
-        r.check_room(posting_count, 12, "postings")?;
-        let hashes = r.u64_section(posting_count, "posting hashes")?;
-        let doc_ids = r.u32_section(posting_count, "posting documents")?;
-        let stop_count = r.u64()?;
-        if aligned {
-            r.align(8, "stop list")?;
-        }
-        let stop = r.u64_section(stop_count, "stop list")?;
+        let (hashes, doc_ids, stop, counts) =
+            read_postings(r, version >= 2, PostingNames::FINGERPRINTS, documents.len())?;
         let anchors = if version >= 2 {
             Anchors::parse(r, documents.len())?
         } else {
@@ -731,20 +638,6 @@ impl FingerprintIndex {
         };
         r.expect_end()?;
 
-        let mut counts = vec![0u32; documents.len()];
-        let (hash_at, doc_at): (&[u64], &[u32]) = (&hashes, &doc_ids);
-        for i in 0..hash_at.len() {
-            let d = doc_at[i] as usize;
-            if d >= documents.len() {
-                return Err(format!(
-                    "posting {i} names document {d}, which does not exist"
-                ));
-            }
-            counts[d] += 1;
-            if i > 0 && (hash_at[i - 1], doc_at[i - 1]) >= (hash_at[i], doc_at[i]) {
-                return Err(format!("postings are not sorted at entry {i}"));
-            }
-        }
         for (doc, count) in documents.iter().zip(counts) {
             if doc.fingerprints != count {
                 return Err(format!(
@@ -752,9 +645,6 @@ impl FingerprintIndex {
                     doc.name, doc.fingerprints
                 ));
             }
-        }
-        if stop.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("stop list is not sorted".into());
         }
         let mut index = FingerprintIndex {
             winnow: WinnowParams { k, window, seed },
@@ -837,52 +727,9 @@ impl Anchors {
     /// Merges the pending anchors as [`FingerprintIndex::commit`] does the fingerprints:
     /// anchors in `stop_df` or more document families, or in common text, are dropped.
     fn merge(&mut self, family: &[u32], stop_df: u32, documents: usize) {
-        let mut stop = std::mem::take(&mut self.stop).into_vec();
-        stop.append(&mut self.pending_stop);
-        stop.sort_unstable();
-        stop.dedup();
-        let mut all: Vec<(u64, u32)> = Vec::with_capacity(self.hashes.len() + self.pending.len());
-        all.extend(
-            self.hashes
-                .iter()
-                .copied()
-                .zip(self.doc_ids.iter().copied()),
-        );
-        all.append(&mut self.pending);
-        all.sort_unstable();
-        all.dedup();
-        let (mut hashes, mut doc_ids) =
-            (Vec::with_capacity(all.len()), Vec::with_capacity(all.len()));
-        let mut families_seen: Vec<u32> = Vec::new();
-        let mut start = 0;
-        while start < all.len() {
-            let hash = all[start].0;
-            let mut end = start + 1;
-            while end < all.len() && all[end].0 == hash {
-                end += 1;
-            }
-            families_seen.clear();
-            families_seen.extend(
-                all[start..end]
-                    .iter()
-                    .map(|&(_, d)| family.get(d as usize).copied().unwrap_or(d)),
-            );
-            families_seen.sort_unstable();
-            families_seen.dedup();
-            if stop.binary_search(&hash).is_ok() {
-                // already boilerplate
-            } else if families_seen.len() as u32 >= stop_df {
-                stop.push(hash);
-            } else {
-                for &(h, d) in &all[start..end] {
-                    hashes.push(h);
-                    doc_ids.push(d);
-                }
-            }
-            start = end;
-        }
-        stop.sort_unstable();
-        stop.dedup();
+        let stop = merged_stop(std::mem::take(&mut self.stop), &mut self.pending_stop);
+        let all = merged_postings(&self.hashes, &self.doc_ids, &mut self.pending);
+        let (hashes, doc_ids, stop) = split_boilerplate(&all, stop, family, stop_df);
         self.stop = stop.into();
         self.hashes = hashes.into();
         self.doc_ids = doc_ids.into();
@@ -892,14 +739,7 @@ impl Anchors {
 
     /// Drops the anchors of document `id` and renumbers the ones after it.
     fn remove_document(&mut self, id: u32, documents: usize) {
-        let mut hashes = Vec::with_capacity(self.hashes.len());
-        let mut doc_ids = Vec::with_capacity(self.doc_ids.len());
-        for (&h, &d) in self.hashes.iter().zip(self.doc_ids.iter()) {
-            if d != id {
-                hashes.push(h);
-                doc_ids.push(if d > id { d - 1 } else { d });
-            }
-        }
+        let (hashes, doc_ids) = without_document(&self.hashes, &self.doc_ids, id);
         self.hashes = hashes.into();
         self.doc_ids = doc_ids.into();
         self.documents_without = documents_without_anchors(&self.doc_ids, documents);
@@ -953,29 +793,9 @@ impl Anchors {
 
     /// Reads the anchor part of a version 2 file.
     fn parse(r: &mut Reader<'_>, documents: usize) -> codec::ReadResult<Anchors> {
-        let count = r.u64()?;
-        r.align(8, "anchors")?;
-        r.check_room(count, 12, "anchors")?;
-        let hashes = r.u64_section(count, "anchor hashes")?;
-        let doc_ids = r.u32_section(count, "anchor documents")?;
-        let stop_count = r.u64()?;
-        r.align(8, "anchor stop list")?;
-        let stop = r.u64_section(stop_count, "anchor stop list")?;
-        let (hash_at, doc_at): (&[u64], &[u32]) = (&hashes, &doc_ids);
-        for i in 0..hash_at.len() {
-            if doc_at[i] as usize >= documents {
-                return Err(format!(
-                    "anchor {i} names document {}, which does not exist",
-                    doc_at[i]
-                ));
-            }
-            if i > 0 && (hash_at[i - 1], doc_at[i - 1]) >= (hash_at[i], doc_at[i]) {
-                return Err(format!("anchors are not sorted at entry {i}"));
-            }
-        }
-        if stop.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("anchor stop list is not sorted".into());
-        }
+        let (hashes, doc_ids, stop, counts) =
+            read_postings(r, true, PostingNames::ANCHORS, documents)?;
+        let hash_at: &[u64] = &hashes;
         let words = r.u64()?;
         let bucket_bits = r.u32()?;
         r.align(8, "anchor filter")?;
@@ -1010,7 +830,7 @@ impl Anchors {
             }
         }
         Ok(Anchors {
-            documents_without: documents_without_anchors(&doc_ids, documents),
+            documents_without: counts.iter().filter(|&&n| n == 0).count(),
             hashes,
             doc_ids,
             stop,
@@ -1020,6 +840,171 @@ impl Anchors {
             ..Anchors::default()
         })
     }
+}
+
+/// What the parts of a stored posting list are called in error messages.
+struct PostingNames {
+    /// One entry ("posting").
+    item: &'static str,
+    /// The stop list.
+    stop: &'static str,
+}
+
+impl PostingNames {
+    const FINGERPRINTS: PostingNames = PostingNames {
+        item: "posting",
+        stop: "stop list",
+    };
+    const ANCHORS: PostingNames = PostingNames {
+        item: "anchor",
+        stop: "anchor stop list",
+    };
+}
+
+// The fingerprints and the anchors are both kept as postings, (hash, document) pairs sorted by
+// hash then document, with a stop list of boilerplate hashes; the functions below serve both.
+
+/// The postings `hashes`/`doc_ids` with `pending` (emptied) added: sorted and distinct.
+fn merged_postings(
+    hashes: &[u64],
+    doc_ids: &[u32],
+    pending: &mut Vec<(u64, u32)>,
+) -> Vec<(u64, u32)> {
+    let mut all: Vec<(u64, u32)> = Vec::with_capacity(hashes.len() + pending.len());
+    all.extend(hashes.iter().copied().zip(doc_ids.iter().copied()));
+    all.append(pending);
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// `stop` with `pending` (emptied) added: sorted and distinct.
+fn merged_stop(stop: Section<u64>, pending: &mut Vec<u64>) -> Vec<u64> {
+    let mut stop = stop.into_vec();
+    stop.append(pending);
+    stop.sort_unstable();
+    stop.dedup();
+    stop
+}
+
+/// Splits sorted postings into the hashes kept (with their documents) and the stop list: a
+/// hash already in `stop`, or held by `stop_df` or more document families (`family[d]` is the
+/// family of document `d`), is boilerplate.
+fn split_boilerplate(
+    all: &[(u64, u32)],
+    mut stop: Vec<u64>,
+    family: &[u32],
+    stop_df: u32,
+) -> (Vec<u64>, Vec<u32>, Vec<u64>) {
+    let mut hashes = Vec::with_capacity(all.len());
+    let mut doc_ids = Vec::with_capacity(all.len());
+    let mut new_stop = Vec::new();
+    let mut families_seen: Vec<u32> = Vec::new();
+    for group in all.chunk_by(|a, b| a.0 == b.0) {
+        let hash = group[0].0;
+        let boilerplate = group.len() as u32 >= stop_df && {
+            families_seen.clear();
+            families_seen.extend(
+                group
+                    .iter()
+                    .map(|&(_, d)| family.get(d as usize).copied().unwrap_or(d)),
+            );
+            families_seen.sort_unstable();
+            families_seen.dedup();
+            families_seen.len() as u32 >= stop_df
+        };
+        if stop.binary_search(&hash).is_ok() {
+            // already boilerplate
+        } else if boilerplate {
+            new_stop.push(hash);
+        } else {
+            for &(h, d) in group {
+                hashes.push(h);
+                doc_ids.push(d);
+            }
+        }
+    }
+    stop.extend(new_stop);
+    stop.sort_unstable();
+    stop.dedup();
+    (hashes, doc_ids, stop)
+}
+
+/// The postings without document `id`, the documents after it renumbered.
+fn without_document(hashes: &[u64], doc_ids: &[u32], id: u32) -> (Vec<u64>, Vec<u32>) {
+    let mut kept_hashes = Vec::with_capacity(hashes.len());
+    let mut kept_ids = Vec::with_capacity(doc_ids.len());
+    for (&h, &d) in hashes.iter().zip(doc_ids) {
+        if d != id {
+            kept_hashes.push(h);
+            kept_ids.push(if d > id { d - 1 } else { d });
+        }
+    }
+    (kept_hashes, kept_ids)
+}
+
+/// Writes postings and their stop list (version 2: each array aligned to 8 bytes).
+fn write_postings(w: &mut Writer, hashes: &[u64], doc_ids: &[u32], stop: &[u64]) {
+    w.u64(hashes.len() as u64);
+    w.bytes.reserve(hashes.len() * 12 + stop.len() * 8 + 32);
+    w.align(8);
+    for &h in hashes {
+        w.u64(h);
+    }
+    for &d in doc_ids {
+        w.u32(d);
+    }
+    w.u64(stop.len() as u64);
+    w.align(8);
+    for &h in stop {
+        w.u64(h);
+    }
+}
+
+/// Postings written by [`write_postings`] (without the alignment when not `aligned`: version
+/// 1), checked: every document id below `documents`, entries sorted, the stop list sorted and
+/// distinct. Also returns how many postings each document has.
+#[allow(clippy::type_complexity)]
+fn read_postings(
+    r: &mut Reader<'_>,
+    aligned: bool,
+    names: PostingNames,
+    documents: usize,
+) -> codec::ReadResult<(Section<u64>, Section<u32>, Section<u64>, Vec<u32>)> {
+    let PostingNames {
+        item,
+        stop: stop_name,
+    } = names;
+    let count = r.u64()?;
+    if aligned {
+        r.align(8, &format!("{item}s"))?;
+    }
+    r.check_room(count, 12, &format!("{item}s"))?;
+    let hashes = r.u64_section(count, &format!("{item} hashes"))?;
+    let doc_ids = r.u32_section(count, &format!("{item} documents"))?;
+    let stop_count = r.u64()?;
+    if aligned {
+        r.align(8, stop_name)?;
+    }
+    let stop = r.u64_section(stop_count, stop_name)?;
+    let mut counts = vec![0u32; documents];
+    let (hash_at, doc_at): (&[u64], &[u32]) = (&hashes, &doc_ids);
+    for i in 0..hash_at.len() {
+        let d = doc_at[i] as usize;
+        let Some(n) = counts.get_mut(d) else {
+            return Err(format!(
+                "{item} {i} names document {d}, which does not exist"
+            ));
+        };
+        *n += 1;
+        if i > 0 && (hash_at[i - 1], doc_at[i - 1]) >= (hash_at[i], doc_at[i]) {
+            return Err(format!("{item}s are not sorted at entry {i}"));
+        }
+    }
+    if stop.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(format!("{stop_name} is not sorted"));
+    }
+    Ok((hashes, doc_ids, stop, counts))
 }
 
 /// Where `hash` lives in the bit filter of `words` 64-bit words (a power of two): one word
