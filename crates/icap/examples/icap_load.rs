@@ -28,6 +28,9 @@ struct Args {
     seconds: f64,
     body: String,
     warmup: f64,
+    /// Send no preview even when the service offers one, like Squid with
+    /// `icap_preview_enable off`: every body is then sent whole.
+    no_preview: bool,
 }
 
 fn parse_args() -> Args {
@@ -39,6 +42,7 @@ fn parse_args() -> Args {
         seconds: 10.0,
         body: "text".into(),
         warmup: 1.0,
+        no_preview: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,9 +55,10 @@ fn parse_args() -> Args {
             "--seconds" => args.seconds = value().parse().expect("--seconds S"),
             "--warmup" => args.warmup = value().parse().expect("--warmup S"),
             "--body" => args.body = value(),
+            "--no-preview" => args.no_preview = true,
             "-h" | "--help" => {
                 println!(
-                    "icap_load --addr HOST:PORT --service /reqmod --size BYTES --concurrency N --seconds S [--warmup S] [--body text|binary]"
+                    "icap_load --addr HOST:PORT --service /reqmod --size BYTES --concurrency N --seconds S [--warmup S] [--body text|binary] [--no-preview]"
                 );
                 std::process::exit(0);
             }
@@ -194,7 +199,10 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let args = parse_args();
-    let opts = options(&args).await;
+    let mut opts = options(&args).await;
+    if args.no_preview {
+        opts.preview = None;
+    }
     let body = std::sync::Arc::new(make_body(&args.body, args.size));
     let start = Instant::now();
     let mut tasks = Vec::new();
