@@ -52,6 +52,57 @@ fn docx_with_split_label() -> Vec<u8> {
     buf.into_inner()
 }
 
+/// Each walker thread inspects a file only after it has opened the next ones (so the disk reads
+/// them meanwhile): every file must still be reported exactly once, whatever the thread
+/// count, in trees larger and smaller than the look-ahead, with unreadable files among them.
+#[test]
+fn every_file_is_reported_once_whatever_the_threads() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let as_root = nix::unistd::geteuid().is_root();
+    for files in [1usize, 3, 40] {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..files {
+            write(
+                dir.path(),
+                &format!("d{}/f{i}.txt", i % 3),
+                format!("社外秘 {i}"),
+            );
+        }
+        let unreadable = dir.path().join("d0/locked.txt");
+        std::fs::write(&unreadable, "社外秘").unwrap();
+        std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
+        for threads in ["1", "2", "5"] {
+            let out = scan(&["--format", "json", "-j", threads], dir.path());
+            let mut paths: Vec<String> = json_lines(&out)
+                .iter()
+                .map(|v| v["path"].as_str().unwrap().to_owned())
+                .collect();
+            paths.sort();
+            let mut expected: Vec<String> = (0..files)
+                .map(|i| {
+                    dir.path()
+                        .join(format!("d{}/f{i}.txt", i % 3))
+                        .display()
+                        .to_string()
+                })
+                .collect();
+            if as_root {
+                // Root reads a file whatever its mode.
+                expected.push(unreadable.display().to_string());
+            }
+            expected.sort();
+            assert_eq!(paths, expected, "{files} files, -j {threads}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if as_root {
+                assert_eq!(out.status.code(), Some(1), "{stderr}");
+            } else {
+                assert_eq!(out.status.code(), Some(2), "{stderr}");
+                assert!(stderr.contains("locked.txt"), "{stderr}");
+            }
+        }
+    }
+}
+
 #[test]
 fn clean_tree_exits_zero_and_prints_nothing_as_json() {
     let dir = tempfile::tempdir().unwrap();
