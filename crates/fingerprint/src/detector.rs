@@ -5,7 +5,7 @@ use std::sync::Arc;
 use mamori_inspect::{DocumentDetector, DocumentScan};
 use mamori_model::{Category, Confidence, DocumentMatch, Finding};
 
-use crate::anchor::for_each_anchor;
+use crate::anchor::{for_each_anchor, for_each_anchor_chunk};
 use crate::index::{FingerprintIndex, MatchRule, Tally};
 use crate::normalize::for_each_char_of_engine_text;
 use crate::winnow::Winnower;
@@ -234,33 +234,26 @@ impl FingerprintScan {
 }
 
 /// Appends to `hits` the positions of the registered anchors of `text`, in order. Anchors
-/// are looked up in batches: first every filter probe of the batch, which do not wait for one
-/// another (the filter of a large index is megabytes, and a probe is often a cache miss), then
-/// the exact lookups of the rare hashes that pass.
+/// come a chunk at a time ([`for_each_anchor_chunk`]): first every filter probe of the chunk,
+/// which do not wait for one another (the filter of a large index is megabytes, and a probe is
+/// often a cache miss), then the exact lookups of the rare hashes that pass.
 fn mark_registered_anchors(index: &FingerprintIndex, text: &[u8], hits: &mut Vec<usize>) {
-    const BATCH: usize = 64;
-    let mut batch = [(0usize, 0u64); BATCH];
-    let mut len = 0;
-    let flush = |batch: &[(usize, u64)], hits: &mut Vec<usize>| {
-        let mut maybe = [false; BATCH];
-        for (m, &(_, h)) in maybe.iter_mut().zip(batch) {
-            *m = index.may_be_registered_anchor(h);
-        }
-        for (&m, &(p, h)) in maybe.iter().zip(batch) {
-            if m && index.is_registered_anchor(h) {
-                hits.push(p);
+    let mut maybe = Vec::new();
+    for_each_anchor_chunk(text, index.winnow_params().seed, |positions, hashes| {
+        maybe.clear();
+        maybe.extend(
+            hashes
+                .iter()
+                .enumerate()
+                .filter(|&(_, &h)| index.may_be_registered_anchor(h))
+                .map(|(i, _)| i),
+        );
+        for &i in &maybe {
+            if index.is_registered_anchor(hashes[i]) {
+                hits.push(positions[i]);
             }
         }
-    };
-    for_each_anchor(text, index.winnow_params().seed, |p, h| {
-        batch[len] = (p, h);
-        len += 1;
-        if len == BATCH {
-            flush(&batch, hits);
-            len = 0;
-        }
     });
-    flush(&batch[..len], hits);
 }
 
 /// The first character boundary of `text` at or after `at`.
