@@ -144,9 +144,7 @@ mod avx2 {
         __m256i, _mm256_cmpeq_epi8, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
     };
 
-    use super::{
-        ANCHOR_BYTES, ANCHOR_WIDTH, CHUNK, OFFSET_SLACK, in_punctuation_mark, window_hash,
-    };
+    use super::ANCHOR_BYTES;
 
     /// [`super::for_each_anchor_chunk`] with AVX2: the anchor bytes found 64 at a time. (Folding
     /// each chunk 32 bytes at a time before hashing, instead of three words per anchor, was
@@ -158,29 +156,9 @@ mod avx2 {
         seed: u64,
         f: &mut dyn FnMut(&[usize], &[u64]),
     ) {
-        let Some(end) = text.len().checked_sub(ANCHOR_WIDTH - 1) else {
-            return;
-        };
-        let mut offsets = [0u32; CHUNK + OFFSET_SLACK];
-        let mut positions = [0usize; CHUNK];
-        let mut hashes = [0u64; CHUNK];
-        let mut chunk_start = 0;
-        while chunk_start < end {
-            let chunk_end = (chunk_start + CHUNK).min(end);
-            let found = anchor_offsets(text, chunk_start, chunk_end, &mut offsets);
-            let mut kept = 0;
-            for &offset in &offsets[..found] {
-                let p = chunk_start + offset as usize;
-                let Some(window) = text.get(p..p + ANCHOR_WIDTH) else {
-                    continue;
-                };
-                positions[kept] = p;
-                hashes[kept] = window_hash(window, seed);
-                kept += usize::from(!in_punctuation_mark(text, p));
-            }
-            f(&positions[..kept], &hashes[..kept]);
-            chunk_start = chunk_end;
-        }
+        super::anchor_chunks(text, seed, f, |text, from, to, out| {
+            anchor_offsets(text, from, to, out)
+        });
     }
 
     /// Loads 32 bytes of `bytes` from `at`, zeros past its end.
@@ -276,8 +254,21 @@ pub(crate) fn for_each_anchor_chunk(text: &[u8], seed: u64, mut f: impl FnMut(&[
     portable_for_each_anchor_chunk(text, seed, &mut f);
 }
 
-/// [`for_each_anchor_chunk`] with SSE2 only, folding each window as it is hashed.
+/// [`for_each_anchor_chunk`] with SSE2 only.
 fn portable_for_each_anchor_chunk(text: &[u8], seed: u64, f: &mut dyn FnMut(&[usize], &[u64])) {
+    anchor_chunks(text, seed, f, portable_anchor_offsets);
+}
+
+/// The chunk loop both paths share: `find_offsets(text, from, to, out)` is
+/// [`portable_anchor_offsets`] or its AVX2 twin. Inlined into each, so that the AVX2 one is
+/// compiled with its features.
+#[inline(always)]
+fn anchor_chunks(
+    text: &[u8],
+    seed: u64,
+    f: &mut dyn FnMut(&[usize], &[u64]),
+    find_offsets: impl Fn(&[u8], usize, usize, &mut [u32]) -> usize,
+) {
     // Anchors at positions before `end` have their whole window in the text.
     let Some(end) = text.len().checked_sub(ANCHOR_WIDTH - 1) else {
         return;
@@ -290,7 +281,7 @@ fn portable_for_each_anchor_chunk(text: &[u8], seed: u64, f: &mut dyn FnMut(&[us
     let mut chunk_start = 0;
     while chunk_start < end {
         let chunk_end = (chunk_start + CHUNK).min(end);
-        let found = portable_anchor_offsets(text, chunk_start, chunk_end, &mut offsets);
+        let found = find_offsets(text, chunk_start, chunk_end, &mut offsets);
         let mut kept = 0;
         for &offset in &offsets[..found] {
             let p = chunk_start + offset as usize;
