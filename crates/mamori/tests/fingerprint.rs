@@ -15,6 +15,14 @@ fn mamori(data_dir: &Path, args: &[&str]) -> Output {
         .expect("run mamori")
 }
 
+/// `mamori fingerprint add --level LEVEL --name NAME [EXTRA...] PATH`.
+fn add_document(data: &Path, level: &str, name: &str, path: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["fingerprint", "add"];
+    args.extend_from_slice(extra);
+    args.extend(["--level", level, "--name", name, path.to_str().unwrap()]);
+    mamori(data, &args)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -58,49 +66,15 @@ fn registered_document_is_found_in_copies_and_not_in_unrelated_files() {
     let spec = tmp.path().join("spec.txt");
     std::fs::write(&spec, paragraphs.join("\n\n")).unwrap();
 
-    let out = mamori(
-        &data,
-        &[
-            "fingerprint",
-            "add",
-            "--level",
-            "gokuhi",
-            "--name",
-            "設計書",
-            spec.to_str().unwrap(),
-        ],
-    );
+    let out = add_document(&data, "gokuhi", "設計書", &spec, &[]);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout(&out).contains("設計書"), "{out:?}");
     assert!(data.join("fingerprints/documents.idx").is_file());
 
     // Registering the same name again is refused (exit 2) unless --replace.
-    let again = mamori(
-        &data,
-        &[
-            "fingerprint",
-            "add",
-            "--level",
-            "gokuhi",
-            "--name",
-            "設計書",
-            spec.to_str().unwrap(),
-        ],
-    );
+    let again = add_document(&data, "gokuhi", "設計書", &spec, &[]);
     assert_eq!(again.status.code(), Some(2), "{again:?}");
-    let replaced = mamori(
-        &data,
-        &[
-            "fingerprint",
-            "add",
-            "--replace",
-            "--level",
-            "gokuhi",
-            "--name",
-            "設計書",
-            spec.to_str().unwrap(),
-        ],
-    );
+    let replaced = add_document(&data, "gokuhi", "設計書", &spec, &["--replace"]);
     assert!(replaced.status.success(), "{replaced:?}");
 
     // One 200-character paragraph in an unrelated mail, re-wrapped and in full width.
@@ -177,18 +151,7 @@ fn list_stats_remove_and_common_text() {
 
     let out = mamori(&data, &["fingerprint", "common", common.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}");
-    let out = mamori(
-        &data,
-        &[
-            "fingerprint",
-            "add",
-            "--level",
-            "hi",
-            "--name",
-            "proj",
-            docs.to_str().unwrap(),
-        ],
-    );
+    let out = add_document(&data, "hi", "proj", &docs, &[]);
     assert!(out.status.success(), "{out:?}");
 
     let out = mamori(&data, &["fingerprint", "list", "--format", "json"]);
@@ -353,18 +316,7 @@ fn thorough_fingerprints_find_english_re_spaced_throughout() {
                 the main plant in Kumamoto and the memory supplier named in the maintenance plan.";
     let source = tmp.path().join("plan.txt");
     std::fs::write(&source, plan).unwrap();
-    let out = mamori(
-        &data,
-        &[
-            "fingerprint",
-            "add",
-            "--level",
-            "gokuhi",
-            "--name",
-            "plan",
-            source.to_str().unwrap(),
-        ],
-    );
+    let out = add_document(&data, "gokuhi", "plan", &source, &[]);
     assert!(out.status.success(), "{out:?}");
     // Every space doubled, inside a longer unrelated text: each anchor's window holds a
     // doubled space, so the default scan (winnowing only around registered anchors) does not
