@@ -68,28 +68,29 @@ fn fold(x: u64) -> u64 {
     ((x & !control_bytes) | (control >> 2)) | (upper >> 2)
 }
 
-/// The hash of one anchor's window (`window.len() == ANCHOR_WIDTH`).
+/// The three words of the window at `p` (`p + ANCHOR_WIDTH <= text.len()`), folded.
 #[inline]
-fn window_hash(window: &[u8], seed: u64) -> u64 {
-    hash_words(window, seed, fold)
-}
-
-#[inline]
-fn hash_words(window: &[u8], seed: u64, fold: impl Fn(u64) -> u64) -> u64 {
+fn folded_window(text: &[u8], p: usize) -> [u64; 3] {
     let word = |i: usize| {
-        let bytes: [u8; 8] = window
-            .get(i..i + 8)
+        let bytes: [u8; 8] = text
+            .get(p + i..p + i + 8)
             .and_then(|w| w.try_into().ok())
             .unwrap_or_default();
         fold(u64::from_le_bytes(bytes))
     };
+    [word(0), word(8), word(16)]
+}
+
+/// The hash of a window from its three folded words.
+#[inline]
+fn window_hash([w0, w1, w2]: [u64; 3], seed: u64) -> u64 {
     // Three independent multiplications (a bijection of each word), combined, then the high
     // half folded into the low one and multiplied once more, so that every bit the lookups
     // use (the filter takes bits 6-43, the buckets the top 16) depends on every byte. Good
     // enough for set membership: a collision only makes a block winnowed.
-    let x = word(0).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ word(8).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
-        ^ word(16).wrapping_mul(0x1656_67B1_9E37_79F9)
+    let x = w0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ w1.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ w2.wrapping_mul(0x1656_67B1_9E37_79F9)
         ^ seed;
     crate::winnow::mix64(x)
 }
@@ -141,24 +142,61 @@ fn portable_anchor_offsets(text: &[u8], from: usize, to: usize, out: &mut [u32])
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
+        __m256i, _mm256_and_si256, _mm256_andnot_si256, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
     };
 
     use super::ANCHOR_BYTES;
 
-    /// [`super::for_each_anchor_chunk`] with AVX2: the anchor bytes found 64 at a time. (Folding
-    /// each chunk 32 bytes at a time before hashing, instead of three words per anchor, was
-    /// tried: slower, 218 → 239 ms on the benchmark scan, since the windows cover less than
-    /// half of the text.)
+    /// [`super::for_each_anchor_chunk`] with AVX2: the anchor bytes found 64 at a time, each
+    /// anchor's window folded in one register. (Folding the whole chunk 32 bytes at a time
+    /// before hashing was tried: slower, 218 → 239 ms on the benchmark scan, since the windows
+    /// cover less than half of the text.)
     #[target_feature(enable = "avx2,popcnt,bmi1")]
     pub(super) fn for_each_anchor_chunk(
         text: &[u8],
         seed: u64,
         f: &mut dyn FnMut(&[usize], &[u64]),
     ) {
-        super::anchor_chunks(text, seed, f, |text, from, to, out| {
-            anchor_offsets(text, from, to, out)
-        });
+        super::anchor_chunks(
+            text,
+            seed,
+            f,
+            |text, from, to, out| anchor_offsets(text, from, to, out),
+            |text, p| folded_window(text, p),
+        );
+    }
+
+    /// The three folded words of the window at `p` ([`super::folded_window`]), folded 32
+    /// bytes at once when 32 bytes can be read from `p`: the fold is byte by byte, so the
+    /// words are the same either way.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn folded_window(text: &[u8], p: usize) -> [u64; 3] {
+        let Some(bytes) = text.get(p..p + 32) else {
+            return super::folded_window(text, p);
+        };
+        let bytes: [u8; 32] = bytes.try_into().unwrap_or([0; 32]);
+        let v: __m256i = bytemuck::cast(bytes);
+        // Signed compares: bytes from 0x80 up are negative, neither capitals nor controls.
+        let upper = _mm256_and_si256(
+            _mm256_cmpgt_epi8(v, _mm256_set1_epi8(b'A' as i8 - 1)),
+            _mm256_cmpgt_epi8(_mm256_set1_epi8(b'Z' as i8 + 1), v),
+        );
+        let control = _mm256_and_si256(
+            _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v),
+            _mm256_cmpgt_epi8(v, _mm256_set1_epi8(-1)),
+        );
+        let space = _mm256_set1_epi8(0x20);
+        let folded = _mm256_or_si256(
+            _mm256_or_si256(
+                _mm256_andnot_si256(control, v),
+                _mm256_and_si256(control, space),
+            ),
+            _mm256_and_si256(upper, space),
+        );
+        let [w0, w1, w2, _]: [u64; 4] = bytemuck::cast(folded);
+        [w0, w1, w2]
     }
 
     /// Loads 32 bytes of `bytes` from `at`, zeros past its end.
@@ -256,18 +294,19 @@ pub(crate) fn for_each_anchor_chunk(text: &[u8], seed: u64, mut f: impl FnMut(&[
 
 /// [`for_each_anchor_chunk`] with SSE2 only.
 fn portable_for_each_anchor_chunk(text: &[u8], seed: u64, f: &mut dyn FnMut(&[usize], &[u64])) {
-    anchor_chunks(text, seed, f, portable_anchor_offsets);
+    anchor_chunks(text, seed, f, portable_anchor_offsets, folded_window);
 }
 
 /// The chunk loop both paths share: `find_offsets(text, from, to, out)` is
-/// [`portable_anchor_offsets`] or its AVX2 twin. Inlined into each, so that the AVX2 one is
-/// compiled with its features.
+/// [`portable_anchor_offsets`] or its AVX2 twin, `fold_window` [`folded_window`] or its twin.
+/// Inlined into each, so that the AVX2 one is compiled with its features.
 #[inline(always)]
 fn anchor_chunks(
     text: &[u8],
     seed: u64,
     f: &mut dyn FnMut(&[usize], &[u64]),
     find_offsets: impl Fn(&[u8], usize, usize, &mut [u32]) -> usize,
+    fold_window: impl Fn(&[u8], usize) -> [u64; 3],
 ) {
     // Anchors at positions before `end` have their whole window in the text.
     let Some(end) = text.len().checked_sub(ANCHOR_WIDTH - 1) else {
@@ -285,11 +324,8 @@ fn anchor_chunks(
         let mut kept = 0;
         for &offset in &offsets[..found] {
             let p = chunk_start + offset as usize;
-            let Some(window) = text.get(p..p + ANCHOR_WIDTH) else {
-                continue;
-            };
             positions[kept] = p;
-            hashes[kept] = window_hash(window, seed);
+            hashes[kept] = window_hash(fold_window(text, p), seed);
             kept += usize::from(!in_punctuation_mark(text, p));
         }
         f(&positions[..kept], &hashes[..kept]);
@@ -343,7 +379,7 @@ mod tests {
                     };
                 }
                 // Lower-cased already: the hash's own folding must change nothing more.
-                out.push((p, window_hash(&window, seed)));
+                out.push((p, window_hash(folded_window(&window, 0), seed)));
             }
         }
         out
