@@ -103,6 +103,7 @@ impl FingerprintDetector {
             tail: String::new(),
             carry: Vec::new(),
             hits: Vec::new(),
+            lookup: LookupScratch::default(),
             #[cfg(test)]
             winnowed_bytes: 0,
         }
@@ -152,6 +153,8 @@ struct FingerprintScan {
     carry: Vec<u8>,
     /// Scratch: positions of the piece's registered anchors.
     hits: Vec<usize>,
+    /// Scratch of [`mark_registered_anchors`].
+    lookup: LookupScratch,
     /// Bytes of engine text winnowed so far (tests check that the gate skips).
     #[cfg(test)]
     winnowed_bytes: usize,
@@ -234,26 +237,47 @@ impl FingerprintScan {
 }
 
 /// Appends to `hits` the positions of the registered anchors of `text`, in order. Anchors
-/// come a chunk at a time ([`for_each_anchor_chunk`]): first every filter probe of the chunk,
-/// which do not wait for one another (the filter of a large index is megabytes, and a probe is
-/// often a cache miss), then the exact lookups of the rare hashes that pass.
-fn mark_registered_anchors(index: &FingerprintIndex, text: &[u8], hits: &mut Vec<usize>) {
-    let mut maybe = Vec::new();
+/// come a chunk at a time ([`for_each_anchor_chunk`]); every filter probe of a chunk is made
+/// before any is used, so that they do not wait for one another (the filter of a large index
+/// is megabytes, and a probe is often a cache miss). The rare hashes that pass (about 2 %)
+/// are collected for the whole text and looked up together
+/// ([`FingerprintIndex::registered_anchors_among`]). `scratch` is reused between calls.
+fn mark_registered_anchors(
+    index: &FingerprintIndex,
+    text: &[u8],
+    scratch: &mut LookupScratch,
+    hits: &mut Vec<usize>,
+) {
+    let LookupScratch {
+        passed,
+        candidates,
+        ranges,
+    } = scratch;
+    candidates.clear();
     for_each_anchor_chunk(text, index.winnow_params().seed, |positions, hashes| {
-        maybe.clear();
-        maybe.extend(
-            hashes
+        passed.clear();
+        passed.extend(hashes.iter().map(|&h| index.may_be_registered_anchor(h)));
+        candidates.extend(
+            positions
                 .iter()
-                .enumerate()
-                .filter(|&(_, &h)| index.may_be_registered_anchor(h))
-                .map(|(i, _)| i),
+                .zip(hashes)
+                .zip(passed.iter())
+                .filter(|&(_, &passed)| passed)
+                .map(|((&p, &h), _)| (p, h)),
         );
-        for &i in &maybe {
-            if index.is_registered_anchor(hashes[i]) {
-                hits.push(positions[i]);
-            }
-        }
     });
+    index.registered_anchors_among(candidates, ranges, hits);
+}
+
+/// Buffers [`mark_registered_anchors`] reuses from one piece to the next.
+#[derive(Debug, Default)]
+struct LookupScratch {
+    /// Whether each anchor of a chunk passed the filter.
+    passed: Vec<bool>,
+    /// Anchors (position, hash) that passed the filter.
+    candidates: Vec<(usize, u64)>,
+    /// Their buckets' bounds.
+    ranges: Vec<(u32, u32)>,
 }
 
 /// The first character boundary of `text` at or after `at`.
@@ -291,7 +315,7 @@ impl DocumentScan for FingerprintScan {
                 hits.push(0);
             }
         }
-        mark_registered_anchors(&self.index, bytes, &mut hits);
+        mark_registered_anchors(&self.index, bytes, &mut self.lookup, &mut hits);
         // Winnow [p - MARGIN, p + MARGIN) around each hit, and what the previous piece's last
         // hit still covers; skip the rest.
         let mut cursor = 0;

@@ -439,6 +439,21 @@ impl FingerprintIndex {
         self.anchors.maybe_contains(hash) && self.anchors.contains(hash)
     }
 
+    /// Appends to `registered` the positions of `candidates` (position, hash) whose hash is a
+    /// registered anchor, in order: [`FingerprintIndex::is_registered_anchor`] for many
+    /// hashes at once. Each lookup is two dependent cache misses (a bucket, then its hashes);
+    /// done one after another they cost about 230 ns each on the benchmark machine. Here each
+    /// step is done for every candidate before the next, so that the loads of one step do
+    /// not wait for one another.
+    pub(crate) fn registered_anchors_among(
+        &self,
+        candidates: &[(usize, u64)],
+        ranges: &mut Vec<(u32, u32)>,
+        registered: &mut Vec<usize>,
+    ) {
+        self.anchors.contains_many(candidates, ranges, registered);
+    }
+
     /// False when `hash` is certainly not a registered anchor; true when it may be (then
     /// ask [`FingerprintIndex::is_registered_anchor`]). One probe of a small bit filter.
     #[inline]
@@ -788,6 +803,40 @@ impl Anchors {
                 .binary_search(&hash)
                 .is_ok(),
             _ => false,
+        }
+    }
+
+    /// [`FingerprintIndex::registered_anchors_among`]: the buckets' bounds of every candidate
+    /// first, then the first hash of every bucket read (into a sum the compiler must keep),
+    /// then the searches, whose lines are in cache by then.
+    fn contains_many(
+        &self,
+        candidates: &[(usize, u64)],
+        ranges: &mut Vec<(u32, u32)>,
+        registered: &mut Vec<usize>,
+    ) {
+        let buckets: &[u32] = &self.buckets;
+        let hashes: &[u64] = &self.hashes;
+        ranges.clear();
+        ranges.extend(candidates.iter().map(|&(_, hash)| {
+            let b = anchor_bucket(hash, self.bucket_bits);
+            match (buckets.get(b), buckets.get(b + 1)) {
+                (Some(&lo), Some(&hi)) => (lo, hi),
+                _ => (0, 0),
+            }
+        }));
+        let mut touched = 0u64;
+        for &(lo, _) in ranges.iter() {
+            touched ^= hashes.get(lo as usize).copied().unwrap_or(0);
+        }
+        std::hint::black_box(touched);
+        for (&(position, hash), &(lo, hi)) in candidates.iter().zip(ranges.iter()) {
+            if hashes[lo as usize..hi as usize]
+                .binary_search(&hash)
+                .is_ok()
+            {
+                registered.push(position);
+            }
         }
     }
 
