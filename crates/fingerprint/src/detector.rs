@@ -217,7 +217,9 @@ impl FingerprintScan {
 
     fn skip(&mut self, text: &str) {
         self.end_stretch();
-        let chars = text.chars().count() as u64;
+        // Counted 32 bytes at a time (AVX2 where the CPU has it): nearly all scanned text
+        // passes here, and `chars().count()` took 2-3 % of the benchmark scan.
+        let chars = bytecount::num_chars(text.as_bytes()) as u64;
         let per = u64::from(self.index.winnow_params().window) + 1;
         self.tally.total += chars * 2 / per;
         self.position += chars;
