@@ -336,7 +336,14 @@ fn anchor_chunks(
 /// Whether the byte at `p` is the last of a CJK punctuation mark (「 is E3 80 8C): no anchor.
 #[inline]
 fn in_punctuation_mark(text: &[u8], p: usize) -> bool {
-    p >= 2 && text[p - 2] == 0xE3 && text[p - 1] == 0x80
+    // One comparison of the two bytes before as a 16-bit word, not two tests in a row: in
+    // Japanese text the byte two before an anchor is a lead byte, E3 (kana) as often as not,
+    // and a branch on it mispredicted often enough to be a fifth of the anchor pass.
+    let before = match p.checked_sub(2).and_then(|at| text.get(at..p)) {
+        Some(&[a, b]) => u16::from_le_bytes([a, b]),
+        _ => 0,
+    };
+    before == u16::from_le_bytes([0xE3, 0x80])
 }
 
 /// Calls `f(position, hash)` for every anchor of `text` whose window lies inside it, in
