@@ -257,6 +257,7 @@ fn mark_registered_anchors(
     } = scratch;
     candidates.clear();
     for_each_anchor_chunk(text, index.winnow_params().seed, |positions, hashes| {
+        index.prefetch_anchor_filter(hashes);
         passed.clear();
         passed.extend(hashes.iter().map(|&h| index.may_be_registered_anchor(h)));
         candidates.extend(

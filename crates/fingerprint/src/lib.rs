@@ -47,10 +47,11 @@
 //! assert_eq!(hits[0].document.name, "cooling-design");
 //! assert!(hits[0].containment > 0.9);
 //! ```
-// `unsafe` in three places, each with its reason beside it: mapping the index file
-// (`section::MappedFile::map`), and calling the AVX2 builds of the anchor search
+// `unsafe` in four places, each with its reason beside it: mapping the index file
+// (`section::MappedFile::map`), calling the AVX2 builds of the anchor search
 // (`anchor::for_each_anchor_chunk`) and of the load-time posting check
-// (`index::check_postings`) after checking that the CPU has AVX2.
+// (`index::check_postings`) after checking that the CPU has AVX2, and the prefetch hint of
+// the anchor filter (`index::prefetch`).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
