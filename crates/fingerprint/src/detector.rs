@@ -239,11 +239,12 @@ impl FingerprintScan {
 }
 
 /// Appends to `hits` the positions of the registered anchors of `text`, in order. Anchors
-/// come a chunk at a time ([`for_each_anchor_chunk`]); every filter probe of a chunk is made
-/// before any is used, so that they do not wait for one another (the filter of a large index
-/// is megabytes, and a probe is often a cache miss). The rare hashes that pass (about 2 %)
-/// are collected for the whole text and looked up together
-/// ([`FingerprintIndex::registered_anchors_among`]). `scratch` is reused between calls.
+/// come a chunk at a time ([`for_each_anchor_chunk`]). The filter of a large index is
+/// megabytes and a probe is often a cache miss: the words a chunk's anchors need are
+/// prefetched when the chunk comes and probed when the next one has been found and hashed.
+/// The rare hashes that pass (about 2 %) are collected for the whole text and looked up
+/// together ([`FingerprintIndex::registered_anchors_among`]). `scratch` is reused between
+/// calls.
 fn mark_registered_anchors(
     index: &FingerprintIndex,
     text: &[u8],
@@ -252,23 +253,36 @@ fn mark_registered_anchors(
 ) {
     let LookupScratch {
         passed,
+        waiting,
         candidates,
         ranges,
     } = scratch;
     candidates.clear();
-    for_each_anchor_chunk(text, index.winnow_params().seed, |positions, hashes| {
-        index.prefetch_anchor_filter(hashes);
+    waiting.clear();
+    // Probes one chunk behind: a chunk's filter words are prefetched when it comes, and probed
+    // when the next one does (or at the end), by which time they are in cache.
+    let mut probe_waiting = |waiting: &mut Vec<(usize, u64)>| {
         passed.clear();
-        passed.extend(hashes.iter().map(|&h| index.may_be_registered_anchor(h)));
-        candidates.extend(
-            positions
+        passed.extend(
+            waiting
                 .iter()
-                .zip(hashes)
+                .map(|&(_, h)| index.may_be_registered_anchor(h)),
+        );
+        candidates.extend(
+            waiting
+                .iter()
                 .zip(passed.iter())
                 .filter(|&(_, &passed)| passed)
-                .map(|((&p, &h), _)| (p, h)),
+                .map(|(&anchor, _)| anchor),
         );
+        waiting.clear();
+    };
+    for_each_anchor_chunk(text, index.winnow_params().seed, |positions, hashes| {
+        index.prefetch_anchor_filter(hashes);
+        probe_waiting(waiting);
+        waiting.extend(positions.iter().copied().zip(hashes.iter().copied()));
     });
+    probe_waiting(waiting);
     index.registered_anchors_among(candidates, ranges, hits);
 }
 
@@ -277,6 +291,8 @@ fn mark_registered_anchors(
 struct LookupScratch {
     /// Whether each anchor of a chunk passed the filter.
     passed: Vec<bool>,
+    /// The anchors (position, hash) of the chunk before, not probed yet.
+    waiting: Vec<(usize, u64)>,
     /// Anchors (position, hash) that passed the filter.
     candidates: Vec<(usize, u64)>,
     /// Their buckets' bounds.
