@@ -1043,15 +1043,29 @@ fn read_postings(
         r.align(8, &format!("{item}s"))?;
     }
     r.check_room(count, 12, &format!("{item}s"))?;
+    let hashes_at = r.position();
     let hashes = r.u64_section(count, &format!("{item} hashes"))?;
     let doc_ids = r.u32_section(count, &format!("{item} documents"))?;
+    let ids_end = r.position();
     let stop_count = r.u64()?;
     if aligned {
         r.align(8, stop_name)?;
     }
     let stop = r.u64_section(stop_count, stop_name)?;
     let mut counts = vec![0u32; documents];
-    match check_postings(&hashes, &doc_ids, &mut counts) {
+    // The arrays' bytes are added to the file's checksum as they are checked (on a
+    // little-endian machine, where the values in memory are the bytes of the file).
+    let mut checksums = cfg!(target_endian = "little")
+        .then(|| [crc32fast::Hasher::new(), crc32fast::Hasher::new()]);
+    let checked = check_postings(&hashes, &doc_ids, &mut counts, checksums.as_mut());
+    if let Some([of_hashes, of_ids]) = &checksums
+        && checked.is_ok()
+    {
+        let ids_at = hashes_at + 8 * hashes.len();
+        r.checksum_region(hashes_at, ids_at, of_hashes);
+        r.checksum_region(ids_at, ids_end, of_ids);
+    }
+    match checked {
         Ok(()) => {}
         Err(PostingFault::OutOfOrder(i)) => {
             return Err(format!("{item}s are not sorted at entry {i}"));
@@ -1080,22 +1094,28 @@ enum PostingFault {
 
 /// Checks the postings `(hashes[i], doc_ids[i])` (the same length) in one pass: each strictly
 /// after the one before it, each document id below `counts.len()`; and adds each document's
-/// postings to `counts`. Returns the first entry that fails either check.
+/// postings to `counts`, and the arrays' bytes to `checksums` (one for each array) if given.
+/// Returns the first entry that fails either check.
 ///
 /// Loading a large index is mostly this: millions of entries, each read once. The order
 /// and range checks run a block at a time without a branch per entry (entry by entry only
 /// in a block that fails), compiled a second time for AVX2 where the CPU has it (the build
 /// targets plain x86-64, whose SSE2 has no 64-bit compare: 2.3 ns an entry against ~0.5);
-/// each block's documents are then counted while the block is in cache.
-fn check_postings(hashes: &[u64], doc_ids: &[u32], counts: &mut [u32]) -> Result<(), PostingFault> {
+/// each block's documents are then counted, and its bytes hashed, while the block is in cache.
+fn check_postings(
+    hashes: &[u64],
+    doc_ids: &[u32],
+    counts: &mut [u32],
+    checksums: Option<&mut [crc32fast::Hasher; 2]>,
+) -> Result<(), PostingFault> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         #[allow(unsafe_code)]
         // SAFETY: the function is compiled for AVX2, which this CPU has (checked just
         // above); its body is safe code (bounds-checked slices, no intrinsics).
-        return unsafe { check_postings_avx2(hashes, doc_ids, counts) };
+        return unsafe { check_postings_avx2(hashes, doc_ids, counts, checksums) };
     }
-    check_postings_blockwise(hashes, doc_ids, counts)
+    check_postings_blockwise(hashes, doc_ids, counts, checksums)
 }
 
 /// [`check_postings_blockwise`] compiled for AVX2.
@@ -1105,8 +1125,9 @@ fn check_postings_avx2(
     hashes: &[u64],
     doc_ids: &[u32],
     counts: &mut [u32],
+    checksums: Option<&mut [crc32fast::Hasher; 2]>,
 ) -> Result<(), PostingFault> {
-    check_postings_blockwise(hashes, doc_ids, counts)
+    check_postings_blockwise(hashes, doc_ids, counts, checksums)
 }
 
 #[inline(always)]
@@ -1114,6 +1135,7 @@ fn check_postings_blockwise(
     hashes: &[u64],
     doc_ids: &[u32],
     counts: &mut [u32],
+    mut checksums: Option<&mut [crc32fast::Hasher; 2]>,
 ) -> Result<(), PostingFault> {
     const BLOCK: usize = 1024;
     let n = hashes.len().min(doc_ids.len());
@@ -1139,6 +1161,10 @@ fn check_postings_blockwise(
         return Err(fault);
     }
     counts[doc_ids[0] as usize] += 1;
+    if let Some([of_hashes, of_ids]) = checksums.as_deref_mut() {
+        of_hashes.update(bytemuck::cast_slice(&hashes[..1]));
+        of_ids.update(bytemuck::cast_slice(&doc_ids[..1]));
+    }
     let mut start = 1;
     while start < n {
         let end = (start + BLOCK).min(n);
@@ -1155,6 +1181,10 @@ fn check_postings_blockwise(
         }
         for &d in &doc_ids[start..end] {
             counts[d as usize] += 1;
+        }
+        if let Some([of_hashes, of_ids]) = checksums.as_deref_mut() {
+            of_hashes.update(bytemuck::cast_slice(&hashes[start..end]));
+            of_ids.update(bytemuck::cast_slice(&doc_ids[start..end]));
         }
         start = end;
     }
@@ -1620,7 +1650,7 @@ mod tests {
                 }
             });
             let mut counts = vec![0u32; documents];
-            let found = check_postings(&hashes, &doc_ids, &mut counts);
+            let found = check_postings(&hashes, &doc_ids, &mut counts, None);
             prop_assert_eq!(found.err(), expected);
             if expected.is_none() {
                 let mut plain = vec![0u32; documents];
@@ -2008,6 +2038,30 @@ mod tests {
         let mut flipped = bytes.clone();
         flipped[40] ^= 0x80;
         assert!(FingerprintIndex::from_bytes(&flipped, path).is_err());
+        // Damage inside the posting arrays (hashed as they are checked, not in a pass of its
+        // own) that leaves them in order: only the checksum can tell, and does, read or
+        // mapped.
+        let first = index.hashes[0].to_le_bytes();
+        let at = bytes.windows(8).position(|w| w == first).unwrap();
+        let ids = at + 8 * index.hashes.len();
+        let dir = tempfile::tempdir().unwrap();
+        for damaged in [
+            at,
+            at + 8 * (index.hashes.len() / 2),
+            ids + 4 * (index.hashes.len() - 1),
+        ] {
+            let mut flipped = bytes.clone();
+            // The low bit of a hash, or a last document id 1 <-> 0.
+            flipped[damaged] ^= 1;
+            let file = dir.path().join("damaged.idx");
+            std::fs::write(&file, &flipped).unwrap();
+            for err in [
+                FingerprintIndex::from_bytes(&flipped, path).unwrap_err(),
+                FingerprintIndex::load_mapping_from(&file, 0).unwrap_err(),
+            ] {
+                assert!(err.to_string().contains("checksum mismatch"), "{err}");
+            }
+        }
         let mut newer = bytes.clone();
         newer[8] = 9;
         let body_len = newer.len() - 4;
