@@ -2,7 +2,7 @@
 # What a fingerprint index costs `mamori scan`: the real binary over the same corpus with the
 # index (the data directory's default one) and with --no-fingerprints, side by side.
 # Needs hyperfine, python3 and Debian's manpages-ja (apt-get install -y hyperfine manpages-ja).
-#   bench/fingerprint/scan_cost.sh [OUT_DIR]      (RUNS=5, TEXT_MB=60 by default)
+#   bench/fingerprint/scan_cost.sh [OUT_DIR]      (RUNS=5, ROUNDS=3, TEXT_MB=60 by default)
 set -eu
 cd "$(dirname "$0")/../.."
 out="${1:-/tmp/mamori-fp-scan-cost}"
@@ -25,20 +25,26 @@ if [ ! -f "$out/data-man/fingerprints/documents.idx" ]; then
     "$mamori" fingerprint --data-dir "$out/data-man" add --level gokuhi --name man "$out/man/ja" > /dev/null
 fi
 
-for corpus in text man; do
-    for data in data-10k data-man; do
-        for j in "" "-j1"; do
-            hyperfine -N -i --warmup 1 --runs "$runs" --export-json "$out/$corpus-$data$j.json" \
-                -n "without" "$mamori scan $j --no-progress --format json --no-fingerprints --data-dir $out/$data $out/$corpus" \
-                -n "with" "$mamori scan $j --no-progress --format json --data-dir $out/$data $out/$corpus" \
-                > /dev/null
+# This VM's speed drifts by 5-10 % over minutes: each pair is measured in ROUNDS rounds
+# (without, then with, RUNS runs each), and the rounds are averaged, so that drift falls on
+# both sides alike.
+rounds="${ROUNDS:-3}"
+for round in $(seq "$rounds"); do
+    for corpus in text man; do
+        for data in data-10k data-man; do
+            for j in "" "-j1"; do
+                hyperfine -N -i --warmup 1 --runs "$runs" --export-json "$out/$corpus-$data$j.$round.json" \
+                    -n "without" "$mamori scan $j --no-progress --format json --no-fingerprints --data-dir $out/$data $out/$corpus" \
+                    -n "with" "$mamori scan $j --no-progress --format json --data-dir $out/$data $out/$corpus" \
+                    > /dev/null
+            done
         done
     done
 done
 
-python3 - "$out" <<'PY'
+python3 - "$out" "$rounds" <<'PY'
 import json, os, sys
-out = sys.argv[1]
+out, rounds = sys.argv[1], int(sys.argv[2])
 def mb(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs) / 1e6
 print("| corpus | index | threads | wall without (s) | wall with (s) | wall + | CPU without (s) | CPU with (s) | CPU + |")
@@ -48,8 +54,10 @@ for corpus in ["text", "man"]:
     ja_pages = len(os.listdir(os.path.join(out, "man", "ja")))
     for data, label in [("data-10k", "10,000 docs / 100 MB"), ("data-man", f"{ja_pages} ja man pages")]:
         for j in ["", "-j1"]:
-            r = {x["command"]: x for x in json.load(open(f"{out}/{corpus}-{data}{j}.json"))["results"]}
-            wo, wi = r["without"], r["with"]
+            runs = [{x["command"]: x for x in json.load(open(f"{out}/{corpus}-{data}{j}.{n}.json"))["results"]}
+                    for n in range(1, rounds + 1)]
+            average = lambda name: {key: sum(r[name][key] for r in runs) / rounds for key in ["mean", "user", "system"]}
+            wo, wi = average("without"), average("with")
             cpu = lambda x: x["user"] + x["system"]
             print(f"| {corpus} ({size:.0f} MB) | {label} | {'1' if j else '2'} | {wo['mean']:.3f} | {wi['mean']:.3f} | "
                   f"{100 * (wi['mean'] / wo['mean'] - 1):+.0f} % | {cpu(wo):.3f} | {cpu(wi):.3f} | {100 * (cpu(wi) / cpu(wo) - 1):+.0f} % |")

@@ -259,15 +259,12 @@ fn mark_registered_anchors(
     } = scratch;
     candidates.clear();
     waiting.clear();
+    let filter = index.anchor_filter();
     // Probes one chunk behind: a chunk's filter words are prefetched when it comes, and probed
     // when the next one does (or at the end), by which time they are in cache.
     let mut probe_waiting = |waiting: &mut Vec<(usize, u64)>| {
         passed.clear();
-        passed.extend(
-            waiting
-                .iter()
-                .map(|&(_, h)| index.may_be_registered_anchor(h)),
-        );
+        passed.extend(waiting.iter().map(|&(_, h)| filter.may_contain(h)));
         candidates.extend(
             waiting
                 .iter()
@@ -278,7 +275,7 @@ fn mark_registered_anchors(
         waiting.clear();
     };
     for_each_anchor_chunk(text, index.winnow_params().seed, |positions, hashes| {
-        index.prefetch_anchor_filter(hashes);
+        filter.prefetch(hashes);
         probe_waiting(waiting);
         waiting.extend(positions.iter().copied().zip(hashes.iter().copied()));
     });

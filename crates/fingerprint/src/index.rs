@@ -454,25 +454,11 @@ impl FingerprintIndex {
         self.anchors.contains_many(candidates, ranges, registered);
     }
 
-    /// Asks the CPU to bring the filter words of `hashes` towards its caches, so that the
-    /// probes that follow ([`FingerprintIndex::may_be_registered_anchor`]) find them there.
+    /// The bit filter of the registered anchors, for probing many hashes in a row (taken once:
+    /// a mapped array costs a few checks each time it is viewed).
     #[inline]
-    pub(crate) fn prefetch_anchor_filter(&self, hashes: &[u64]) {
-        let filter: &[u64] = &self.anchors.filter;
-        if filter.is_empty() {
-            return;
-        }
-        for &hash in hashes {
-            let (word, _) = filter_probe(hash, filter.len());
-            prefetch(&filter[word]);
-        }
-    }
-
-    /// False when `hash` is certainly not a registered anchor; true when it may be (then
-    /// ask [`FingerprintIndex::is_registered_anchor`]). One probe of a small bit filter.
-    #[inline]
-    pub(crate) fn may_be_registered_anchor(&self, hash: u64) -> bool {
-        self.anchors.maybe_contains(hash)
+    pub(crate) fn anchor_filter(&self) -> AnchorFilter<'_> {
+        AnchorFilter(&self.anchors.filter)
     }
 
     /// Document ids registered under `hash` (empty for unknown or boilerplate hashes).
@@ -800,12 +786,7 @@ impl Anchors {
     /// False when `hash` is certainly not a registered anchor (one probe of the filter).
     #[inline]
     fn maybe_contains(&self, hash: u64) -> bool {
-        let filter: &[u64] = &self.filter;
-        if filter.is_empty() {
-            return false;
-        }
-        let (word, bits) = filter_probe(hash, filter.len());
-        filter[word] & bits == bits
+        AnchorFilter(&self.filter).may_contain(hash)
     }
 
     /// Whether `hash` is a registered anchor (after [`Anchors::maybe_contains`]).
@@ -1189,6 +1170,36 @@ fn check_postings_blockwise(
         start = end;
     }
     Ok(())
+}
+
+/// The bit filter of an index's registered anchors ([`FingerprintIndex::anchor_filter`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnchorFilter<'a>(&'a [u64]);
+
+impl AnchorFilter<'_> {
+    /// False when `hash` is certainly not a registered anchor; true when it may be (then ask
+    /// [`FingerprintIndex::is_registered_anchor`]). One probe of the filter.
+    #[inline]
+    pub(crate) fn may_contain(self, hash: u64) -> bool {
+        if self.0.is_empty() {
+            return false;
+        }
+        let (word, bits) = filter_probe(hash, self.0.len());
+        self.0[word] & bits == bits
+    }
+
+    /// Asks the CPU to bring the filter words of `hashes` towards its caches, so that the
+    /// probes that follow find them there.
+    #[inline]
+    pub(crate) fn prefetch(self, hashes: &[u64]) {
+        if self.0.is_empty() {
+            return;
+        }
+        for &hash in hashes {
+            let (word, _) = filter_probe(hash, self.0.len());
+            prefetch(&self.0[word]);
+        }
+    }
 }
 
 /// Asks the CPU to bring the cache line of `value` into its caches (a hint: nothing happens
