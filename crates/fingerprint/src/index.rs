@@ -1696,6 +1696,45 @@ mod tests {
         index
     }
 
+    /// The batched lookup gives what one lookup per hash gives, in order, for registered
+    /// anchors, hashes that pass the filter without being registered, and others.
+    #[test]
+    fn anchors_looked_up_together_are_those_looked_up_one_by_one() {
+        let index = index_with(&[("a", para(1, 4000)), ("b", para(2, 4000))]);
+        let registered: Vec<u64> = index.anchors.hashes.iter().copied().collect();
+        assert!(registered.len() > 50, "{}", registered.len());
+        let mut candidates: Vec<(usize, u64)> = Vec::new();
+        for i in 0..20_000u64 {
+            let hash = if i % 7 == 0 {
+                registered[(i as usize / 7) % registered.len()]
+            } else {
+                crate::winnow::mix64(i ^ 0xABCD)
+            };
+            // What the scan hands over: hashes that passed the filter.
+            if index.anchor_filter().may_contain(hash) {
+                candidates.push((i as usize * 3, hash));
+            }
+        }
+        let passed_unregistered = candidates
+            .iter()
+            .filter(|&&(_, h)| !index.is_registered_anchor(h))
+            .count();
+        assert!(
+            passed_unregistered > 0,
+            "no false positive of the filter to test"
+        );
+        let expected: Vec<usize> = candidates
+            .iter()
+            .filter(|&&(_, h)| index.is_registered_anchor(h))
+            .map(|&(p, _)| p)
+            .collect();
+        let (mut ranges, mut found) = (Vec::new(), vec![7]);
+        index.registered_anchors_among(&candidates, &mut ranges, &mut found);
+        assert_eq!(found[0], 7, "appends");
+        assert_eq!(found[1..], expected[..]);
+        assert!(expected.len() >= 20_000 / 7);
+    }
+
     #[test]
     fn a_mapped_index_reads_in_place_and_finds_the_same() {
         let doc = format!("{}\n\n{}", para(1, 400), para(2, 400));
