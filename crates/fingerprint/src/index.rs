@@ -590,13 +590,15 @@ impl FingerprintIndex {
 
     /// Parses index file bytes; every inconsistency is an [`Error::Corrupt`] naming `path`.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<FingerprintIndex> {
-        FingerprintIndex::parse(bytes, None, path)
+        FingerprintIndex::parse(bytes, None, path, 1)
     }
 
+    /// Parses with `threads` threads for the checks of the large arrays.
     fn parse(
         bytes: &[u8],
         mapped: Option<&std::sync::Arc<MappedFile>>,
         path: &Path,
+        threads: usize,
     ) -> Result<FingerprintIndex> {
         codec::parse_file(
             bytes,
@@ -605,11 +607,15 @@ impl FingerprintIndex {
             MAGIC,
             OLDEST_VERSION..=VERSION,
             "fingerprint index",
-            Self::parse_body,
+            |r, version| Self::parse_body(r, version, threads),
         )
     }
 
-    fn parse_body(r: &mut Reader<'_>, version: u32) -> codec::ReadResult<FingerprintIndex> {
+    fn parse_body(
+        r: &mut Reader<'_>,
+        version: u32,
+        threads: usize,
+    ) -> codec::ReadResult<FingerprintIndex> {
         let k = r.u32()?;
         let window = r.u32()?;
         let stop_df = r.u32()?;
@@ -641,10 +647,15 @@ impl FingerprintIndex {
                 added_unix,
             });
         }
-        let (hashes, doc_ids, stop, counts) =
-            read_postings(r, version >= 2, PostingNames::FINGERPRINTS, documents.len())?;
+        let (hashes, doc_ids, stop, counts) = read_postings(
+            r,
+            version >= 2,
+            PostingNames::FINGERPRINTS,
+            documents.len(),
+            threads,
+        )?;
         let anchors = if version >= 2 {
-            Anchors::parse(r, documents.len())?
+            Anchors::parse(r, documents.len(), threads)?
         } else {
             Anchors {
                 documents_without: documents.len(),
@@ -680,21 +691,32 @@ impl FingerprintIndex {
     /// Loads an index file. A large one is mapped and its arrays used in place (see
     /// [`crate::section`]); a small one, or one that cannot be mapped, is read.
     pub fn load(path: &Path) -> Result<FingerprintIndex> {
-        FingerprintIndex::load_mapping_from(path, 1 << 20)
+        FingerprintIndex::load_with_threads(path, 1)
     }
 
-    /// [`FingerprintIndex::load`], mapping files of `map_from_bytes` or more.
-    fn load_mapping_from(path: &Path, map_from_bytes: u64) -> Result<FingerprintIndex> {
+    /// [`FingerprintIndex::load`], checking the large arrays of the file with up to `threads`
+    /// threads at once: for a caller about to scan on that many, which would otherwise wait
+    /// for one thread to read the whole index.
+    pub fn load_with_threads(path: &Path, threads: usize) -> Result<FingerprintIndex> {
+        FingerprintIndex::load_mapping_from(path, 1 << 20, threads)
+    }
+
+    /// [`FingerprintIndex::load_with_threads`], mapping files of `map_from_bytes` or more.
+    fn load_mapping_from(
+        path: &Path,
+        map_from_bytes: u64,
+        threads: usize,
+    ) -> Result<FingerprintIndex> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len >= map_from_bytes
             && let Ok(mapped) = MappedFile::map(&file)
         {
             let mapped = std::sync::Arc::new(mapped);
-            return FingerprintIndex::parse(mapped.bytes(), Some(&mapped), path);
+            return FingerprintIndex::parse(mapped.bytes(), Some(&mapped), path, threads);
         }
         let bytes = codec::read_file(path)?;
-        FingerprintIndex::from_bytes(&bytes, path)
+        FingerprintIndex::parse(&bytes, None, path, threads)
     }
 
     /// Writes the index atomically (temporary file + rename, mode 0600), committing first.
@@ -836,9 +858,9 @@ impl Anchors {
     }
 
     /// Reads the anchor part of a version 2 file.
-    fn parse(r: &mut Reader<'_>, documents: usize) -> codec::ReadResult<Anchors> {
+    fn parse(r: &mut Reader<'_>, documents: usize, threads: usize) -> codec::ReadResult<Anchors> {
         let (hashes, doc_ids, stop, counts) =
-            read_postings(r, true, PostingNames::ANCHORS, documents)?;
+            read_postings(r, true, PostingNames::ANCHORS, documents, threads)?;
         let hash_at: &[u64] = &hashes;
         let words = r.u64()?;
         let bucket_bits = r.u32()?;
@@ -1014,6 +1036,7 @@ fn read_postings(
     aligned: bool,
     names: PostingNames,
     documents: usize,
+    threads: usize,
 ) -> codec::ReadResult<(Section<u64>, Section<u32>, Section<u64>, Vec<u32>)> {
     let PostingNames {
         item,
@@ -1038,7 +1061,7 @@ fn read_postings(
     // little-endian machine, where the values in memory are the bytes of the file).
     let mut checksums = cfg!(target_endian = "little")
         .then(|| [crc32fast::Hasher::new(), crc32fast::Hasher::new()]);
-    let checked = check_postings(&hashes, &doc_ids, &mut counts, checksums.as_mut());
+    let checked = check_postings(&hashes, &doc_ids, &mut counts, checksums.as_mut(), threads);
     if let Some([of_hashes, of_ids]) = &checksums
         && checked.is_ok()
     {
@@ -1083,9 +1106,80 @@ enum PostingFault {
 /// in a block that fails), compiled a second time for AVX2 where the CPU has it (the build
 /// targets plain x86-64, whose SSE2 has no 64-bit compare: 2.3 ns an entry against ~0.5);
 /// each block's documents are then counted, and its bytes hashed, while the block is in cache.
+///
+/// With `threads` above one and enough entries, the entries are cut into that many parts
+/// checked at the same time, each with its own counts and checksums, added and combined in
+/// order after: the same verdict, counts and checksums (a scan run on several threads waits
+/// for the load before any of them starts).
 fn check_postings(
     hashes: &[u64],
     doc_ids: &[u32],
+    counts: &mut [u32],
+    checksums: Option<&mut [crc32fast::Hasher; 2]>,
+    threads: usize,
+) -> Result<(), PostingFault> {
+    /// Entries below which one thread checks everything (about a millisecond of work).
+    const PARALLEL_FROM: usize = 1 << 18;
+    let n = hashes.len().min(doc_ids.len());
+    let parts = threads.clamp(1, 16);
+    if parts == 1 || n < PARALLEL_FROM {
+        return check_postings_part(hashes, doc_ids, 0..n, counts, checksums);
+    }
+    let with_checksums = checksums.is_some();
+    let documents = counts.len();
+    let bounds: Vec<usize> = (0..=parts).map(|p| n * p / parts).collect();
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = bounds
+            .windows(2)
+            .map(|range| {
+                let range = range[0]..range[1];
+                scope.spawn(move || {
+                    let mut counts = vec![0u32; documents];
+                    let mut checksums = with_checksums
+                        .then(|| [crc32fast::Hasher::new(), crc32fast::Hasher::new()]);
+                    let result = check_postings_part(
+                        hashes,
+                        doc_ids,
+                        range,
+                        &mut counts,
+                        checksums.as_mut(),
+                    );
+                    (result, counts, checksums)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|worker| worker.join()).collect()
+    });
+    let mut combined = checksums;
+    for result in results {
+        let (result, part_counts, part_checksums) = match result {
+            Ok(part) => part,
+            // The parts index only what they checked first; a panic would be a bug, and is
+            // passed on as it is.
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        // Parts in order, each reporting its first fault: the first one found is the
+        // first of all.
+        result?;
+        for (total, part) in counts.iter_mut().zip(&part_counts) {
+            *total += part;
+        }
+        if let (Some([of_hashes, of_ids]), Some([part_hashes, part_ids])) =
+            (combined.as_deref_mut(), &part_checksums)
+        {
+            of_hashes.combine(part_hashes);
+            of_ids.combine(part_ids);
+        }
+    }
+    Ok(())
+}
+
+/// [`check_postings`] of the entries in `range` (each compared with the one before it, even
+/// when that one is outside the range), on one thread.
+fn check_postings_part(
+    hashes: &[u64],
+    doc_ids: &[u32],
+    range: std::ops::Range<usize>,
     counts: &mut [u32],
     checksums: Option<&mut [crc32fast::Hasher; 2]>,
 ) -> Result<(), PostingFault> {
@@ -1094,9 +1188,9 @@ fn check_postings(
         #[allow(unsafe_code)]
         // SAFETY: the function is compiled for AVX2, which this CPU has (checked just
         // above); its body is safe code (bounds-checked slices, no intrinsics).
-        return unsafe { check_postings_avx2(hashes, doc_ids, counts, checksums) };
+        return unsafe { check_postings_avx2(hashes, doc_ids, range, counts, checksums) };
     }
-    check_postings_blockwise(hashes, doc_ids, counts, checksums)
+    check_postings_blockwise(hashes, doc_ids, range, counts, checksums)
 }
 
 /// [`check_postings_blockwise`] compiled for AVX2.
@@ -1105,21 +1199,24 @@ fn check_postings(
 fn check_postings_avx2(
     hashes: &[u64],
     doc_ids: &[u32],
+    range: std::ops::Range<usize>,
     counts: &mut [u32],
     checksums: Option<&mut [crc32fast::Hasher; 2]>,
 ) -> Result<(), PostingFault> {
-    check_postings_blockwise(hashes, doc_ids, counts, checksums)
+    check_postings_blockwise(hashes, doc_ids, range, counts, checksums)
 }
 
 #[inline(always)]
 fn check_postings_blockwise(
     hashes: &[u64],
     doc_ids: &[u32],
+    range: std::ops::Range<usize>,
     counts: &mut [u32],
     mut checksums: Option<&mut [crc32fast::Hasher; 2]>,
 ) -> Result<(), PostingFault> {
     const BLOCK: usize = 1024;
-    let n = hashes.len().min(doc_ids.len());
+    let n = range.end.min(hashes.len()).min(doc_ids.len());
+    let first = range.start;
     let documents = counts.len() as u64;
     let fault = |i: usize| {
         let known = u64::from(doc_ids[i]) < documents;
@@ -1135,18 +1232,18 @@ fn check_postings_blockwise(
             None
         }
     };
-    if n == 0 {
+    if first >= n {
         return Ok(());
     }
-    if let Some(fault) = fault(0) {
+    if let Some(fault) = fault(first) {
         return Err(fault);
     }
-    counts[doc_ids[0] as usize] += 1;
+    counts[doc_ids[first] as usize] += 1;
     if let Some([of_hashes, of_ids]) = checksums.as_deref_mut() {
-        of_hashes.update(bytemuck::cast_slice(&hashes[..1]));
-        of_ids.update(bytemuck::cast_slice(&doc_ids[..1]));
+        of_hashes.update(bytemuck::cast_slice(&hashes[first..first + 1]));
+        of_ids.update(bytemuck::cast_slice(&doc_ids[first..first + 1]));
     }
-    let mut start = 1;
+    let mut start = first + 1;
     while start < n {
         let end = (start + BLOCK).min(n);
         let (h, d) = (&hashes[start - 1..end], &doc_ids[start - 1..end]);
@@ -1661,7 +1758,7 @@ mod tests {
                 }
             });
             let mut counts = vec![0u32; documents];
-            let found = check_postings(&hashes, &doc_ids, &mut counts, None);
+            let found = check_postings(&hashes, &doc_ids, &mut counts, None, 1);
             prop_assert_eq!(found.err(), expected);
             if expected.is_none() {
                 let mut plain = vec![0u32; documents];
@@ -1670,6 +1767,57 @@ mod tests {
                 }
                 prop_assert_eq!(counts, plain);
             }
+        }
+    }
+
+    /// Cut into parts checked on several threads, a long posting list gets the verdict, the
+    /// counts and the checksums of one thread: intact, and spoiled in the first part, at a
+    /// boundary between parts, or in the last part.
+    #[test]
+    fn posting_check_on_several_threads_agrees_with_one() {
+        let n = 700_000usize;
+        let documents = 1000;
+        let mut postings: Vec<(u64, u32)> = (0..n as u64)
+            .map(|i| (crate::winnow::mix64(i) >> 20, (i % documents as u64) as u32))
+            .collect();
+        postings.sort_unstable();
+        postings.dedup();
+        let check = |postings: &[(u64, u32)], threads: usize| {
+            let (hashes, doc_ids): (Vec<u64>, Vec<u32>) = postings.iter().copied().unzip();
+            let mut counts = vec![0u32; documents];
+            let mut checksums = [crc32fast::Hasher::new(), crc32fast::Hasher::new()];
+            let verdict = check_postings(
+                &hashes,
+                &doc_ids,
+                &mut counts,
+                Some(&mut checksums),
+                threads,
+            );
+            let [a, b] = checksums;
+            (
+                verdict,
+                verdict
+                    .is_ok()
+                    .then(|| (counts, a.finalize(), b.finalize())),
+            )
+        };
+        let one = check(&postings, 1);
+        assert!(one.0.is_ok());
+        assert_eq!(check(&postings, 3), one);
+        assert_eq!(check(&postings, 2), one);
+        let len = postings.len();
+        for spoil in [10, len / 3, len / 2, len - 1] {
+            let mut spoiled = postings.clone();
+            spoiled[spoil] = spoiled[spoil - 1];
+            let one = check(&spoiled, 1);
+            assert_eq!(one.0, Err(PostingFault::OutOfOrder(spoil)));
+            assert_eq!(check(&spoiled, 3), one, "spoiled at {spoil}");
+            let mut unknown = postings.clone();
+            unknown[spoil].1 = documents as u32;
+            assert_eq!(
+                check(&unknown, 3).0,
+                Err(PostingFault::UnknownDocument(spoil))
+            );
         }
     }
 
@@ -1743,8 +1891,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("documents.idx");
         index.save(&path).unwrap();
-        let mapped = FingerprintIndex::load_mapping_from(&path, 0).unwrap();
-        let read = FingerprintIndex::load_mapping_from(&path, u64::MAX).unwrap();
+        let mapped = FingerprintIndex::load_mapping_from(&path, 0, 1).unwrap();
+        let read = FingerprintIndex::load_mapping_from(&path, u64::MAX, 1).unwrap();
         assert!(mapped.hashes.is_mapped() && mapped.doc_ids.is_mapped());
         assert!(mapped.anchors.hashes.is_mapped() && mapped.anchors.doc_ids.is_mapped());
         assert!(!read.hashes.is_mapped());
@@ -1771,7 +1919,7 @@ mod tests {
         changed.add_document("third", "hi", &para(4, 600)).unwrap();
         changed.remove_document("other").unwrap();
         changed.save(&path).unwrap();
-        let again = FingerprintIndex::load_mapping_from(&path, 0).unwrap();
+        let again = FingerprintIndex::load_mapping_from(&path, 0, 1).unwrap();
         let names: Vec<_> = again.documents().iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["spec", "third"]);
     }
@@ -2107,7 +2255,7 @@ mod tests {
             std::fs::write(&file, &flipped).unwrap();
             for err in [
                 FingerprintIndex::from_bytes(&flipped, path).unwrap_err(),
-                FingerprintIndex::load_mapping_from(&file, 0).unwrap_err(),
+                FingerprintIndex::load_mapping_from(&file, 0, 1).unwrap_err(),
             ] {
                 assert!(err.to_string().contains("checksum mismatch"), "{err}");
             }

@@ -22,6 +22,7 @@ use crate::index::FingerprintIndex;
 pub struct FingerprintStore {
     dir: PathBuf,
     thorough: bool,
+    load_threads: usize,
 }
 
 impl FingerprintStore {
@@ -30,6 +31,7 @@ impl FingerprintStore {
         FingerprintStore {
             dir: data_dir.join("fingerprints"),
             thorough: false,
+            load_threads: 1,
         }
     }
 
@@ -38,12 +40,20 @@ impl FingerprintStore {
         FingerprintStore {
             dir: dir.into(),
             thorough: false,
+            load_threads: 1,
         }
     }
 
     /// Makes the document detector winnow all text ([`FingerprintDetector::thorough`]).
     pub fn thorough(mut self, thorough: bool) -> FingerprintStore {
         self.thorough = thorough;
+        self
+    }
+
+    /// Threads [`FingerprintStore::load_detectors`] may use to check a large index (default
+    /// one; see [`FingerprintIndex::load_with_threads`]).
+    pub fn load_threads(mut self, threads: usize) -> FingerprintStore {
+        self.load_threads = threads.max(1);
         self
     }
 
@@ -120,7 +130,7 @@ impl FingerprintStore {
         let mut detectors: Vec<Arc<dyn DocumentDetector>> = Vec::new();
         let index_path = self.index_path();
         if index_path.exists() {
-            let index = FingerprintIndex::load(&index_path)?;
+            let index = FingerprintIndex::load_with_threads(&index_path, self.load_threads)?;
             if !index.documents().is_empty() {
                 detectors.push(Arc::new(
                     FingerprintDetector::new(index).thorough(self.thorough),

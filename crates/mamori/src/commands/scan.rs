@@ -62,6 +62,12 @@ pub struct InspectOptions {
 impl InspectOptions {
     /// Builds the inspection engine these options describe.
     pub fn build_inspector(&self) -> anyhow::Result<Inspector> {
+        self.build_inspector_for(1)
+    }
+
+    /// [`InspectOptions::build_inspector`] for a caller about to inspect on `threads` threads:
+    /// the fingerprint index, if large, is checked on as many while they would wait for it.
+    pub fn build_inspector_for(&self, threads: usize) -> anyhow::Result<Inspector> {
         let limits = mamori_inspect::Limits {
             max_input_bytes: self.max_filesize << 20,
             time_budget: Duration::from_secs(self.timeout),
@@ -73,7 +79,8 @@ impl InspectOptions {
             .raw_samples(self.show_secrets);
         if !self.no_fingerprints {
             let store = mamori_fingerprint::FingerprintStore::in_data_dir(&self.data_dir.resolve())
-                .thorough(self.thorough_fingerprints);
+                .thorough(self.thorough_fingerprints)
+                .load_threads(threads);
             for detector in store
                 .load_detectors()
                 .context("cannot load the fingerprint index")?
@@ -146,7 +153,10 @@ enum Message {
 /// Runs the scan. Exit status: 0 nothing found, 1 findings (or uninspectable content), 2 errors.
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let lang = Lang::resolve(args.options.lang);
-    let inspector = Arc::new(args.options.build_inspector()?);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let inspector = Arc::new(args.options.build_inspector_for(threads)?);
     let policy = Arc::new(args.options.load_policy()?);
     let journal = if args.record {
         let dir = args.options.data_dir.ensure()?;
@@ -157,9 +167,6 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let walker = build_walker(&args, threads)?;
     let started = Instant::now();
 
