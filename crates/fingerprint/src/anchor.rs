@@ -6,8 +6,9 @@
 //! close to a gigabyte per second per core. An *anchor* is every occurrence, in the engine's
 //! normalised text, of one of the bytes in [`ANCHOR_BYTES`], and its hash is the hash of the
 //! [`ANCHOR_WIDTH`] bytes starting there (ASCII letters lower-cased). Registration records the
-//! anchors of each document's engine text; the scan finds the anchor bytes 16 at a time
-//! (`wide`'s SIMD comparisons and a bit mask) and hashes only there. Text with no registered
+//! anchors of each document's engine text; the scan finds the anchor bytes a block at a time
+//! (64 bytes with AVX2 where the CPU has it, else 16 with SSE2: SIMD comparisons and a bit
+//! mask) and hashes only there. Text with no registered
 //! anchor nearby is not winnowed at all (see `detector.rs` for the blocks around an anchor that
 //! are).
 //!
