@@ -51,8 +51,8 @@ impl FingerprintDetector {
         }
     }
 
-    /// Winnow all text instead of only the text around registered anchors
-    /// ([`crate::anchor`]): several times slower on text that holds nothing registered, and
+    /// Winnow all text instead of only the text around registered anchors (the crate's
+    /// `anchor` module): several times slower on text that holds nothing registered, and
     /// finds the copies whose every anchor was changed (English re-spaced throughout: in the
     /// benchmark, 1 of 320 reformatted documents and 1 of 320 excerpts shorter than a
     /// paragraph).

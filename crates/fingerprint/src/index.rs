@@ -689,7 +689,7 @@ impl FingerprintIndex {
     }
 
     /// Loads an index file. A large one is mapped and its arrays used in place (see
-    /// [`crate::section`]); a small one, or one that cannot be mapped, is read.
+    /// the crate's `section` module); a small one, or one that cannot be mapped, is read.
     pub fn load(path: &Path) -> Result<FingerprintIndex> {
         FingerprintIndex::load_with_threads(path, 1)
     }
