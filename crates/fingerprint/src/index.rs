@@ -743,6 +743,17 @@ fn anchor_bucket_bits(anchors: usize) -> u32 {
     (anchors / 8).max(1).ilog2().min(16)
 }
 
+/// The range of the sorted anchor hashes that `hash` would be in: `buckets[b]..buckets[b + 1]`
+/// for its bucket `b` (empty if the table has no such bucket).
+#[inline]
+fn bucket_range(buckets: &[u32], bits: u32, hash: u64) -> (u32, u32) {
+    let b = anchor_bucket(hash, bits);
+    match (buckets.get(b), buckets.get(b + 1)) {
+        (Some(&lo), Some(&hi)) => (lo, hi),
+        _ => (0, 0),
+    }
+}
+
 /// The bucket of `hash` under `bits` top bits.
 #[inline]
 fn anchor_bucket(hash: u64, bits: u32) -> usize {
@@ -814,18 +825,15 @@ impl Anchors {
     /// Whether `hash` is a registered anchor (after [`Anchors::maybe_contains`]).
     #[inline]
     fn contains(&self, hash: u64) -> bool {
-        let b = anchor_bucket(hash, self.bucket_bits);
-        match (self.buckets.get(b), self.buckets.get(b + 1)) {
-            (Some(&lo), Some(&hi)) => self.hashes[lo as usize..hi as usize]
-                .binary_search(&hash)
-                .is_ok(),
-            _ => false,
-        }
+        let (lo, hi) = bucket_range(&self.buckets, self.bucket_bits, hash);
+        self.hashes[lo as usize..hi as usize]
+            .binary_search(&hash)
+            .is_ok()
     }
 
     /// [`FingerprintIndex::registered_anchors_among`]: the buckets' bounds of every candidate
-    /// first, then the first hash of every bucket read (into a sum the compiler must keep),
-    /// then the searches, whose lines are in cache by then.
+    /// first, then the first line of every bucket prefetched, then the searches, whose lines
+    /// are in cache by then.
     fn contains_many(
         &self,
         candidates: &[(usize, u64)],
@@ -835,18 +843,16 @@ impl Anchors {
         let buckets: &[u32] = &self.buckets;
         let hashes: &[u64] = &self.hashes;
         ranges.clear();
-        ranges.extend(candidates.iter().map(|&(_, hash)| {
-            let b = anchor_bucket(hash, self.bucket_bits);
-            match (buckets.get(b), buckets.get(b + 1)) {
-                (Some(&lo), Some(&hi)) => (lo, hi),
-                _ => (0, 0),
-            }
-        }));
-        let mut touched = 0u64;
+        ranges.extend(
+            candidates
+                .iter()
+                .map(|&(_, hash)| bucket_range(buckets, self.bucket_bits, hash)),
+        );
         for &(lo, _) in ranges.iter() {
-            touched ^= hashes.get(lo as usize).copied().unwrap_or(0);
+            if let Some(first) = hashes.get(lo as usize) {
+                prefetch(first);
+            }
         }
-        std::hint::black_box(touched);
         for (&(position, hash), &(lo, hi)) in candidates.iter().zip(ranges.iter()) {
             if hashes[lo as usize..hi as usize]
                 .binary_search(&hash)

@@ -661,6 +661,7 @@ fn rewrite_at(text: &str, at: usize, out: &mut String, map: &mut OffsetMap) -> u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// What a block skipper must do, whatever its block size: stop at a whole number of
     /// blocks from where it started, skip only blocks whose every byte passes `ok`, and stop
@@ -714,7 +715,6 @@ mod tests {
             }
         }
     }
-    use proptest::prelude::*;
 
     fn n(s: &str) -> String {
         normalize(s).as_str().to_string()
