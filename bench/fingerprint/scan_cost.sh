@@ -2,7 +2,7 @@
 # What a fingerprint index costs `mamori scan`: the real binary over the same corpus with the
 # index (the data directory's default one) and with --no-fingerprints, side by side.
 # Needs hyperfine, python3 and Debian's manpages-ja (apt-get install -y hyperfine manpages-ja).
-#   bench/fingerprint/scan_cost.sh [OUT_DIR]      (RUNS=5, ROUNDS=3, TEXT_MB=60 by default)
+#   bench/fingerprint/scan_cost.sh [OUT_DIR]   (RUNS=5, ROUNDS=3, TEXT_MB=60, OFFICE_FILES=3000 by default)
 set -eu
 cd "$(dirname "$0")/../.."
 out="${1:-/tmp/mamori-fp-scan-cost}"
@@ -14,9 +14,12 @@ cargo build --release -p mamori
 mamori="$target/release/mamori"
 bench="$target/release/examples/fingerprint_bench"
 
-# Corpora: generated mixed Japanese/English text, and the manual pages as plain text.
+# Corpora: generated mixed Japanese/English text, the manual pages as plain text (the worst
+# case for the ratio: reading them costs the engine least), and generated office files (DOCX,
+# XLSX, PPTX, ODT, PDF, ZIP: what a file share holds, where extracting the text costs more).
 [ -d "$out/text" ] || python3 bench/gen_corpus.py text "$out/text" --mb "${TEXT_MB:-60}"
 [ -d "$out/man" ] || python3 bench/fingerprint/prepare_corpus.py "$out/man"
+[ -d "$out/office" ] || python3 bench/gen_corpus.py office "$out/office" --files "${OFFICE_FILES:-3000}"
 # Indexes: the scale test's 10,000 documents (100 MB of text, nothing in common with the
 # corpora: the cost of looking up without finding), and all Japanese manual pages registered
 # (every Japanese page of the man corpus is found: the cost of finding).
@@ -30,7 +33,7 @@ fi
 # both sides alike.
 rounds="${ROUNDS:-3}"
 for round in $(seq "$rounds"); do
-    for corpus in text man; do
+    for corpus in text man office; do
         for data in data-10k data-man; do
             for j in "" "-j1"; do
                 hyperfine -N -i --warmup 1 --runs "$runs" --export-json "$out/$corpus-$data$j.$round.json" \
@@ -49,7 +52,7 @@ def mb(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs) / 1e6
 print("| corpus | index | threads | wall without (s) | wall with (s) | wall + | CPU without (s) | CPU with (s) | CPU + |")
 print("|---|---|---|---|---|---|---|---|---|")
-for corpus in ["text", "man"]:
+for corpus in ["text", "man", "office"]:
     size = mb(os.path.join(out, corpus))
     ja_pages = len(os.listdir(os.path.join(out, "man", "ja")))
     for data, label in [("data-10k", "10,000 docs / 100 MB"), ("data-man", f"{ja_pages} ja man pages")]:
