@@ -1241,18 +1241,16 @@ fn check_postings_blockwise(
     if first >= n {
         return Ok(());
     }
+    // The range's first entry is checked on its own, against the entry before the range (if
+    // any); the blocks compare every later entry with the one before it.
     if let Some(fault) = fault(first) {
         return Err(fault);
     }
-    counts[doc_ids[first] as usize] += 1;
-    if let Some([of_hashes, of_ids]) = checksums.as_deref_mut() {
-        of_hashes.update(bytemuck::cast_slice(&hashes[first..first + 1]));
-        of_ids.update(bytemuck::cast_slice(&doc_ids[first..first + 1]));
-    }
-    let mut start = first + 1;
+    let mut start = first;
     while start < n {
         let end = (start + BLOCK).min(n);
-        let (h, d) = (&hashes[start - 1..end], &doc_ids[start - 1..end]);
+        let compared_from = if start == first { first } else { start - 1 };
+        let (h, d) = (&hashes[compared_from..end], &doc_ids[compared_from..end]);
         let mut bad = false;
         for ((&h0, &h1), (&d0, &d1)) in h.iter().zip(&h[1..]).zip(d.iter().zip(&d[1..])) {
             bad |= (h0 > h1) | ((h0 == h1) & (d0 >= d1)) | (u64::from(d1) >= documents);
@@ -1773,6 +1771,45 @@ mod tests {
                 }
                 prop_assert_eq!(counts, plain);
             }
+        }
+    }
+
+    /// A fault at either side of a block boundary (blocks are 1,024 entries) is found there:
+    /// each block compares its first entry with the last one of the block before.
+    #[test]
+    fn posting_check_finds_faults_at_block_bounds() {
+        let documents = 7;
+        let postings: Vec<(u64, u32)> =
+            (0..3000u64).map(|i| (10 + i / 2, (i % 2) as u32)).collect();
+        let (hashes, doc_ids): (Vec<u64>, Vec<u32>) = postings.iter().copied().unzip();
+        let check = |hashes: &[u64], doc_ids: &[u32]| {
+            check_postings(hashes, doc_ids, &mut vec![0u32; documents], None, 1)
+        };
+        assert_eq!(check(&hashes, &doc_ids), Ok(()));
+        for at in [1, 1023, 1024, 1025, 2047, 2048, 2049, 2999] {
+            let mut falling = hashes.clone();
+            falling[at] = falling[at - 1] - 1;
+            assert_eq!(
+                check(&falling, &doc_ids),
+                Err(PostingFault::OutOfOrder(at)),
+                "hash falls at {at}"
+            );
+            let mut repeated = doc_ids.clone();
+            repeated[at] = repeated[at - 1];
+            let mut same_hash = hashes.clone();
+            same_hash[at] = same_hash[at - 1];
+            assert_eq!(
+                check(&same_hash, &repeated),
+                Err(PostingFault::OutOfOrder(at)),
+                "entry repeated at {at}"
+            );
+            let mut unknown = doc_ids.clone();
+            unknown[at] = documents as u32;
+            assert_eq!(
+                check(&hashes, &unknown),
+                Err(PostingFault::UnknownDocument(at)),
+                "unknown document at {at}"
+            );
         }
     }
 
